@@ -1,0 +1,1 @@
+"""Reference pages, one markdown file per finding code (``<code>.md``), plus guides."""

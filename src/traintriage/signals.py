@@ -1,0 +1,395 @@
+"""Series and their roles: what every analysis sees, whatever format the run was logged in.
+
+A *source* (TensorBoard event files, ``trainer_state.json``, CSV, ...) produces named
+:class:`Series`; :func:`infer_roles` then decides which one is the training loss, the validation
+loss, the learning rate, the per-component gradient norms and so on, from the naming conventions
+users actually have (plain ``SummaryWriter`` code, HF Trainer, PyTorch Lightning, Keras, EpiForecaster).
+Analyses only ever look at roles, so a new log format needs a reader, never a new detector.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from .errors import InputError
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Series:
+    """One scalar time series: steps sorted ascending and unique, values kept as logged (NaN/Inf too).
+
+    ``steps`` is int64, ``values`` and ``wall_times`` float64 (wall time NaN when the format has none).
+    """
+
+    name: str
+    steps: np.ndarray
+    values: np.ndarray
+    wall_times: np.ndarray
+
+    def __post_init__(self) -> None:
+        if not (len(self.steps) == len(self.values) == len(self.wall_times)):
+            raise ValueError(f"series {self.name!r}: steps, values and wall_times differ in length")
+
+    def __len__(self) -> int:
+        return int(self.steps.shape[0])
+
+    @classmethod
+    def from_arrays(
+        cls,
+        name: str,
+        steps: Iterable[int] | np.ndarray,
+        values: Iterable[float] | np.ndarray,
+        wall_times: Iterable[float] | np.ndarray | None = None,
+    ) -> Series:
+        """Build a series, sorting by step and keeping the LAST value logged for a repeated step.
+
+        Repeated steps come from resumed runs: the run restarted from a checkpoint and logged the
+        same steps again, and the later write is the one that describes the model that went on.
+        """
+        steps_arr = np.asarray(steps, dtype=np.int64)
+        values_arr = np.asarray(values, dtype=np.float64)
+        walls_arr = (
+            np.full(steps_arr.shape, np.nan)
+            if wall_times is None
+            else np.asarray(wall_times, dtype=np.float64)
+        )
+        steps_arr, values_arr, walls_arr, _ = dedupe_last(steps_arr, values_arr, walls_arr)
+        return cls(name, steps_arr, values_arr, walls_arr)
+
+
+def dedupe_last(
+    steps: np.ndarray, values: np.ndarray, wall_times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Sort by step (stable, so write order is kept among equal steps) and keep the last of each step.
+
+    Returns the arrays and how many points were dropped as repeats.
+    """
+    if steps.size == 0:
+        return steps, values, wall_times, 0
+    if np.all(steps[1:] > steps[:-1]):
+        return steps, values, wall_times, 0
+    order = np.argsort(steps, kind="stable")
+    steps, values, wall_times = steps[order], values[order], wall_times[order]
+    keep = np.ones(steps.shape, dtype=bool)
+    keep[:-1] = steps[1:] != steps[:-1]
+    dropped = int(steps.size - keep.sum())
+    return steps[keep], values[keep], wall_times[keep], dropped
+
+
+# ----------------------------------------------------------------------------------------------
+# Roles
+# ----------------------------------------------------------------------------------------------
+
+ROLE_NAMES = (
+    "train_loss",
+    "val_loss",
+    "lr",
+    "grad_total",
+    "grad_preclip",
+    "grad_postclip",
+    "clip_threshold",
+    "grad_component",
+    "memory",
+    "stage",
+    "epoch",
+)
+
+
+class Roles(BaseModel):
+    """Which series plays which part. Every tool result reports these, so a wrong guess is visible.
+
+    ``grad_components`` maps a component name (``MobilityGNN``, ``layers.3``) to its series.
+    """
+
+    train_loss: str | None = None
+    val_loss: list[str] = Field(default_factory=list)
+    lr: str | None = None
+    grad_total: str | None = None
+    grad_preclip: str | None = None
+    grad_postclip: str | None = None
+    clip_threshold: str | None = None
+    grad_components: dict[str, str] = Field(default_factory=dict)
+    memory: list[str] = Field(default_factory=list)
+    stage: str | None = None
+    epoch: str | None = None
+
+    def role_of(self, series_name: str) -> str | None:
+        """The role a series plays, or None."""
+        for role in ("train_loss", "lr", "grad_total", "grad_preclip", "grad_postclip", "clip_threshold",
+                     "stage", "epoch"):
+            if getattr(self, role) == series_name:
+                return role
+        if series_name in self.val_loss:
+            return "val_loss"
+        if series_name in self.memory:
+            return "memory"
+        for component, name in self.grad_components.items():
+            if name == series_name:
+                return f"grad_component:{component}"
+        return None
+
+
+def _norm(name: str) -> str:
+    """Lower-case and unify separators so that ``Loss/Train_step`` and ``loss/train-step`` compare equal."""
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+_SPLIT_RE = re.compile(r"[/._\-\s]+")
+_STEP_SUFFIX_RE = re.compile(r"(?:[/_.](?:step|steps|iter|batch))$")
+_EPOCH_SUFFIX_RE = re.compile(r"(?:[/_.]epoch)$")
+
+_VAL_WORDS = ("val", "valid", "validation", "eval", "evaluation", "dev", "test", "holdout")
+_TRAIN_WORDS = ("train", "training", "trn")
+_GRAD_PREFIX_RE = re.compile(
+    r"^(?:(?:train|training)[/_.])?(?:grad[_\-]?norms?|gradnorms?|gradient[_\-]?norms?|grad_2\.0_norm|grads?)"
+    r"(?:[/_.](?P<rest>.+))?$",
+    re.IGNORECASE,
+)
+_LR_RE = re.compile(
+    r"(?:^|[/_.])(?:lr|learning[_\-]?rate)(?:$|[/_.\-])|^lr[\-_]|^learning_rate", re.IGNORECASE
+)
+_MEMORY_RE = re.compile(
+    r"(?:^|[/_.])(?:mem|memory|gpu_mem|cuda_mem|rss|vram|allocated|reserved|max_allocated|"
+    r"memory_allocated|memory_reserved)(?:$|[/_.])",
+    re.IGNORECASE,
+)
+_STAGE_RE = re.compile(r"(?:^|[/_.])(?:stage|curriculum|phase|curriculum_stage|data_stage)(?:$|[/_.])", re.I)
+
+
+def _words(name: str) -> list[str]:
+    return [w for w in _SPLIT_RE.split(name.lower()) if w]
+
+
+def _is_loss(name: str) -> bool:
+    words = _words(name)
+    return any(w == "loss" or w.endswith("loss") for w in words) and not any(
+        w in ("scale", "scaler", "weight", "weights", "coef", "ratio") for w in words
+    )
+
+
+def _loss_flavour(name: str) -> str:
+    """'val', 'train' or 'plain' (no word says which)."""
+    words = _words(name)
+    if any(w in _VAL_WORDS or w.startswith(("val", "eval")) for w in words):
+        return "val"
+    if any(w in _TRAIN_WORDS for w in words):
+        return "train"
+    return "plain"
+
+
+def _train_loss_rank(name: str) -> tuple[int, int, int]:
+    """Lower is better: prefer a per-step total loss over epoch aggregates and sub-losses."""
+    low = name.lower()
+    words = _words(name)
+    is_epoch = bool(_EPOCH_SUFFIX_RE.search(low)) or "epoch" in words
+    is_step = bool(_STEP_SUFFIX_RE.search(low)) or "step" in words
+    # Sub-losses (loss/recon, kl_loss, ...) rank after the total.
+    exact = {"loss", "train_loss", "train/loss", "loss/train", "training_loss", "loss/train_step",
+             "train_loss_step", "epoch_loss", "train/epoch_loss", "loss/total", "total_loss"}
+    canonical = 0 if _norm(name) in exact or words in (["loss"], ["train", "loss"], ["loss", "train"]) else 1
+    return (0 if is_step else (2 if is_epoch else 1), canonical, len(name))
+
+
+def _component_name(rest: str) -> str:
+    return rest.strip("/._")
+
+
+def infer_roles(names: Iterable[str], overrides: Mapping[str, str] | None = None) -> Roles:
+    """Guess roles from series names; ``overrides`` (role -> series name) always win.
+
+    Override keys are role names (``train_loss``, ``val_loss``, ``lr``, ``grad_total``,
+    ``grad_preclip``, ``grad_postclip``, ``clip_threshold``, ``memory``, ``stage``, ``epoch``) or
+    ``grad_component:<name>``. An override naming a series that does not exist is an error that
+    lists the series that do.
+    """
+    names = list(names)
+    known = set(names)
+    roles = Roles()
+
+    train_candidates: list[str] = []
+    val_candidates: list[str] = []
+    plain_candidates: list[str] = []
+    for name in names:
+        low = name.lower()
+        grad = _GRAD_PREFIX_RE.match(name)
+        if grad:
+            _assign_grad(roles, name, grad.group("rest"))
+            continue
+        if _is_loss(name):
+            flavour = _loss_flavour(name)
+            (val_candidates if flavour == "val" else train_candidates if flavour == "train"
+             else plain_candidates).append(name)
+            continue
+        if _norm(low) in ("clip_threshold", "max_grad_norm", "grad_clip", "clip_value", "gradient_clip_val"):
+            roles.clip_threshold = roles.clip_threshold or name
+            continue
+        if _LR_RE.search(name):
+            if roles.lr is None or len(name) < len(roles.lr):
+                roles.lr = name
+            continue
+        if _MEMORY_RE.search(name):
+            roles.memory.append(name)
+            continue
+        if _STAGE_RE.search(name):
+            roles.stage = roles.stage or name
+            continue
+        if _norm(low).split("/")[-1] in ("epoch", "epochs"):
+            roles.epoch = roles.epoch or name
+
+    train_pool = train_candidates or plain_candidates
+    if train_pool:
+        roles.train_loss = min(train_pool, key=_train_loss_rank)
+    # Validation losses: prefer total losses, keep several validation sets (eval_<name>_loss).
+    roles.val_loss = sorted(val_candidates, key=lambda n: (_train_loss_rank(n)[1], n))
+
+    for role, series_name in (overrides or {}).items():
+        _apply_override(roles, role, series_name, known)
+    return roles
+
+
+def _assign_grad(roles: Roles, name: str, rest: str | None) -> None:
+    if rest is None:
+        roles.grad_total = roles.grad_total or name
+        return
+    key = _norm(rest)
+    compact = key.replace("_", "").replace("/", "")
+    if compact in ("total", "totalnorm", "all", "global", "norm", "l2"):
+        roles.grad_total = name
+    elif ("pre" in compact and "clip" in compact) or compact in ("unclipped", "raw"):
+        roles.grad_preclip = name
+    elif "clip" in compact:  # Clipped_Total, post_clip, clipped
+        roles.grad_postclip = name
+    elif compact.endswith("total") or compact.startswith("total"):
+        roles.grad_total = roles.grad_total or name
+    else:
+        roles.grad_components[_component_name(rest)] = name
+
+
+def _apply_override(roles: Roles, role: str, series_name: str, known: set[str]) -> None:
+    if series_name not in known:
+        raise InputError(
+            f"--role {role}={series_name}: there is no series named {series_name!r}.",
+            hint="Series in this run: " + ", ".join(sorted(known)[:60]),
+        )
+    if role.startswith("grad_component:"):
+        roles.grad_components[role.split(":", 1)[1]] = series_name
+    elif role in ("val_loss", "memory"):
+        current = getattr(roles, role)
+        setattr(roles, role, [series_name] + [n for n in current if n != series_name])
+    elif role in ROLE_NAMES and role != "grad_component":
+        setattr(roles, role, series_name)
+    else:
+        raise InputError(
+            f"unknown role {role!r}.",
+            hint="Roles: " + ", ".join(r for r in ROLE_NAMES if r != "grad_component")
+            + ", grad_component:<name>",
+        )
+    # A series overridden into one role leaves the others it was guessed for.
+    for other in ("train_loss", "lr", "grad_total", "grad_preclip", "grad_postclip", "clip_threshold",
+                  "stage", "epoch"):
+        if other != role and getattr(roles, other) == series_name:
+            setattr(roles, other, None)
+
+
+def parse_role_overrides(items: Iterable[str] | Mapping[str, str] | None) -> dict[str, str]:
+    """``["train_loss=my/tag", ...]`` (CLI) or a mapping (MCP) -> ``{role: series}``."""
+    if items is None:
+        return {}
+    if isinstance(items, Mapping):
+        return dict(items)
+    out: dict[str, str] = {}
+    for item in items:
+        role, sep, name = item.partition("=")
+        if not sep or not role.strip() or not name.strip():
+            raise InputError(f"bad role override {item!r}.", hint="Write it as ROLE=SERIES, e.g. train_loss=loss/total")
+        out[role.strip()] = name.strip()
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# A run, as the analyses see it
+# ----------------------------------------------------------------------------------------------
+
+
+class SeriesInfo(BaseModel):
+    name: str
+    role: str | None
+    points: int
+    first_step: int | None
+    last_step: int | None
+
+
+class RunInfo(BaseModel):
+    """What was read: every tool result carries it, so an agent can check the tool looked at the right thing."""
+
+    path: str = Field(description="Resolved path of the run (directory or file).")
+    source: str = Field(description="Format that was read, e.g. 'tensorboard', 'trainer_state'.")
+    resolution: str = Field(description="How the target was resolved to this path, and why.")
+    files: list[str] = Field(description="Files read, relative to the run path (first 50).")
+    files_total: int
+    series: list[SeriesInfo]
+    roles: Roles
+    first_step: int | None
+    last_step: int | None
+
+
+@dataclass
+class RunData:
+    """A run read from disk: its series by name, the roles chosen, and what could not be read."""
+
+    path: Path
+    source: str
+    series: dict[str, Series]
+    roles: Roles
+    files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    resolution: str = ""
+
+    def get(self, name: str | None) -> Series | None:
+        return None if name is None else self.series.get(name)
+
+    def require(self, name: str) -> Series:
+        """The named series, or an error listing what exists."""
+        try:
+            return self.series[name]
+        except KeyError:
+            raise InputError(
+                f"no series named {name!r} in {self.path}.",
+                hint="Series in this run: " + ", ".join(sorted(self.series)[:80]),
+            ) from None
+
+    def info(self) -> RunInfo:
+        steps_lo = [int(s.steps[0]) for s in self.series.values() if len(s)]
+        steps_hi = [int(s.steps[-1]) for s in self.series.values() if len(s)]
+        rel = []
+        for f in self.files[:50]:
+            try:
+                rel.append(str(f.relative_to(self.path)) if self.path.is_dir() else f.name)
+            except ValueError:
+                rel.append(str(f))
+        return RunInfo(
+            path=str(self.path),
+            source=self.source,
+            resolution=self.resolution,
+            files=rel,
+            files_total=len(self.files),
+            series=[
+                SeriesInfo(
+                    name=name,
+                    role=self.roles.role_of(name),
+                    points=len(s),
+                    first_step=int(s.steps[0]) if len(s) else None,
+                    last_step=int(s.steps[-1]) if len(s) else None,
+                )
+                for name, s in sorted(self.series.items())
+            ],
+            roles=self.roles,
+            first_step=min(steps_lo) if steps_lo else None,
+            last_step=max(steps_hi) if steps_hi else None,
+        )
