@@ -52,9 +52,7 @@ _REGISTRY: tuple[CodeInfo, ...] = (
         "gradient norm of some layers orders of magnitude below the rest, near zero",
         "gradients",
     ),
-    CodeInfo(
-        "dead_component", "a component's gradient norm is zero (or below a floor) on most steps", "gradients"
-    ),
+    CodeInfo("dead_component", "a component's gradient norm is zero (or below a floor) on most steps", "gradients"),
     CodeInfo(
         "gradient_imbalance",
         "one component takes nearly all of the gradient norm, or one takes almost none",

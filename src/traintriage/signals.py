@@ -54,11 +54,7 @@ class Series:
         """
         steps_arr = np.asarray(steps, dtype=np.int64)
         values_arr = np.asarray(values, dtype=np.float64)
-        walls_arr = (
-            np.full(steps_arr.shape, np.nan)
-            if wall_times is None
-            else np.asarray(wall_times, dtype=np.float64)
-        )
+        walls_arr = np.full(steps_arr.shape, np.nan) if wall_times is None else np.asarray(wall_times, dtype=np.float64)
         steps_arr, values_arr, walls_arr, _ = dedupe_last(steps_arr, values_arr, walls_arr)
         return cls(name, steps_arr, values_arr, walls_arr)
 
@@ -121,8 +117,16 @@ class Roles(BaseModel):
 
     def role_of(self, series_name: str) -> str | None:
         """The role a series plays, or None."""
-        for role in ("train_loss", "lr", "grad_total", "grad_preclip", "grad_postclip", "clip_threshold",
-                     "stage", "epoch"):
+        for role in (
+            "train_loss",
+            "lr",
+            "grad_total",
+            "grad_preclip",
+            "grad_postclip",
+            "clip_threshold",
+            "stage",
+            "epoch",
+        ):
             if getattr(self, role) == series_name:
                 return role
         if series_name in self.val_loss:
@@ -151,9 +155,7 @@ _GRAD_PREFIX_RE = re.compile(
     r"(?:[/_.](?P<rest>.+))?$",
     re.IGNORECASE,
 )
-_LR_RE = re.compile(
-    r"(?:^|[/_.])(?:lr|learning[_\-]?rate)(?:$|[/_.\-])|^lr[\-_]|^learning_rate", re.IGNORECASE
-)
+_LR_RE = re.compile(r"(?:^|[/_.])(?:lr|learning[_\-]?rate)(?:$|[/_.\-])|^lr[\-_]|^learning_rate", re.IGNORECASE)
 _MEMORY_RE = re.compile(
     r"(?:^|[/_.])(?:mem|memory|gpu_mem|cuda_mem|rss|vram|allocated|reserved|max_allocated|"
     r"memory_allocated|memory_reserved)(?:$|[/_.])",
@@ -190,8 +192,19 @@ def _train_loss_rank(name: str) -> tuple[int, int, int]:
     is_epoch = bool(_EPOCH_SUFFIX_RE.search(low)) or "epoch" in words
     is_step = bool(_STEP_SUFFIX_RE.search(low)) or "step" in words
     # Sub-losses (loss/recon, kl_loss, ...) rank after the total.
-    exact = {"loss", "train_loss", "train/loss", "loss/train", "training_loss", "loss/train_step",
-             "train_loss_step", "epoch_loss", "train/epoch_loss", "loss/total", "total_loss"}
+    exact = {
+        "loss",
+        "train_loss",
+        "train/loss",
+        "loss/train",
+        "training_loss",
+        "loss/train_step",
+        "train_loss_step",
+        "epoch_loss",
+        "train/epoch_loss",
+        "loss/total",
+        "total_loss",
+    }
     canonical = 0 if _norm(name) in exact or words in (["loss"], ["train", "loss"], ["loss", "train"]) else 1
     return (0 if is_step else (2 if is_epoch else 1), canonical, len(name))
 
@@ -223,8 +236,9 @@ def infer_roles(names: Iterable[str], overrides: Mapping[str, str] | None = None
             continue
         if _is_loss(name):
             flavour = _loss_flavour(name)
-            (val_candidates if flavour == "val" else train_candidates if flavour == "train"
-             else plain_candidates).append(name)
+            (
+                val_candidates if flavour == "val" else train_candidates if flavour == "train" else plain_candidates
+            ).append(name)
             continue
         if _norm(low) in ("clip_threshold", "max_grad_norm", "grad_clip", "clip_value", "gradient_clip_val"):
             roles.clip_threshold = roles.clip_threshold or name
@@ -287,12 +301,19 @@ def _apply_override(roles: Roles, role: str, series_name: str, known: set[str]) 
     else:
         raise InputError(
             f"unknown role {role!r}.",
-            hint="Roles: " + ", ".join(r for r in ROLE_NAMES if r != "grad_component")
-            + ", grad_component:<name>",
+            hint="Roles: " + ", ".join(r for r in ROLE_NAMES if r != "grad_component") + ", grad_component:<name>",
         )
     # A series overridden into one role leaves the others it was guessed for.
-    for other in ("train_loss", "lr", "grad_total", "grad_preclip", "grad_postclip", "clip_threshold",
-                  "stage", "epoch"):
+    for other in (
+        "train_loss",
+        "lr",
+        "grad_total",
+        "grad_preclip",
+        "grad_postclip",
+        "clip_threshold",
+        "stage",
+        "epoch",
+    ):
         if other != role and getattr(roles, other) == series_name:
             setattr(roles, other, None)
 

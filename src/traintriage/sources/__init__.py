@@ -1,0 +1,129 @@
+"""Sources: find a run, read whatever format it was logged in, and hand back named series with roles.
+
+Each log format is one :class:`SourceFormat`: a cheap test on a file name (``matches``) and a loader
+named by its import path, so a server that never sees a CSV never imports the CSV reader. To add a
+format, write a module with a ``load(run_path, files) -> (series, warnings)`` function and append
+one entry to :data:`FORMATS`; the analyses need no change, since they only see roles.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from ..signals import RunData, Series, infer_roles, parse_role_overrides
+from .resolve import Resolved, resolve_target
+
+Loader = Callable[[Path, list[Path]], tuple[dict[str, Series], list[str]]]
+
+
+@dataclass(frozen=True)
+class SourceFormat:
+    """A log format: which files belong to it, and where its loader lives (imported on first use)."""
+
+    name: str
+    matches: Callable[[str], bool]
+    loader: str  # "module:function", called as function(run_dir, files)
+    description: str
+
+    def load(self, run_path: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]]:
+        module_name, _, func_name = self.loader.partition(":")
+        func: Loader = getattr(importlib.import_module(module_name), func_name)
+        return func(run_path, files)
+
+
+def _is_event_file(name: str) -> bool:
+    return "tfevents" in name and not name.endswith((".tmp", ".lock"))
+
+
+FORMATS: list[SourceFormat] = [
+    SourceFormat(
+        "tensorboard",
+        _is_event_file,
+        "traintriage.sources.tensorboard:load_tensorboard_series",
+        "TensorBoard event files (events.out.tfevents.*), both scalar encodings",
+    ),
+]
+"""Known formats, in order of preference when a run holds several."""
+
+_SKIP_DIRS = frozenset({"__pycache__", "node_modules", ".git", "wandb"})
+
+
+def detect_formats(path: Path, *, max_depth: int = 6) -> dict[str, list[Path]]:
+    """Files under ``path`` (a file or a directory searched to ``max_depth``) grouped by format name."""
+    found: dict[str, list[Path]] = {}
+    if path.is_file():
+        for fmt in FORMATS:
+            if fmt.matches(path.name):
+                found.setdefault(fmt.name, []).append(path)
+                break
+        return found
+    base_depth = len(path.parts)
+    for dirpath, dirnames, filenames in os.walk(path):
+        depth = len(Path(dirpath).parts) - base_depth
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
+        if depth >= max_depth:
+            dirnames[:] = []
+        for name in sorted(filenames):
+            for fmt in FORMATS:
+                if fmt.matches(name):
+                    found.setdefault(fmt.name, []).append(Path(dirpath) / name)
+                    break
+    return found
+
+
+def known_formats() -> str:
+    return "; ".join(f"{f.name}: {f.description}" for f in FORMATS)
+
+
+def load_run(
+    target: str | Path,
+    *,
+    roots: Sequence[Path] | None = None,
+    trial: bool = False,
+    roles: Mapping[str, str] | Sequence[str] | None = None,
+) -> RunData:
+    """Resolve ``target``, read its series, infer roles (``roles`` overrides win).
+
+    Raises :class:`~traintriage.errors.TraintriageError` subclasses with a hint when the target
+    does not exist, lies outside ``roots``, or holds nothing readable.
+    """
+    resolved: Resolved = resolve_target(str(target), roots=roots, trial=trial)
+    found = detect_formats(resolved.path)
+    if not found:
+        where = "file" if resolved.path.is_file() else "directory"
+        raise InputError(
+            f"the {where} {resolved.path} holds no training log this tool can read.",
+            hint="Known formats: " + known_formats(),
+        )
+    fmt = next(f for f in FORMATS if f.name in found)
+    files = found[fmt.name]
+    run_path = resolved.path
+    # Loaders name series relative to a directory: a single file is read as a run of its own folder.
+    series, warnings = fmt.load(run_path.parent if run_path.is_file() else run_path, files)
+    others = [name for name in found if name != fmt.name]
+    if others:
+        warnings.append(f"also found {', '.join(others)} logs here; read {fmt.name} (pass a file to choose).")
+    if not series:
+        raise InputError(
+            f"{run_path} has {fmt.name} files but no scalar series in them.",
+            hint="Log scalars (e.g. writer.add_scalar('Loss/train', loss, step)); "
+            + ("; ".join(warnings[:5]) if warnings else "the files may be empty or still being written."),
+        )
+    overrides = parse_role_overrides(roles)
+    return RunData(
+        path=run_path,
+        source=fmt.name,
+        series=series,
+        roles=infer_roles(series.keys(), overrides),
+        files=files,
+        warnings=warnings,
+        resolution=resolved.how,
+    )
+
+
+__all__ = ["FORMATS", "SourceFormat", "detect_formats", "known_formats", "load_run", "resolve_target"]

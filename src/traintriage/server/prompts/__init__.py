@@ -1,0 +1,3 @@
+"""MCP prompt adapters, one module per workflow, each with ``register(server, ctx)``."""
+
+MODULES: list[str] = []

@@ -1,0 +1,6 @@
+"""MCP resource adapters, one module per family, each with ``register(server, ctx)``."""
+
+MODULES: list[str] = [
+    "runs",
+    "reference",
+]

@@ -1,0 +1,32 @@
+"""The library API: every analysis as one function call on a target (path, experiment name, trial).
+
+The CLI commands and MCP tools are thin adapters over these functions; benchmarks and other Python
+code call them directly. Each returns a pydantic model carrying ``run`` (what was read),
+``warnings`` (what could not be read) and ``findings``. Analysis modules are imported on first call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .describe import RunDescription
+from .signals import RunData
+
+RolesArg = Mapping[str, str] | Sequence[str] | None
+
+
+def load(
+    target: str | Path, *, roots: Sequence[Path] | None = None, trial: bool = False, roles: RolesArg = None
+) -> RunData:
+    """Resolve and read a run: its series by name and the roles inferred for them."""
+    from .sources import load_run
+
+    return load_run(target, roots=roots, trial=trial, roles=roles)
+
+
+def describe_run(target: str | Path, **kwargs) -> RunDescription:
+    """What a target resolves to, its files, series and roles (see :mod:`traintriage.describe`)."""
+    from .describe import summarize
+
+    return summarize(load(target, **kwargs))

@@ -1,0 +1,108 @@
+"""The ``traintriage`` command line (and the ``loss-curve-critic`` / ``gradnorm-analyze`` aliases).
+
+Output is JSON by default (for agents and CI) and a readable report with ``--text``. Exit status:
+0 done, 1 done and a finding at or above ``--fail-on SEVERITY`` (off unless asked), 2 bad input or
+usage. Bad input never shows a traceback: the error says what is wrong and how to fix it
+(set ``TRAINTRIAGE_DEBUG=1`` to see the traceback of an unexpected failure).
+
+Each command is a module in ``traintriage.commands`` with ``register(subparsers)``; listing it in
+``commands.MODULES`` is all it takes to add one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from . import __version__
+from .commands import MODULES, Outcome
+from .errors import TraintriageError
+from .findings import SEVERITY_RANK
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with 2 on usage errors already; keep its message short and add the hint."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nRun '{self.prog} --help' for the options.\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="traintriage",
+        description="Diagnose ML training runs from their artifacts (JSON by default, --text for people).",
+    )
+    parser.add_argument("--version", action="version", version=f"traintriage {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in MODULES:
+        importlib.import_module(f"traintriage.commands.{name}").register(sub)
+    return parser
+
+
+def _exit_status(outcome: Outcome, fail_on: str | None) -> int:
+    if not fail_on:
+        return EXIT_OK
+    limit = SEVERITY_RANK[fail_on]
+    return EXIT_FINDINGS if any(SEVERITY_RANK[f.severity] <= limit for f in outcome.findings) else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        outcome: Outcome | None = args.func(args)
+        if outcome is None:  # long-running commands (serve) return nothing
+            return EXIT_OK
+        if getattr(args, "text", False) and outcome.text is not None:
+            sys.stdout.write(outcome.text().rstrip("\n") + "\n")
+        else:
+            sys.stdout.write(outcome.model.model_dump_json(indent=2) + "\n")
+        return _exit_status(outcome, getattr(args, "fail_on", None))
+    except TraintriageError as err:
+        sys.stderr.write(f"traintriage: error: {err.message}\n")
+        if err.hint:
+            sys.stderr.write(f"hint: {err.hint}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `traintriage loss RUN | head`
+        return EXIT_OK
+    except Exception as err:  # a bug: say so plainly, keep the traceback for those who ask
+        if os.environ.get("TRAINTRIAGE_DEBUG"):
+            traceback.print_exc()
+        sys.stderr.write(
+            f"traintriage: internal error ({type(err).__name__}: {err}).\n"
+            "hint: this is a bug in traintriage; rerun with TRAINTRIAGE_DEBUG=1 for the traceback and report it.\n"
+        )
+        return EXIT_USAGE
+
+
+def _alias(command: str, argv: Sequence[str] | None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    # EpiForecaster's scripts call the trial flag --optuna.
+    args = ["--trial" if a == "--optuna" else a for a in args]
+    return main([command, *args])
+
+
+def loss_curve_critic_main(argv: Sequence[str] | None = None) -> int:
+    """``loss-curve-critic RUN [--text] [--diagnose]``: the familiar name for ``traintriage loss``."""
+    return _alias("loss", argv)
+
+
+def gradnorm_analyze_main(argv: Sequence[str] | None = None) -> int:
+    """``gradnorm-analyze RUN [--text] [--trial]``: the familiar name for ``traintriage gradnorm``."""
+    return _alias("gradnorm", argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""MCP tool ``describe_run``: what a target resolves to, its files, series and roles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from ..context import ServerContext, user_errors
+
+RunArg = Annotated[str, Field(description="Run directory, event file, or experiment name (outputs/training/<name>).")]
+TrialArg = Annotated[bool, Field(description="Treat the target as one hyperparameter-search trial directory.")]
+RolesArg = Annotated[
+    dict[str, str] | None,
+    Field(description="Role overrides, e.g. {'train_loss': 'loss/total', 'val_loss': 'eval/loss'}."),
+]
+
+
+def register(server: MCPServer, ctx: ServerContext) -> None:
+    from ...describe import RunDescription
+
+    @server.tool(
+        name="describe_run",
+        description="Show what a run target resolves to: files read, every series with its inferred role "
+        "(train_loss, val_loss, lr, grad norms, memory, ...) and value range, and read warnings. "
+        "Use it to check roles before analysing, or when a result looks wrong.",
+    )
+    @user_errors
+    def describe_run(run: RunArg, trial: TrialArg = False, roles: RolesArg = None) -> RunDescription:
+        from ...describe import summarize
+        from ...sources import load_run
+
+        return summarize(load_run(run, roots=ctx.roots, trial=trial, roles=roles))

@@ -1,0 +1,223 @@
+"""Turn what a user typed (a path, an experiment name, a trial) into one run directory or file.
+
+Users name runs the way their training scripts lay them out: a TensorBoard log dir, a single event
+file, an experiment name whose runs live in ``outputs/training/<experiment>/<run>/``, or one trial of
+a hyperparameter search. Resolution is explicit about what it chose and why (``Resolved.how``), and
+a target that resolves to nothing gets an error listing what exists nearby, so the next attempt is
+right.
+
+Roots: the MCP server reads only under the roots it was given. Every candidate is resolved
+(symlinks and ``..``) before it is checked, and names from outside the roots never appear in errors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import OutsideRootsError, TargetNotFoundError
+
+EXPERIMENT_DIRS = (Path("outputs") / "training",)
+"""Where experiment names are looked up, relative to the working directory and to each root."""
+
+TRIAL_DIRS = (
+    Path("outputs") / "training",
+    Path("outputs") / "optuna",
+    Path("outputs") / "hpo",
+    Path("outputs") / "sweeps",
+)
+"""Where a hyperparameter-search trial given by name (``study/trial_7``) is looked up."""
+
+# Subdirectories that split ONE run by phase (Keras writes train/ and validation/, others eval/).
+PHASE_DIRS = frozenset(
+    {"train", "training", "validation", "val", "valid", "eval", "evaluation", "test", "dev", "metrics"}
+)
+
+_TIMESTAMP_RE = re.compile(r"(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?:[-_T]?(\d{2})[-_:]?(\d{2})(?:[-_:]?(\d{2}))?)?")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A target resolved to a path, with a sentence saying how."""
+
+    path: Path
+    how: str
+
+
+def _is_event_name(name: str) -> bool:
+    return "tfevents" in name
+
+
+def _has_run_data(path: Path, *, max_depth: int = 4) -> bool:
+    """True when ``path`` (a dir) holds anything a source reader understands, at any shallow depth."""
+    from . import detect_formats  # local: avoid a cycle at import time
+
+    return bool(detect_formats(path, max_depth=max_depth))
+
+
+def _run_subdirs(path: Path) -> list[Path]:
+    """Subdirectories of ``path`` that are runs of their own (hold data, and are not phase splits)."""
+    out = []
+    try:
+        children = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+    for child in children:
+        if child.name.lower() in PHASE_DIRS:
+            continue
+        if _has_run_data(child):
+            out.append(child)
+    return out
+
+
+def _own_files(path: Path) -> bool:
+    """True when the directory itself (not a run subdirectory) holds run data files."""
+    from . import detect_formats
+
+    return bool(detect_formats(path, max_depth=0)) or any(
+        (path / d).is_dir() and _has_run_data(path / d) for d in PHASE_DIRS
+    )
+
+
+def _timestamp_key(name: str) -> str | None:
+    match = _TIMESTAMP_RE.search(name)
+    if not match:
+        return None
+    return "".join(g or "00" for g in match.groups())
+
+
+def _last_write(path: Path) -> float:
+    latest = 0.0
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                latest = max(latest, os.stat(os.path.join(dirpath, f)).st_mtime)
+            except OSError:
+                continue
+    return latest
+
+
+def newest_run(runs: Sequence[Path]) -> tuple[Path, str]:
+    """The newest of several run dirs, and why: by the timestamp in the names when every name has one,
+    else by the last write of any file inside (names like ``version_3`` do not sort as time)."""
+    keys = [_timestamp_key(r.name) for r in runs]
+    if all(k is not None for k in keys):
+        best = max(zip(keys, [r.name for r in runs], runs, strict=True))[2]
+        return best, "newest by the timestamp in its name"
+    best = max(runs, key=_last_write)
+    return best, "newest by last write (run names do not all carry a timestamp)"
+
+
+def _choose_in_experiment(exp_dir: Path, label: str) -> Resolved:
+    runs = _run_subdirs(exp_dir)
+    if not runs:
+        if _own_files(exp_dir):
+            return Resolved(exp_dir, f"{label}: the directory holds the run's files itself")
+        raise TargetNotFoundError(
+            f"{label} ({exp_dir}) holds no run: no event files, trainer_state.json, CSV or JSONL logs found.",
+            hint="Point at the run directory that holds the logs, or check that training wrote logs.",
+        )
+    if len(runs) == 1:
+        return Resolved(runs[0], f"{label}: its only run is {runs[0].name}")
+    best, why = newest_run(runs)
+    others = ", ".join(r.name for r in runs if r != best)
+    return Resolved(best, f"{label}: chose run {best.name} ({why}) among {len(runs)} runs; others: {others}")
+
+
+def check_inside_roots(path: Path, roots: Sequence[Path] | None) -> Path:
+    """Resolve ``path`` (symlinks, ``..``) and refuse it unless it lies under one of ``roots``."""
+    real = path.resolve()
+    if roots is None:
+        return real
+    for root in roots:
+        root_real = Path(root).resolve()
+        if real == root_real or real.is_relative_to(root_real):
+            return real
+    raise OutsideRootsError(
+        "the target is outside every root this server may read.",
+        hint="Pass a path under one of the roots: "
+        + ", ".join(str(Path(r).resolve()) for r in roots)
+        + " (or restart the server with another --root).",
+    )
+
+
+def _bases(roots: Sequence[Path] | None) -> list[Path]:
+    return [Path(r).resolve() for r in roots] if roots else [Path.cwd()]
+
+
+def _nearby(target: str, roots: Sequence[Path] | None) -> str:
+    """A hint listing experiments and close path names, only from inside the roots."""
+    lines = []
+    for base in _bases(roots):
+        for exp_root in EXPERIMENT_DIRS:
+            d = base / exp_root
+            if d.is_dir():
+                names = sorted(p.name for p in d.iterdir() if p.is_dir())
+                if names:
+                    close = difflib.get_close_matches(target, names, n=3)
+                    lines.append(
+                        f"experiments in {d}: {', '.join(names[:20])}"
+                        + (f" (did you mean {', '.join(close)}?)" if close else "")
+                    )
+        candidate = (base / target) if not Path(target).is_absolute() else Path(target)
+        parent = candidate.parent
+        if parent.is_dir():
+            try:
+                check_inside_roots(parent, roots)
+            except OutsideRootsError:
+                continue
+            names = sorted(p.name for p in parent.iterdir() if not p.name.startswith("."))
+            close = difflib.get_close_matches(candidate.name, names, n=3)
+            if close:
+                lines.append(f"in {parent}: did you mean {', '.join(close)}?")
+            elif names:
+                lines.append(f"{parent} holds: {', '.join(names[:15])}")
+    return "; ".join(dict.fromkeys(lines)) or "nothing similar was found under " + ", ".join(
+        str(b) for b in _bases(roots)
+    )
+
+
+def resolve_target(target: str, *, roots: Sequence[Path] | None = None, trial: bool = False) -> Resolved:
+    """Resolve a target to a run directory or file (see module docstring). ``roots=None``: no limit (CLI).
+
+    - an existing file: that file (an event file, ``trainer_state.json``, a CSV/JSONL log, ...);
+    - an existing directory: the run itself, unless it holds several runs (an experiment dir, a
+      ``lightning_logs`` dir with versions): then the newest of them, and ``how`` says so;
+      ``train/``, ``validation/`` and other phase subdirectories are parts of ONE run;
+    - with ``trial=True``: the whole trial directory is one run (no newest-run choice), looked up
+      as a path or by name under ``outputs/{training,optuna,hpo,sweeps}/``;
+    - otherwise an experiment name: ``outputs/training/<name>/`` -> its newest run.
+    """
+    if not target or not target.strip():
+        raise TargetNotFoundError("no target given.", hint="Pass a run directory, event file or experiment name.")
+    target = target.strip()
+    for base in _bases(roots):
+        candidate = Path(target).expanduser()
+        candidate = candidate if candidate.is_absolute() else base / candidate
+        if not candidate.exists():
+            continue
+        real = check_inside_roots(candidate, roots)
+        if real.is_file():
+            return Resolved(real, "the target is a file")
+        if trial:
+            return Resolved(real, "trial directory (read as one run)")
+        if _own_files(real) or not _run_subdirs(real):
+            return Resolved(real, "the target directory is the run")
+        return _choose_in_experiment(real, f"{real.name} holds several runs")
+
+    for base in _bases(roots):
+        dirs = TRIAL_DIRS if trial else EXPERIMENT_DIRS
+        for exp_root in dirs:
+            candidate = base / exp_root / target
+            if candidate.is_dir():
+                real = check_inside_roots(candidate, roots)
+                if trial:
+                    return Resolved(real, f"trial {target} found under {base / exp_root}")
+                return _choose_in_experiment(real, f"experiment {target!r}")
+
+    kind = "trial" if trial else "path or experiment name"
+    raise TargetNotFoundError(f"no {kind} {target!r} was found.", hint=_nearby(target, roots))
