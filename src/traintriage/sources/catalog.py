@@ -19,6 +19,9 @@ from . import FORMATS, detect_formats
 from .resolve import PHASE_DIRS, check_inside_roots
 
 MAX_RUNS = 1000
+MAX_DEPTH = 8
+MAX_DIRS_WALKED = 50_000
+"""A root may be a home directory: listing stays bounded and says when it stopped early."""
 
 
 class RunListing(BaseModel):
@@ -39,18 +42,24 @@ class RunCatalog(BaseModel):
     warnings: list[str]
 
 
-def _run_dirs(root: Path) -> list[Path]:
-    """Directories holding log files, with phase subdirectories folded into their parent run."""
+def _run_dirs(root: Path) -> tuple[list[Path], bool]:
+    """Directories holding log files, with phase subdirectories folded into their parent run;
+    and whether the walk stopped early (too deep or too many directories)."""
     matchers = [f.matches for f in FORMATS]
     runs: set[Path] = set()
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__"]
+    base_depth = len(root.parts)
+    stopped = False
+    for walked, (dirpath, dirnames, filenames) in enumerate(os.walk(root), start=1):
+        if walked > MAX_DIRS_WALKED:
+            stopped = True
+            break
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in ("__pycache__", "node_modules")]
+        if len(Path(dirpath).parts) - base_depth >= MAX_DEPTH:
+            dirnames[:] = []
         if any(m(name) for name in filenames for m in matchers):
             path = Path(dirpath)
             runs.add(path.parent if path.name.lower() in PHASE_DIRS and path != root else path)
-    # A run nested inside another run's directory (e.g. run/tensorboard/) belongs to the outer one
-    # only when the outer one has files itself; keep the innermost distinct runs otherwise.
-    return sorted(runs)
+    return sorted(runs), stopped
 
 
 def _last_step(path: Path) -> tuple[str, int | None, list[str]]:
@@ -71,7 +80,11 @@ def list_runs(roots: Sequence[Path], *, under: str | None = None) -> RunCatalog:
     truncated = False
     for root in roots:
         root = Path(root).resolve()
-        for run_dir in _run_dirs(root):
+        run_dirs, stopped = _run_dirs(root)
+        if stopped:
+            truncated = True
+            warnings.append(f"{root}: stopped after {MAX_DIRS_WALKED} directories; pass a narrower root.")
+        for run_dir in run_dirs:
             rel_parent = run_dir.parent.relative_to(root) if run_dir != root else Path(".")
             experiment = run_dir.parent.name if run_dir != root else root.name
             if under is not None and under not in (experiment, str(rel_parent)):

@@ -1,15 +1,22 @@
-"""MCP tool ``describe_run``: what a target resolves to, its files, series and roles."""
+"""MCP tool ``describe_run``: what a target resolves to, its files, series and roles.
 
-from __future__ import annotations
+Tool modules do not use ``from __future__ import annotations``: the SDK evaluates the function's
+annotations to build the input and output schemas, so the types must be real objects at
+registration. Result models are imported at module level for that reason; analysis code is
+imported inside the function, so startup stays fast.
+"""
 
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
+from ...describe import RunDescription
 from ..context import ServerContext, user_errors
 
-RunArg = Annotated[str, Field(description="Run directory, event file, or experiment name (outputs/training/<name>).")]
+RunArg = Annotated[
+    str, Field(description="Run directory, event file, or experiment name (resolved under outputs/training/).")
+]
 TrialArg = Annotated[bool, Field(description="Treat the target as one hyperparameter-search trial directory.")]
 RolesArg = Annotated[
     dict[str, str] | None,
@@ -18,8 +25,6 @@ RolesArg = Annotated[
 
 
 def register(server: MCPServer, ctx: ServerContext) -> None:
-    from ...describe import RunDescription
-
     @server.tool(
         name="describe_run",
         description="Show what a run target resolves to: files read, every series with its inferred role "
