@@ -1,0 +1,11 @@
+"""Gradient-norm analysis: per-component health, depth profile, clipping, spikes (``analyze_gradnorm``).
+
+Modules: ``components`` (which series, grouping, layer order), ``stats`` (scale-free statistics),
+``health`` (dead_component, gradient_imbalance), ``depth`` (exploding/vanishing, nan_inf),
+``clipping`` (heavy_clipping), ``spikes`` (gradient_spike), ``correlation`` (loss vs norm),
+``report`` (the pydantic report and the orchestration), ``text`` (the ``--text`` rendering).
+"""
+
+from .report import ComponentStats, GradNormReport, NormStats, analyze_gradnorm
+
+__all__ = ["ComponentStats", "GradNormReport", "NormStats", "analyze_gradnorm"]

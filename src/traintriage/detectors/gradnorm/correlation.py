@@ -1,0 +1,98 @@
+"""How the training loss and the log gradient norm move together, at lags of a few logged points.
+
+Aligned by step, not by index: the two series are intersected on the steps both logged. When the
+grids differ (loss every 10 steps, norms every 50, or offset by one), the loss is interpolated onto the
+norm's steps inside the range both cover, and ``alignment`` says so.
+
+Spearman rank correlation (scale-free, robust to the heavy tails of both series) is computed on the
+raw values (mostly shared trend) and on their deviations from a centred rolling median (the
+step-to-step co-movement that ties loss spikes to gradient spikes). A positive ``best_lag`` k means
+the gradient norm moves k logged points *before* the loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from .stats import rolling_median, safe_log10
+
+MAX_LAG = 5
+MIN_POINTS = 10
+
+
+class LagCorrelation(BaseModel):
+    lag: int = Field(description="Norm at point t vs loss at point t+lag (positive: norm leads).")
+    spearman: float | None
+    spearman_detrended: float | None
+
+
+class LossCorrelation(BaseModel):
+    loss_series: str
+    norm_series: str
+    alignment: str = Field(description="'intersect' (shared steps) or 'interpolated' (loss onto norm steps).")
+    points: int
+    spearman: float | None = Field(description="Spearman(loss, log10 norm) at lag 0.")
+    spearman_detrended: float | None = Field(description="Same on deviations from a rolling median.")
+    best_lag: int | None = Field(description="Lag with the largest |detrended correlation|.")
+    by_lag: list[LagCorrelation]
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < MIN_POINTS or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return None
+    from scipy.stats import spearmanr
+
+    rho = spearmanr(a[ok], b[ok]).statistic
+    return round(float(rho), 4) if np.isfinite(rho) else None
+
+
+def _lagged(a: np.ndarray, b: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """b shifted against a: pairs (a[t], b[t + lag])."""
+    if lag >= 0:
+        return a[: a.size - lag], b[lag:]
+    return a[-lag:], b[: b.size + lag]
+
+
+def loss_correlation(
+    loss_name: str,
+    loss_steps: np.ndarray,
+    loss: np.ndarray,
+    norm_name: str,
+    norm_steps: np.ndarray,
+    norm: np.ndarray,
+) -> LossCorrelation | None:
+    common, li, ni = np.intersect1d(loss_steps, norm_steps, return_indices=True)
+    if common.size >= MIN_POINTS and common.size >= 0.5 * min(loss_steps.size, norm_steps.size):
+        lv, nv, alignment = loss[li], norm[ni], "intersect"
+    else:
+        lo, hi = max(loss_steps[0], norm_steps[0]), min(loss_steps[-1], norm_steps[-1])
+        inside = (norm_steps >= lo) & (norm_steps <= hi)
+        fl = np.isfinite(loss)
+        if inside.sum() < MIN_POINTS or fl.sum() < 2:
+            return None
+        lv = np.interp(norm_steps[inside], loss_steps[fl], loss[fl])
+        nv, alignment = norm[inside], "interpolated"
+    ln = safe_log10(nv)
+    w = max(5, min(25, lv.size // 10))
+    l_dev = lv - rolling_median(lv, w, trailing=False)
+    n_dev = ln - rolling_median(ln, w, trailing=False)
+    by_lag = []
+    for lag in range(-MAX_LAG, MAX_LAG + 1):
+        a, b = _lagged(ln, lv, lag)
+        ad, bd = _lagged(n_dev, l_dev, lag)
+        by_lag.append(LagCorrelation(lag=lag, spearman=_spearman(a, b), spearman_detrended=_spearman(ad, bd)))
+    scored = [c for c in by_lag if c.spearman_detrended is not None]
+    best = max(scored, key=lambda c: abs(c.spearman_detrended or 0.0)).lag if scored else None
+    zero = by_lag[MAX_LAG]
+    return LossCorrelation(
+        loss_series=loss_name,
+        norm_series=norm_name,
+        alignment=alignment,
+        points=int(lv.size),
+        spearman=zero.spearman,
+        spearman_detrended=zero.spearman_detrended,
+        best_lag=best,
+        by_lag=by_lag,
+    )

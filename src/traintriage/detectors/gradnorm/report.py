@@ -1,0 +1,335 @@
+"""``analyze_gradnorm``: per-component gradient health of a run, as one pydantic report.
+
+Orchestration only: it picks the series (components, total, pre/post clip, loss, LR) from the run's
+roles, aligns them by step, and hands numpy arrays to the detector modules (``health``, ``depth``,
+``clipping``, ``spikes``) and to ``correlation``. Every number in the report is scale-free or comes
+with the scale it was judged against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from ...errors import InputError
+from ...findings import Finding, json_number, sort_findings
+from ...signals import RunData, RunInfo, Series
+from .clipping import ClippingStats, clipping_stats, detect_heavy_clipping
+from .components import Component, find_components, layer_stacks
+from .correlation import LossCorrelation, loss_correlation
+from .depth import depth_profile, detect_depth, detect_growth, detect_non_finite, growth_decades
+from .health import dead_mask, detect_dead, detect_imbalance, log_ratio_to_siblings, sibling_reference
+from .howto import HOW_TO_LOG
+from .spikes import detect_spikes, spike_events
+from .stats import align, log_slope, percent, regime_shifts, safe_log10, volatility
+
+
+class RegimeShift(BaseModel):
+    step: int
+    before: float | str | None = Field(description="Median norm in the window before.")
+    after: float | str | None = Field(description="Median norm in the window after.")
+
+
+class NormStats(BaseModel):
+    """Statistics of one gradient-norm series (a component, or the total)."""
+
+    name: str
+    series: list[str] = Field(description="Series it was read from (several when parameters were grouped).")
+    points: int
+    first_step: int | None
+    last_step: int | None
+    median: float | str | None
+    p95: float | str | None
+    min: float | str | None
+    max: float | str | None
+    non_finite: int
+    dead_percent: float = Field(description="% of steps with a zero (or negligible) norm.")
+    spikes: int = Field(description="Spike events (see gradient_spike).")
+    volatility: float | None = Field(description="MAD of step-to-step change of log10 norm (decades).")
+    log_slope_per_1k_steps: float | None = Field(description="Least-squares slope of log10 norm per 1000 steps.")
+    growth_decades: float | None = Field(description="log10(median of last 10%) - log10(median of first 25%).")
+    regime_shifts: list[RegimeShift] = Field(default_factory=list)
+    effective_update_median: float | str | None = Field(None, description="Median of norm x learning rate.")
+    effective_update_p95: float | str | None = None
+
+
+class ComponentStats(NormStats):
+    share_median: float | None = Field(description="Median over steps of c_i^2 / sum_j c_j^2 (aligned by step).")
+    share_early: float | None = Field(description="Median share over the first quarter of the run.")
+    share_late: float | None = Field(description="Median share over the last quarter of the run.")
+    log10_ratio_to_siblings: float | None = Field(description="Median log10(norm / typical norm of the group).")
+    layer_index: int | None = Field(None, description="Position in its layer stack (0 = nearest the input).")
+    status: str = Field(description="'ok', 'dead', 'starved', 'dominant', 'non_finite'.")
+
+
+class LayerStack(BaseModel):
+    layers: list[str]
+    front_minus_back_decades: float
+    spearman_rho: float
+    per_layer_median: list[float | str | None]
+
+
+class GradNormReport(BaseModel):
+    """Gradient health of a run: components, total, clipping, loss correlation, and findings."""
+
+    run: RunInfo
+    warnings: list[str]
+    findings: list[Finding]
+    components: list[ComponentStats]
+    total: NormStats | None = Field(description="The total norm (pre-clip when logged; derived when not logged).")
+    clipping: ClippingStats | None
+    loss_correlation: LossCorrelation | None
+    layer_stacks: list[LayerStack] = Field(default_factory=list)
+
+
+def _num(x: float) -> float | None:
+    return round(float(x), 4) if x is not None and np.isfinite(x) else None
+
+
+def _lr_at(run: RunData, steps: np.ndarray) -> np.ndarray | None:
+    lr = run.get(run.roles.lr)
+    if lr is None or len(lr) == 0:
+        return None
+    ok = np.isfinite(lr.values)
+    if ok.sum() == 0:
+        return None
+    # The LR is piecewise constant between logged points: take the last one logged at or before each step.
+    idx = np.searchsorted(lr.steps[ok], steps, side="right") - 1
+    out = np.where(idx >= 0, lr.values[ok][np.clip(idx, 0, None)], np.nan)
+    return out
+
+
+def norm_stats(
+    name: str, sources: list[str], steps: np.ndarray, values: np.ndarray, lr: np.ndarray | None, dead_pct: float
+) -> dict:
+    finite = np.isfinite(values)
+    v = values[finite]
+    logv = safe_log10(values)
+    growth = growth_decades(v)[0] if v.size >= 8 else float("nan")
+    eff_med = eff_p95 = None
+    if lr is not None:
+        eff = values * lr
+        eff = eff[np.isfinite(eff)]
+        if eff.size:
+            eff_med, eff_p95 = json_number(np.median(eff)), json_number(np.percentile(eff, 95))
+    return {
+        "name": name,
+        "series": sources,
+        "points": int(values.size),
+        "first_step": int(steps[0]) if steps.size else None,
+        "last_step": int(steps[-1]) if steps.size else None,
+        "median": json_number(np.median(v)) if v.size else None,
+        "p95": json_number(np.percentile(v, 95)) if v.size else None,
+        "min": json_number(v.min()) if v.size else None,
+        "max": json_number(v.max()) if v.size else None,
+        "non_finite": int((~finite).sum()),
+        "dead_percent": round(dead_pct, 2),
+        "spikes": len(spike_events(steps, values)),
+        "volatility": _num(volatility(logv)),
+        "log_slope_per_1k_steps": _num(log_slope(steps, logv)),
+        "growth_decades": _num(growth),
+        "regime_shifts": [
+            RegimeShift(step=s.step, before=json_number(s.before), after=json_number(s.after))
+            for s in regime_shifts(steps, logv)
+        ],
+        "effective_update_median": eff_med,
+        "effective_update_p95": eff_p95,
+    }
+
+
+def _no_gradients(run: RunData) -> InputError:
+    names = sorted(run.series)
+    shown = ", ".join(names[:40]) + (f", ... ({len(names)} in all)" if len(names) > 40 else "")
+    return InputError(
+        f"{run.path} has no gradient-norm series (looked for gradnorm/<component>, grad_norm, GradNorm/..., "
+        f"grad_2.0_norm/..., train/grad_norm). Series in this run: {shown or '(none)'}.",
+        hint="If one of these IS a gradient norm, pass --role grad_total=SERIES or "
+        "--role grad_component:NAME=SERIES. Otherwise log them:\n" + HOW_TO_LOG,
+    )
+
+
+def _total_series(run: RunData, comps: list[Component]) -> tuple[str, list[str], np.ndarray, np.ndarray, bool] | None:
+    """(name, sources, steps, values, derived): the pre-clip norm if logged, else the total, else derived."""
+    for role in ("grad_preclip", "grad_total"):
+        s: Series | None = run.get(getattr(run.roles, role))
+        if s is not None and len(s):
+            return s.name, [s.name], s.steps, s.values, False
+    if comps:
+        steps, mat = align([c.steps for c in comps], [c.values for c in comps])
+        if steps.size:
+            return "total (derived from components)", [c.name for c in comps], steps, np.sqrt((mat**2).sum(0)), True
+    post = run.get(run.roles.grad_postclip)
+    if post is not None and len(post):
+        return post.name, [post.name], post.steps, post.values, False
+    return None
+
+
+def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth: int | None = None) -> GradNormReport:
+    """Per-component gradient health of ``run``: statistics and findings (see the module docstrings).
+
+    ``clip_threshold``: the max_norm the run clipped at, when it is not logged; ``depth``: name parts kept
+    when grouping per-parameter norms into modules (None: automatic).
+    """
+    if clip_threshold is not None and not (np.isfinite(clip_threshold) and clip_threshold > 0):
+        raise InputError(f"clip threshold must be a positive number, got {clip_threshold!r}.")
+    if depth is not None and depth < 1:
+        raise InputError(f"depth must be >= 1, got {depth!r}.")
+    warnings = list(run.warnings)
+    comps, notes = find_components(run, depth)
+    warnings += notes
+    total = _total_series(run, comps)
+    if total is None:
+        raise _no_gradients(run)
+    t_name, t_sources, t_steps, t_values, t_derived = total
+    if t_derived:
+        warnings.append("no total gradient norm logged; using sqrt(sum of squares) of the components.")
+    if not comps:
+        warnings.append(
+            "only a total gradient norm is logged: per-component checks (dead, imbalance, depth profile) "
+            "need one norm per component (see `traintriage explain dead_component`)."
+        )
+    findings: list[Finding] = []
+
+    # Non-finite norms: the total first; components only when the total does not already say it.
+    nf = [] if t_derived else detect_non_finite(t_name, t_steps, t_values, None)
+    if not nf:
+        firsts = [(int(c.steps[np.argmax(~np.isfinite(c.values))]), c) for c in comps if (~np.isfinite(c.values)).any()]
+        if firsts:
+            _, c = min(firsts, key=lambda x: x[0])
+            nf = detect_non_finite(c.sources[0] if len(c.sources) == 1 else c.name, c.steps, c.values, c.name)
+    findings += nf
+
+    # Components, aligned by step.
+    names = [c.name for c in comps]
+    steps, mat = align([c.steps for c in comps], [c.values for c in comps]) if comps else (np.zeros(0), None)
+    if comps and steps.size < 5 and len(comps) > 1:
+        warnings.append(
+            f"the {len(comps)} components share only {steps.size} logged steps: shares and sibling comparisons skipped."
+        )
+    comp_rows: dict[str, dict] = {}
+    stacks_out: list[LayerStack] = []
+    explained: set[str] = set()
+    if comps and mat is not None and steps.size >= 5:
+        ref = sibling_reference(mat)
+        sq = np.where(np.isfinite(mat), mat, np.nan) ** 2
+        with np.errstate(all="ignore"):
+            share = sq / np.nansum(sq, axis=0, keepdims=True)
+        # Depth profiles of numbered layer stacks.
+        for stack in layer_stacks(names):
+            rows = [names.index(n) for n in stack]
+            prof = depth_profile(stack, steps, mat[rows])
+            if prof is None:
+                continue
+            stacks_out.append(
+                LayerStack(
+                    layers=stack,
+                    front_minus_back_decades=round(prof["front_minus_back_decades"], 3),
+                    spearman_rho=round(prof["rho"], 3),
+                    per_layer_median=prof["per_layer_median"],
+                )
+            )
+            f = detect_depth(prof, steps)
+            if f is not None:
+                findings.append(f)
+                explained.update(stack)
+        stack_pos = {n: i for st in stacks_out for i, n in enumerate(st.layers)}
+        n_q = steps.size
+        for i, c in enumerate(comps):
+            v, r, sh = mat[i], ref[i], share[i]
+            series = c.sources[0] if len(c.sources) == 1 else c.name
+            dmask = dead_mask(v, r)
+            status = "non_finite" if (~np.isfinite(c.values)).any() else "ok"
+            dead = detect_dead(c.name, series, steps, v, r)
+            if dead is not None and c.name in explained and dead.details["exactly_zero_share"] < 0.99:
+                dead = None  # tiny front-layer norms of a vanishing stack: reported as vanishing_gradients
+            if dead is not None:
+                findings.append(dead)
+                status = "dead"
+            elif c.name not in explained:
+                imb = detect_imbalance(c.name, series, steps, v, r, sh, len(comps))
+                if imb is not None:
+                    findings.append(imb)
+                    status = imb.details["kind"]
+            q = max(1, n_q // 4)
+            ratio = log_ratio_to_siblings(v, r)
+            comp_rows[c.name] = {
+                "share_median": _num(np.nanmedian(sh)) if np.isfinite(sh).any() else None,
+                "share_early": _num(np.nanmedian(sh[:q])) if np.isfinite(sh[:q]).any() else None,
+                "share_late": _num(np.nanmedian(sh[-q:])) if np.isfinite(sh[-q:]).any() else None,
+                "log10_ratio_to_siblings": _num(ratio),
+                "layer_index": stack_pos.get(c.name),
+                "status": status,
+                "dead_pct": percent(dmask),
+            }
+
+    # Growth over time, and spikes, on the total (pre-clip when logged: post-clip is capped).
+    growth = detect_growth(t_name, t_steps, t_values, None)
+    if growth is not None and not any(f.code == "exploding_gradients" and f.step_start == growth.step_start
+                                      for f in findings):
+        findings.append(growth)
+    findings += detect_spikes(t_name, t_steps, t_values)
+
+    # Clipping.
+    clip = None
+    pre = run.get(run.roles.grad_preclip) or run.get(run.roles.grad_total)
+    post = run.get(run.roles.grad_postclip)
+    thr_series = run.get(run.roles.clip_threshold)
+    if pre is not None and len(pre):
+        clip = clipping_stats(
+            pre.name,
+            pre.steps,
+            pre.values,
+            post=(post.name, post.steps, post.values) if post is not None and len(post) else None,
+            threshold=clip_threshold,
+            threshold_series=(thr_series.name, thr_series.steps, thr_series.values) if thr_series else None,
+        )
+    elif clip_threshold is not None:
+        clip = clipping_stats(t_name, t_steps, t_values, threshold=clip_threshold)
+    if clip_threshold is not None and clip is None:
+        warnings.append("--clip given but no usable gradient norm to compare with it.")
+    if clip is not None:
+        hc = detect_heavy_clipping(clip)
+        if hc is not None:
+            findings.append(hc)
+
+    # Loss correlation.
+    corr = None
+    loss = run.get(run.roles.train_loss)
+    if loss is not None and len(loss) >= 10:
+        corr = loss_correlation(loss.name, loss.steps, loss.values, t_name, t_steps, t_values)
+        if corr is None:
+            warnings.append(f"loss {loss.name!r} and {t_name!r} overlap on too few steps to correlate.")
+
+    # Statistics.
+    comp_stats = []
+    for c in comps:
+        extra = comp_rows.get(c.name)
+        own_dead = percent(dead_mask(c.values, np.full(c.values.shape, np.nan)))
+        base = norm_stats(
+            c.name, list(c.sources), c.steps, c.values, _lr_at(run, c.steps), extra["dead_pct"] if extra else own_dead
+        )
+        if extra is None:
+            extra = {
+                "share_median": None,
+                "share_early": None,
+                "share_late": None,
+                "log10_ratio_to_siblings": None,
+                "layer_index": None,
+                "status": "dead" if any(f.component == c.name and f.code == "dead_component" for f in findings)
+                else "ok",
+            }
+        extra = {k: v for k, v in extra.items() if k != "dead_pct"}
+        comp_stats.append(ComponentStats(**base, **extra))
+    t_dead = percent(dead_mask(t_values, np.full(t_values.shape, np.nan)))
+    total_stats = NormStats(**norm_stats(t_name, t_sources, t_steps, t_values, _lr_at(run, t_steps), t_dead))
+
+    return GradNormReport(
+        run=run.info(),
+        warnings=warnings,
+        findings=sort_findings(findings),
+        components=comp_stats,
+        total=total_stats,
+        clipping=clip,
+        loss_correlation=corr,
+        layer_stacks=stacks_out,
+    )

@@ -1,0 +1,137 @@
+"""Scale-free statistics of gradient-norm series: pure functions over numpy arrays.
+
+Gradient norms span many orders of magnitude across models, layers and training phases, and their
+noise is multiplicative, so everything here works on ``log10`` of the norm and on ratios: a rule that
+says "100x the local level" means the same for a 10-parameter MLP and a 7B transformer. Robust
+location/scale (median, MAD) keeps a handful of spikes from moving the baselines they are judged against.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+MAD_TO_SIGMA = 1.4826
+
+
+def align(steps_list: list[np.ndarray], values_list: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Values of several series on the steps they all share: ``(steps, matrix[k, n_steps])``.
+
+    Aligned by step, never by index: components logged on different grids only meet where both exist.
+    """
+    if not steps_list:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0))
+    common = steps_list[0]
+    for s in steps_list[1:]:
+        common = np.intersect1d(common, s)
+    mat = np.empty((len(steps_list), common.size))
+    for i, (s, v) in enumerate(zip(steps_list, values_list, strict=True)):
+        mat[i] = v[np.searchsorted(s, common)]
+    return common, mat
+
+
+def safe_log10(values: np.ndarray) -> np.ndarray:
+    """log10 of positive finite values; zero, negative and non-finite values become NaN."""
+    out = np.full(values.shape, np.nan)
+    ok = np.isfinite(values) & (values > 0)
+    out[ok] = np.log10(values[ok])
+    return out
+
+
+def rolling_median(x: np.ndarray, window: int, *, trailing: bool = True) -> np.ndarray:
+    """Median of the previous ``window`` points (trailing) or of a centred window, ignoring NaN.
+
+    Trailing windows judge a point against what came before it, so a spike never inflates its own
+    baseline. The first points use whatever history exists (at least one point).
+    """
+    n = x.size
+    out = np.full(n, np.nan)
+    if n == 0:
+        return out
+    half = window // 2
+    pad_left = window if trailing else half
+    pad_right = 0 if trailing else half
+    padded = np.concatenate([np.full(pad_left, np.nan), x, np.full(pad_right, np.nan)])
+    # Row i is x[i-window : i] (trailing: the point itself excluded) or x[i-half : i+half+1] (centred).
+    rows = sliding_window_view(padded, window if trailing else 2 * half + 1)[:n]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: NaN, as documented
+        out = np.nanmedian(rows, axis=1)
+    return out
+
+
+def mad(x: np.ndarray) -> float:
+    """Median absolute deviation of the finite values, scaled to a Gaussian sigma (NaN if none)."""
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return float("nan")
+    return float(MAD_TO_SIGMA * np.median(np.abs(x - np.median(x))))
+
+
+def window_median(x: np.ndarray, start: float, stop: float) -> float:
+    """Median of the finite values in the fractional slice [start, stop) of ``x`` (at least 3 points)."""
+    n = x.size
+    lo, hi = int(np.floor(start * n)), int(np.ceil(stop * n))
+    if hi - lo < 3:
+        lo, hi = (max(0, hi - 3), hi) if stop >= 1 else (lo, min(n, lo + 3))
+    seg = x[lo:hi]
+    seg = seg[np.isfinite(seg)]
+    return float(np.median(seg)) if seg.size else float("nan")
+
+
+def log_slope(steps: np.ndarray, logv: np.ndarray) -> float:
+    """Least-squares slope of log10(norm) per 1000 steps, over finite points (NaN if under 5)."""
+    ok = np.isfinite(logv)
+    if ok.sum() < 5 or np.ptp(steps[ok]) == 0:
+        return float("nan")
+    slope = np.polyfit(steps[ok].astype(np.float64), logv[ok], 1)[0]
+    return float(slope * 1000.0)
+
+
+def volatility(logv: np.ndarray) -> float:
+    """Typical step-to-step change of log10(norm): MAD of the first differences (decades)."""
+    d = np.diff(logv[np.isfinite(logv)])
+    return mad(d) if d.size >= 3 else float("nan")
+
+
+@dataclass(frozen=True)
+class Shift:
+    step: int
+    before: float
+    after: float
+
+
+def regime_shifts(steps: np.ndarray, logv: np.ndarray, *, min_decades: float = 0.5, max_shifts: int = 5) -> list[Shift]:
+    """Sustained level changes of log10(norm): medians of the windows either side differ by >= min_decades.
+
+    The window is a tenth of the run (at least 10 points), so a spike (a few points) is not a shift;
+    0.5 decades (about 3x) is well above the drift of a healthy run within a tenth of it.
+    """
+    ok = np.isfinite(logv)
+    x, st = logv[ok], steps[ok]
+    n = x.size
+    w = max(10, n // 10)
+    if n < 2 * w + 1:
+        return []
+    diffs = np.full(n, 0.0)
+    for i in range(w, n - w + 1):
+        diffs[i] = np.median(x[i : i + w]) - np.median(x[i - w : i])
+    shifts: list[Shift] = []
+    used = np.zeros(n, dtype=bool)
+    for i in np.argsort(-np.abs(diffs)):
+        if abs(diffs[i]) < min_decades or len(shifts) >= max_shifts:
+            break
+        if used[max(0, i - w) : i + w].any():
+            continue
+        used[i] = True
+        shifts.append(
+            Shift(int(st[i]), float(10 ** np.median(x[i - w : i])), float(10 ** np.median(x[i : i + w])))
+        )
+    return sorted(shifts, key=lambda s: s.step)
+
+
+def percent(mask: np.ndarray) -> float:
+    return float(100.0 * mask.mean()) if mask.size else 0.0
