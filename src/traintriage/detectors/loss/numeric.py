@@ -1,0 +1,191 @@
+"""Detectors that need no baseline: NaN/Inf values, a loss at zero, a loss that repeats itself.
+
+Each is a pure function over a series' ``steps`` and ``values`` (numpy arrays) returning findings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...findings import Evidence, Finding, json_number, make_finding
+
+# zero_loss: a loss this close to zero has nothing left to learn from; real tasks have label noise
+# and irreducible error far above it. Relative to the first value, so a loss that starts tiny
+# (already scaled down) is not flagged for being small.
+ZERO_ABS = 1e-4
+ZERO_REL = 1e-4
+ZERO_EXACT = 1e-8  # below this the loss is zero in float32 terms: a bug, not a good model
+# stuck_loss: consecutive values whose relative difference is below this are "the same value".
+# float32 resolution is 1.2e-7; any real update, even a tiny one, moves a loss by more than 1e-6.
+STUCK_REL = 1e-6
+STUCK_MIN_RUN = 10  # at least this many repeats in a row ...
+STUCK_MIN_FRACTION = 0.1  # ... covering at least this share of the series
+
+
+def detect_nan_inf(name: str, steps: np.ndarray, values: np.ndarray) -> list[Finding]:
+    """``nan_inf``: the first step where ``values`` is NaN or Inf, and what was finite just before.
+
+    Why: one non-finite loss poisons every weight through backward; whatever the run logs afterwards
+    is meaningless. There is no threshold: a single non-finite value is a fact (confidence 1.0).
+    """
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return []
+    i = int(np.argmax(bad))
+    first = values[i]
+    kind = "NaN" if np.isnan(first) else "Inf"
+    evidence = [Evidence(metric=name, step=int(steps[i]), value=json_number(first), expected="finite")]
+    before = ""
+    if i > 0:
+        prev = values[:i]
+        finite_prev = np.flatnonzero(np.isfinite(prev))
+        if finite_prev.size:
+            j = int(finite_prev[-1])
+            evidence.append(
+                Evidence(metric=name, step=int(steps[j]), value=json_number(values[j]), expected="last finite value")
+            )
+            typical = float(np.median(values[finite_prev]))
+            before = f" The last finite value was {values[j]:.4g} at step {int(steps[j])} (run median {typical:.4g})."
+    n_bad = int(bad.sum())
+    recovered = bool(np.isfinite(values[i:]).any())
+    after = (
+        " Finite values appear again later (a loss scaler skipping steps, or a logging artifact)."
+        if recovered
+        else " It never became finite again."
+    )
+    return [
+        make_finding(
+            "nan_inf",
+            "critical",
+            f"{kind} in {name} from step {int(steps[i])}",
+            f"{name} is {kind} at step {int(steps[i])} ({n_bad} of {values.size} points non-finite).{before}{after}",
+            confidence=1.0,
+            series=name,
+            step_start=int(steps[i]),
+            step_end=int(steps[np.flatnonzero(bad)[-1]]),
+            evidence=evidence,
+            details={"non_finite_points": n_bad, "first_value": json_number(first), "became_finite_again": recovered},
+        )
+    ]
+
+
+def detect_zero_loss(name: str, steps: np.ndarray, values: np.ndarray, *, role: str = "train") -> list[Finding]:
+    """``zero_loss``: the loss reaches (and stays at) zero or very near it.
+
+    Why: a loss of zero means the model predicts its targets perfectly, which real data (label noise,
+    ambiguity) does not allow: usually the target leaked into the inputs, the loss is masked out,
+    or it is computed on the wrong tensor. Threshold: the median of the last 10 % of points is below
+    ``max(ZERO_ABS, ZERO_REL x first value)`` when the first value is well above it; exactly zero
+    (< 1e-8) is flagged whatever the first value was. Confidence rises with how fast it got there
+    (a leak is learned in a few steps) and how close to zero it is.
+    """
+    finite = np.isfinite(values)
+    v, s = values[finite], steps[finite]
+    if v.size < 5:
+        return []
+    tail = v[-max(3, v.size // 10) :]
+    level = float(np.median(tail))
+    first = float(np.median(v[: max(1, min(5, v.size // 20))]))
+    limit = max(ZERO_ABS, ZERO_REL * abs(first))
+    exact = abs(level) < ZERO_EXACT
+    if not (exact or (0 <= level < limit and first > 10 * limit)):
+        return []
+    near = np.abs(v) < max(limit, ZERO_EXACT)
+    i = int(np.argmax(near)) if near.any() else v.size - len(tail)
+    reached_frac = (s[i] - s[0]) / max(1, s[-1] - s[0])
+    conf = 0.95 if exact else 0.7 + 0.2 * (1 - reached_frac)
+    return [
+        make_finding(
+            "zero_loss",
+            "critical" if exact else "warning",
+            f"{role} loss {name} at {'zero' if exact else 'near zero'}",
+            f"{name} reaches {v[i]:.3g} at step {int(s[i])} ({reached_frac:.0%} into the run) and ends at a median of "
+            f"{level:.3g}, from {first:.3g} at the start. Real data does not allow a perfect fit: check for a label "
+            "leak, a masked-out or mis-reduced loss, or evaluation on the training set.",
+            confidence=conf,
+            series=name,
+            step_start=int(s[i]),
+            step_end=int(s[-1]),
+            evidence=[
+                Evidence(metric=name, step=int(s[0]), value=json_number(v[0]), expected="start of run"),
+                Evidence(
+                    metric=name,
+                    step=int(s[i]),
+                    value=json_number(v[i]),
+                    expected=f"> {limit:.3g} (max({ZERO_ABS:g}, {ZERO_REL:g} x first value {first:.3g}))",
+                ),
+            ],
+            details={"final_median": level, "first": first, "reached_fraction": round(float(reached_frac), 3)},
+        )
+    ]
+
+
+def stuck_runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """Index ranges ``[a, b]`` (inclusive) where consecutive values differ by less than ``STUCK_REL`` relative."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size < 2:
+        return []
+    scale = np.maximum(np.abs(v[:-1]), 1e-12)
+    same = np.abs(np.diff(v)) <= STUCK_REL * scale
+    runs, start = [], None
+    for k, flag in enumerate(same):
+        if flag and start is None:
+            start = k
+        elif not flag and start is not None:
+            runs.append((start, k))
+            start = None
+    if start is not None:
+        runs.append((start, v.size - 1))
+    return runs
+
+
+def detect_stuck_loss(name: str, steps: np.ndarray, values: np.ndarray) -> list[Finding]:
+    """``stuck_loss``: the loss repeats the same value (to float32 precision) step after step.
+
+    Why: even a tiny update changes a loss in its 6th digit; a repeated value means no update
+    happened (LR = 0, frozen parameters, optimizer not stepping, a cached batch AND no training) or
+    the logger writes a stale number. Threshold: a run of at least ``STUCK_MIN_RUN`` consecutive
+    points, covering at least ``STUCK_MIN_FRACTION`` of the series, whose relative differences stay
+    below ``STUCK_REL``. A loss stuck at zero is left to ``zero_loss``.
+    """
+    finite = np.isfinite(values)
+    v, s = values[finite], steps[finite]
+    if v.size < 5:
+        return []
+    findings = []
+    for a, b in stuck_runs(v):
+        length = b - a + 1
+        if length < max(STUCK_MIN_RUN, STUCK_MIN_FRACTION * v.size) and not (length >= 5 and length == v.size):
+            continue
+        if abs(v[a]) < ZERO_EXACT:
+            continue
+        share = length / v.size
+        to_end = b == v.size - 1
+        findings.append(
+            make_finding(
+                "stuck_loss",
+                "critical" if share >= 0.5 else "warning",
+                f"{name} repeats {v[a]:.6g} for {length} points",
+                f"{name} holds {v[a]:.6g} from step {int(s[a])} to step {int(s[b])} ({length} points, {share:.0%} of "
+                "the run) with no change beyond float precision"
+                + (" until the end of the run" if to_end else "")
+                + ": no parameter update is reaching the loss (LR of 0, frozen parameters, optimizer not stepping) "
+                "or the logger writes a stale value.",
+                confidence=min(0.99, 0.75 + 0.25 * min(1.0, length / 50)),
+                series=name,
+                step_start=int(s[a]),
+                step_end=int(s[b]),
+                evidence=[
+                    Evidence(metric=name, step=int(s[a]), value=json_number(v[a]), expected="changes every step"),
+                    Evidence(
+                        metric=name,
+                        step=int(s[b]),
+                        value=json_number(v[b]),
+                        expected=f"relative change > {STUCK_REL:g} (float32 resolution ~1.2e-7) over "
+                        f">= {STUCK_MIN_RUN} points",
+                    ),
+                ],
+                details={"points": int(length), "share": round(share, 3), "value": float(v[a])},
+            )
+        )
+    return findings

@@ -1,0 +1,90 @@
+"""``oscillation``: large, structured swings of the loss with no net progress.
+
+Why it is not noise: minibatch noise is independent from step to step (lag-1 autocorrelation ~0
+around the trend). An optimizer that overshoots produces structure: an alternating sign (lag-1
+autocorrelation strongly negative, LR too high for the curvature) or slow swings many steps long
+(strongly positive, momentum too high), crossing the trend again and again.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...findings import Evidence, Finding, json_number, make_finding
+from .robust import lag1_autocorr, rolling_median
+
+MIN_POINTS = 30
+TAIL_FRACTION = 0.6  # judged on the last 60 %: the first steps of any run fall fast, which is not a swing
+MIN_SWING = math.log(2.0)  # 10th-90th percentile of the detrended loss spans at least 2x
+MIN_ABS_AUTOCORR = 0.5  # structured: |lag-1 autocorrelation of the detrended loss| >= 0.5
+MIN_CROSSINGS = 6  # at least 3 full swings around the trend
+PROGRESS_SHARE = 0.5  # "no net progress": the trend fell by less than half the swing
+
+
+def detect_oscillation(name: str, steps: np.ndarray, y: np.ndarray, *, log: bool = True) -> list[Finding]:
+    """Thresholds: on the last ``TAIL_FRACTION`` of the run, detrended by a rolling median of a fifth of
+    it, the 10-90 % spread of the residual is >= ``MIN_SWING`` (log space: 2x; linear: half the
+    spread of the whole run), |lag-1 autocorrelation| >= ``MIN_ABS_AUTOCORR``, the residual changes
+    sign >= ``MIN_CROSSINGS`` times, and the trend fell by less than ``PROGRESS_SHARE`` of the swing.
+    """
+    if y.size < MIN_POINTS:
+        return []
+    a = int(y.size * (1 - TAIL_FRACTION))
+    ys, ss = y[a:], steps[a:]
+    m = ys.size
+    trend = rolling_median(ys, max(5, m // 5))
+    resid = ys - trend
+    q10, q90 = np.percentile(resid, [10, 90])
+    swing = float(q90 - q10)
+    floor = MIN_SWING if log else 0.5 * float(np.subtract(*np.percentile(y, [95, 5])))
+    ac = lag1_autocorr(resid)
+    signs = np.sign(resid[resid != 0])
+    crossings = int(np.count_nonzero(signs[1:] != signs[:-1]))
+    k = max(2, m // 10)
+    progress = float(np.median(trend[:k]) - np.median(trend[-k:]))
+    if swing < floor or abs(ac) < MIN_ABS_AUTOCORR or crossings < MIN_CROSSINGS or progress >= PROGRESS_SHARE * swing:
+        return []
+    kind = "alternating step to step" if ac < 0 else "in slow waves"
+    lo, hi = (math.exp(ys.min()), math.exp(ys.max())) if log else (ys.min(), ys.max())
+    ratio = math.exp(swing) if log else swing
+    conf = min(0.95, 0.55 + 0.2 * min(1.0, (abs(ac) - MIN_ABS_AUTOCORR) / 0.4) + 0.2 * min(1.0, swing / floor - 1))
+    i_hi = int(np.argmax(ys))
+    return [
+        make_finding(
+            "oscillation",
+            "warning",
+            f"{name} oscillates {kind} without progress",
+            f"From step {int(ss[0])} {name} swings between {lo:.4g} and {hi:.4g} ({kind}; 10-90 % swing "
+            f"{ratio:.3g}{'x' if log else ''}, lag-1 autocorrelation {ac:.2f}, {crossings} crossings of its trend) "
+            "and its trend makes no net progress: the optimizer overshoots (LR or momentum too high for the "
+            "curvature).",
+            confidence=conf,
+            series=name,
+            step_start=int(ss[0]),
+            step_end=int(ss[-1]),
+            evidence=[
+                Evidence(
+                    metric=name,
+                    step=int(ss[i_hi]),
+                    value=json_number(hi),
+                    expected=f"10-90 % swing around the trend < {math.exp(floor) if log else floor:.3g}"
+                    f"{'x' if log else ''} (measured {ratio:.3g})",
+                ),
+                Evidence(
+                    metric=f"{name} (lag-1 autocorrelation of detrended)",
+                    step=int(ss[0]),
+                    value=round(ac, 3),
+                    expected=f"|r1| < {MIN_ABS_AUTOCORR} (independent minibatch noise has r1 ~ 0)",
+                ),
+                Evidence(
+                    metric=f"{name} (trend progress)",
+                    step=int(ss[-1]),
+                    value=round(math.exp(progress), 4) if log else progress,
+                    expected=f">= {PROGRESS_SHARE:g} of the swing if the run were still making progress",
+                ),
+            ],
+            details={"swing": ratio, "lag1_autocorr": round(ac, 3), "crossings": crossings},
+        )
+    ]

@@ -1,0 +1,123 @@
+"""``overfitting``: the validation loss rises while the training loss keeps falling.
+
+Validation is logged every N steps, training every step: the two are aligned by STEP (the training
+level at a validation step is the median of the training points around it), never by index.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...findings import Evidence, Finding, json_number, make_finding
+from .robust import diff_noise, kendall_tau
+
+MIN_VAL_POINTS = 4
+MIN_RISE = math.log(1.05)  # the validation loss ends >= 5 % above its best ...
+RISE_Z = 3.0  # ... and >= 3 sigmas of its own point-to-point noise above it
+MIN_TAU = 0.3  # after the best point it trends up (Kendall tau), not one noisy last point
+TRAIN_FALL = math.log(1.02)  # the training loss fell by >= 2 % over the same stretch
+
+
+def train_level_at(train_steps: np.ndarray, train_y: np.ndarray, at: np.ndarray, half_width: float) -> np.ndarray:
+    """Median of the training points within +-``half_width`` steps of each step in ``at`` (nearest point if none)."""
+    out = np.empty(at.size)
+    for k, s in enumerate(at):
+        lo, hi = np.searchsorted(train_steps, [s - half_width, s + half_width], side="left")
+        hi = max(hi, lo + 1)
+        if lo >= train_steps.size:
+            lo, hi = train_steps.size - 1, train_steps.size
+        out[k] = np.median(train_y[lo:hi])
+    return out
+
+
+def best_point(steps: np.ndarray, y: np.ndarray) -> tuple[int, float]:
+    """Index of the best (lowest) validation value and that value."""
+    i = int(np.argmin(y))
+    return i, float(y[i])
+
+
+def detect_overfitting(
+    val_name: str,
+    val_steps: np.ndarray,
+    val_y: np.ndarray,
+    train_name: str,
+    train_steps: np.ndarray,
+    train_y: np.ndarray,
+    *,
+    log: bool = True,
+) -> list[Finding]:
+    """Thresholds: after its best point the validation loss rises to a final level (median of the last
+    two points) above the best by ``max(MIN_RISE, RISE_Z x its noise)`` with Kendall tau >= ``MIN_TAU``
+    over at least 3 points, while the training loss (aligned by step) fell by >= ``TRAIN_FALL``.
+    """
+    n = val_y.size
+    if n < MIN_VAL_POINTS or train_y.size < 3:
+        return []
+    best_i, best = best_point(val_steps, val_y)
+    after = val_y[best_i:]
+    if after.size < 3:
+        return []
+    final = float(np.median(val_y[-2:]))
+    sig = diff_noise(val_y) if n >= 6 else 0.0
+    limit = max(MIN_RISE, RISE_Z * sig) if log else max(RISE_Z * sig, 0.05 * abs(best) or 1e-12)
+    tau = kendall_tau(after)
+    spacing = float(np.median(np.diff(val_steps))) if n > 1 else 1.0
+    tr = train_level_at(train_steps, train_y, val_steps, max(1.0, spacing / 2))
+    fall = float(tr[best_i] - np.median(tr[-2:]))
+    if final - best <= limit or tau < MIN_TAU or fall < (TRAIN_FALL if log else 0.0):
+        return []
+    gap = val_y - tr
+    gap_slope = float(np.polyfit(val_steps[best_i:], gap[best_i:], 1)[0]) * 1000 if after.size >= 2 else 0.0
+
+    def show(v: float) -> float:
+        return math.exp(v) if log else v
+
+    rise = math.exp(final - best) if log else final - best
+    best_step = int(val_steps[best_i])
+    conf = min(0.97, 0.6 + 0.2 * min(1.0, (final - best - limit) / max(limit, 1e-9)) + 0.2 * (tau - MIN_TAU) / 0.7)
+    return [
+        make_finding(
+            "overfitting",
+            "warning",
+            f"{val_name} rises after step {best_step} while {train_name} falls",
+            f"{val_name} was best at step {best_step} ({show(best):.4g}) and ends at {show(final):.4g} "
+            f"({rise:.3g}{'x' if log else ''}), while {train_name} fell from {show(tr[best_i]):.4g} to "
+            f"{show(float(np.median(tr[-2:]))):.4g}. Early stopping would keep the step-{best_step} checkpoint.",
+            confidence=conf,
+            series=val_name,
+            step_start=best_step,
+            step_end=int(val_steps[-1]),
+            evidence=[
+                Evidence(
+                    metric=val_name,
+                    step=best_step,
+                    value=json_number(show(best)),
+                    expected="best (early-stopping point)",
+                ),
+                Evidence(
+                    metric=val_name,
+                    step=int(val_steps[-1]),
+                    value=json_number(show(final)),
+                    expected=f"<= {show(best + limit):.4g} (max({math.exp(MIN_RISE) if log else 0:.3g}x, "
+                    f"{RISE_Z:g} sigma of its noise) above the best)",
+                ),
+                Evidence(
+                    metric=train_name,
+                    step=int(val_steps[-1]),
+                    value=json_number(show(float(np.median(tr[-2:])))),
+                    expected=f"training level at the best step was {show(tr[best_i]):.4g}",
+                ),
+            ],
+            details={
+                "best_step": best_step,
+                "best_value": show(best),
+                "final_value": show(final),
+                "gap_at_best": show(val_y[best_i]) - show(tr[best_i]) if log else gap[best_i],
+                "gap_at_end": show(val_y[-1]) - show(tr[-1]) if log else gap[-1],
+                "gap_trend_per_1k_steps_log": gap_slope,
+                "kendall_tau": round(tau, 3),
+            },
+        )
+    ]

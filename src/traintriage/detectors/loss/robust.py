@@ -1,0 +1,143 @@
+"""Robust, scale-free statistics the loss detectors share.
+
+Losses span orders of magnitude during a run and their minibatch noise grows with their level, so
+every comparison is made in log space (a ratio) against a *local* robust baseline (rolling median)
+and a *local* robust noise scale (MAD of first differences). Medians and MADs ignore the very
+outliers (spikes) we are looking for; first differences ignore the trend a falling loss always has.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+
+MAD_TO_SIGMA = 1.4826  # MAD of a normal sample times this is its standard deviation
+
+
+def log_space(values: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``(log(values), True)`` when every value is positive, else ``(values, False)``.
+
+    A loss below or at zero (a negative log-likelihood of a density, an ELBO) has no ratio scale; the
+    detectors then work on differences and say so.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size and np.all(values > 0):
+        return np.log(values), True
+    return values.copy(), False
+
+
+def robust_sigma(x: np.ndarray) -> float:
+    """Robust standard deviation of a sample: 1.4826 x median absolute deviation (0.0 when empty)."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return 0.0
+    return float(MAD_TO_SIGMA * np.median(np.abs(x - np.median(x))))
+
+
+def diff_noise(y: np.ndarray) -> float:
+    """Point-to-point noise of ``y``: robust sigma of first differences over sqrt(2).
+
+    Differencing removes a smooth trend (a falling loss), so this measures the noise around the
+    trend, not the trend itself. For a loss in log space it is the relative noise (0.2 = 20 %).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if y.size < 3:
+        return 0.0
+    return robust_sigma(np.diff(y)) / np.sqrt(2.0)
+
+
+def _windows(y: np.ndarray, window: int, before: int) -> np.ndarray:
+    """Rows of ``window`` values: row i holds y[i - before : i - before + window] (NaN off the ends)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    pad = np.concatenate([np.full(before, np.nan), y, np.full(max(0, window - 1 - before), np.nan)])
+    return sliding_window_view(pad, window)[: y.size]
+
+
+def rolling_median(y: np.ndarray, window: int, *, trailing: bool = False) -> np.ndarray:
+    """Median of a window around (or, with ``trailing``, strictly before) each point.
+
+    Windows are clipped at the ends (a trailing median at index 0 is NaN), so the result has the
+    length of ``y``.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    window = max(1, int(window))
+    if y.size == 0:
+        return np.full(0, np.nan)
+    if trailing:
+        # row i of the shifted array covers y[i - window : i]
+        rows = _windows(np.concatenate([y[:-1], [np.nan]]), window, window)
+    else:
+        rows = _windows(y, window, window // 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows (index 0 when trailing)
+        return np.nanmedian(rows, axis=1)
+
+
+def trailing_noise(y: np.ndarray, window: int) -> np.ndarray:
+    """Local point-to-point noise (see :func:`diff_noise`) of the ``window`` points before each point.
+
+    NaN where fewer than 4 points precede.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n = y.size
+    out = np.full(n, np.nan)
+    if n < 5:
+        return out
+    d = np.diff(y)  # d[j] = y[j+1] - y[j]; the differences among y[i-window:i] are d[i-window : i-1]
+    for i in range(4, n):
+        seg = d[max(0, i - window) : i - 1]
+        med = np.median(seg)
+        out[i] = MAD_TO_SIGMA * np.median(np.abs(seg - med)) / np.sqrt(2.0)
+    return out
+
+
+def block_medians(y: np.ndarray, blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``y`` into ``blocks`` contiguous, nearly equal blocks: (median of each, start index of each)."""
+    n = y.size
+    blocks = max(1, min(blocks, n))
+    edges = np.linspace(0, n, blocks + 1).astype(int)
+    meds = np.array([np.median(y[a:b]) for a, b in itertools.pairwise(edges)])
+    return meds, edges[:-1]
+
+
+def kendall_tau(x: np.ndarray) -> float:
+    """Kendall's tau of ``x`` against its index: +1 strictly rising, -1 strictly falling, ~0 no trend."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    if n < 3:
+        return 0.0
+    s = np.sign(x[None, :] - x[:, None])
+    iu = np.triu_indices(n, 1)
+    return float(s[iu].sum() / (n * (n - 1) / 2))
+
+
+def theil_sen_slope(t: np.ndarray, y: np.ndarray, *, max_points: int = 400) -> float:
+    """Median of pairwise slopes: a trend estimate that outliers (spikes) cannot drag."""
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if t.size < 2:
+        return 0.0
+    if t.size > max_points:  # evenly thinned: the estimate needs the shape, not every point
+        idx = np.linspace(0, t.size - 1, max_points).astype(int)
+        t, y = t[idx], y[idx]
+    dt = t[None, :] - t[:, None]
+    dy = y[None, :] - y[:, None]
+    iu = np.triu_indices(t.size, 1)
+    ok = dt[iu] != 0
+    if not np.any(ok):
+        return 0.0
+    return float(np.median(dy[iu][ok] / dt[iu][ok]))
+
+
+def lag1_autocorr(x: np.ndarray) -> float:
+    """Lag-1 autocorrelation (0.0 for a constant or too short series)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size < 4:
+        return 0.0
+    x = x - x.mean()
+    den = float(np.dot(x, x))
+    return 0.0 if den == 0 else float(np.dot(x[:-1], x[1:]) / den)

@@ -1,0 +1,171 @@
+"""``loss_spike``: a sudden, short jump of the loss far above its LOCAL level.
+
+Why local: a loss falls by orders of magnitude, so a jump to 3x the loss of step 5000 can sit below
+the median of the whole run; only a rolling baseline sees late spikes. Why log space and a noise
+scale: minibatch noise grows with the loss level and with a smaller batch (batch 8 MSE varies by
+~50 % point to point), so the same jump is a spike in a smooth run and noise in a noisy one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...findings import Evidence, Finding, json_number, make_finding
+from .robust import diff_noise, rolling_median, trailing_noise
+from .schedule import Schedule
+
+MIN_POINTS = 20
+# A point is a spike when it exceeds its trailing median (in log space) by BOTH:
+MIN_RATIO = 3.0  # ... a large absolute ratio (3x: beyond the 99.9th percentile of batch-16 MSE noise),
+Z_THRESHOLD = 6.0  # ... and 6 local robust sigmas (point-to-point noise of the baseline window).
+MAX_GAP = 2  # flagged points at most this many indices apart form one event
+MAX_EVENT_FRACTION = 0.05  # longer excursions are level shifts (divergence, curriculum), not spikes
+RECOVER_BAND = math.log(1.5)  # recovered: back within 1.5x (or 3 sigma) of the pre-spike baseline
+
+
+def baseline_window(n: int) -> int:
+    """Trailing window: long enough for a stable median, short enough to follow a falling loss."""
+    return int(min(50, max(8, n // 20)))
+
+
+def detect_loss_spikes(
+    name: str, steps: np.ndarray, y: np.ndarray, *, log: bool = True, schedule: Schedule | None = None
+) -> list[Finding]:
+    """Spike events in ``y`` (the loss, in log space when ``log``) with their recovery.
+
+    Threshold per point: ``y - trailing median > max(log(MIN_RATIO), Z_THRESHOLD x local sigma)``
+    where the local sigma is the robust point-to-point noise of the trailing window (floored at a
+    quarter of the run's noise, so one quiet window cannot make a small bump a spike). Adjacent
+    flagged points (gap <= ``MAX_GAP``) form one event; an event longer than ``MAX_EVENT_FRACTION`` of
+    the run is a level shift, not a spike. Recovery: the first point after the event whose rolling
+    median is back within ``RECOVER_BAND`` (or 3 sigma) of the pre-spike baseline. When the series is not
+    positive (no log space) the ratio floor becomes 0.5 run-ranges of the local noise-free scale.
+    """
+    n = y.size
+    if n < MIN_POINTS:
+        return []
+    w = baseline_window(n)
+    base = rolling_median(y, w, trailing=True)
+    sig = trailing_noise(y, w)
+    run_sig = diff_noise(y)
+    sig = np.maximum(np.nan_to_num(sig, nan=run_sig), 0.25 * run_sig)
+    floor = math.log(MIN_RATIO) if log else 0.5 * float(np.subtract(*np.percentile(y, [95, 5])))
+    limit = np.maximum(floor, Z_THRESHOLD * sig)
+    excess = y - base
+    flagged = np.flatnonzero((excess > limit) & (np.arange(n) >= 5))
+    if flagged.size == 0:
+        return []
+    events: list[list[int]] = [[int(flagged[0])]]
+    for k in flagged[1:]:
+        if k - events[-1][-1] <= MAX_GAP + 1:
+            events[-1].append(int(k))
+        else:
+            events.append([int(k)])
+    findings = []
+    max_len = max(3, int(MAX_EVENT_FRACTION * n))
+    for ev in events:
+        a, b = ev[0], ev[-1]
+        if b - a + 1 > max_len:
+            continue
+        findings.append(_event_finding(name, steps, y, a, b, base[a], sig[a], limit[a], log, schedule, w))
+    return findings
+
+
+def _show(y: float, log: bool) -> float:
+    return math.exp(y) if log else y
+
+
+def _event_finding(name, steps, y, a, b, base, sig, limit, log, schedule, w) -> Finding:
+    n = y.size
+    peak_i = a + int(np.argmax(y[a : b + 1]))
+    peak, base_v = _show(y[peak_i], log), _show(base, log)
+    ratio_txt = f"{peak / base_v:.3g}x" if log and base_v > 0 else f"+{y[peak_i] - base:.3g}"
+    band = max(RECOVER_BAND, 3 * sig) if log else max(limit / 2, 3 * sig)
+    after = y[b + 1 :]
+    rec_i = None
+    if after.size:
+        smooth_after = rolling_median(after, 5)
+        ok = np.flatnonzero(smooth_after - base <= band)
+        if ok.size:
+            rec_i = b + 1 + int(ok[0])
+    recovered = rec_i is not None
+    tail = y[rec_i : rec_i + w] if recovered else y[b + 1 : b + 1 + w]
+    level_after = _show(float(np.median(tail)), log) if tail.size else None
+    evidence = [
+        Evidence(
+            metric=name,
+            step=int(steps[peak_i]),
+            value=json_number(peak),
+            expected=f"< {_show(base + limit, log):.4g} (max({MIN_RATIO:g}x, {Z_THRESHOLD:g} local sigma) above the "
+            f"trailing median {base_v:.4g} of {w} points)"
+            if log
+            else f"< {base + limit:.4g} (trailing median {base:.4g} + max(half the run's range, 6 sigma))",
+        ),
+        Evidence(
+            metric=name,
+            step=int(steps[max(a - 1, 0)]),
+            value=json_number(_show(y[max(a - 1, 0)], log)),
+            expected="last point before the spike",
+        ),
+    ]
+    if recovered:
+        evidence.append(
+            Evidence(
+                metric=name,
+                step=int(steps[rec_i]),
+                value=json_number(_show(y[rec_i], log)),
+                expected=f"back within {math.exp(band) if log else band:.3g}{'x' if log else ''} of the baseline "
+                f"{base_v:.4g}",
+            )
+        )
+    lr_note = ""
+    details: dict = {
+        "peak": peak,
+        "baseline": base_v,
+        "ratio": peak / base_v if log and base_v > 0 else None,
+        "points": int(b - a + 1),
+        "recovered": recovered,
+        "recovery_steps": int(steps[rec_i] - steps[peak_i]) if recovered else None,
+        "level_after": level_after,
+        "local_noise": float(sig),
+    }
+    if schedule is not None and schedule.known:
+        gap = int(steps[a] - steps[max(a - 3, 0)]) + 1
+        bump = schedule.bump_near(int(steps[a]), before=gap)
+        if bump is not None:
+            lr_note = f" The LR was raised from {bump.before:.3g} to {bump.after:.3g} at step {bump.step}, just before."
+            evidence.append(
+                Evidence(
+                    metric=schedule.name or "lr",
+                    step=bump.step,
+                    value=bump.after,
+                    expected=f"~{bump.before:.3g} (LR before the change)",
+                )
+            )
+            details["lr_change"] = {"step": bump.step, "before": bump.before, "after": bump.after}
+    rel = (y[peak_i] - base) / max(limit, 1e-12)
+    conf = min(0.97, 0.6 + 0.15 * min(rel - 1.0, 2.0) + (0.1 if b - a < 3 else 0.0) + (0.05 if recovered else 0.0))
+    rec_txt = (
+        f"It recovered in {int(steps[rec_i] - steps[peak_i])} steps, to a level of {level_after:.4g}."
+        if recovered
+        else "It did not return to its pre-spike level"
+        + (f" (level afterwards {level_after:.4g})." if level_after is not None else " before the run ended.")
+    )
+    ratio = peak / base_v if log and base_v > 0 else None
+    # Not recovering, or a 100x jump, is critical: the run is damaged, not just noisy for a moment.
+    severity = "critical" if log and (not recovered or (ratio or 0) >= 100) else "warning"
+    return make_finding(
+        "loss_spike",
+        severity,
+        f"{name} spikes to {peak:.4g} ({ratio_txt} its local level)",
+        f"At step {int(steps[a])} {name} jumps to {peak:.4g} against a local median of {base_v:.4g} "
+        f"({b - a + 1} point{'s' if b > a else ''}). {rec_txt}{lr_note}",
+        confidence=max(0.5, conf) if n >= 50 else max(0.4, conf - 0.15),
+        series=name,
+        step_start=int(steps[a]),
+        step_end=int(steps[b]),
+        evidence=evidence,
+        details=details,
+    )

@@ -1,0 +1,277 @@
+"""Trend detectors: ``divergence`` (the loss climbs for a sustained stretch) and ``plateau`` (it stops
+improving for a long stretch).
+
+Both look at block medians of the log loss: splitting the run into ~20 blocks and taking each block's
+median removes minibatch noise and isolated spikes while keeping the shape, and the block-median
+noise (point noise / sqrt(block size)) tells how small a change is still meaningful for THIS run.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...findings import Evidence, Finding, json_number, make_finding
+from .robust import block_medians, diff_noise, kendall_tau
+from .schedule import Schedule
+
+MIN_POINTS_DIVERGENCE = 8
+MIN_POINTS_PLATEAU = 10
+# divergence: the late level exceeds the best level by at least this ratio AND 4 block-noise units,
+DIVERGENCE_MIN_RATIO = 1.5
+DIVERGENCE_Z = 4.0
+DIVERGENCE_MIN_TAU = 0.4  # ... the climb is a trend (Kendall tau of block medians), not one step up,
+DIVERGENCE_MIN_FRACTION = 0.1  # ... and it lasts at least this share of the run.
+WARMUP_EXCUSE_RATIO = 3.0  # a rise inside LR warmup must reach 3x the best level to count
+# plateau: over the trailing stretch the block medians stay within max(PLATEAU_BAND, 4 block sigmas),
+PLATEAU_BAND = math.log(1.05)
+PLATEAU_Z = 4.0
+PLATEAU_MIN_FRACTION = 0.3  # ... for at least this share of the run.
+NEVER_LEARNED = math.log(1.25)  # less than a 20 % reduction before the plateau: the run never learned
+CHANCE_TOLERANCE = 0.05
+DECAYED_LR = 0.2  # LR below 20 % of its peak: flattening is what the schedule asks for
+
+
+def _blocks(n: int) -> int:
+    return int(min(20, max(4, n // 5)))
+
+
+def _block_sigma(y: np.ndarray, n_blocks: int) -> float:
+    # the median of m noisy points has ~1.25 sigma / sqrt(m)
+    return 1.25 * diff_noise(y) / math.sqrt(max(1.0, y.size / n_blocks))
+
+
+def _show(v: float, log: bool) -> float:
+    return math.exp(v) if log else v
+
+
+def detect_divergence(
+    name: str,
+    steps: np.ndarray,
+    y: np.ndarray,
+    *,
+    log: bool = True,
+    schedule: Schedule | None = None,
+    transitions: list[int] | None = None,
+) -> list[Finding]:
+    """``divergence``: after its best level the loss climbs, as a trend, for a sustained stretch.
+
+    Thresholds: block medians (~20 blocks) after the best block rise with Kendall tau >=
+    ``DIVERGENCE_MIN_TAU``; the median of the last two blocks exceeds the best block by
+    ``max(log DIVERGENCE_MIN_RATIO, DIVERGENCE_Z x block sigma)``; the stretch from the best block to the
+    end covers >= ``DIVERGENCE_MIN_FRACTION`` of the run. Schedule: a rise that ends inside the LR warmup
+    must reach ``WARMUP_EXCUSE_RATIO`` x; a rise that starts at a curriculum transition is left to
+    ``curriculum_regression``. A loss that never fell (rose from the start) counts too: it grows without bound.
+    """
+    n = y.size
+    if n < MIN_POINTS_DIVERGENCE:
+        return []
+    nb = _blocks(n)
+    meds, starts = block_medians(y, nb)
+    nb = meds.size
+    sig = _block_sigma(y, nb)
+    best = int(np.argmin(meds[:-1])) if nb > 2 else 0
+    rise_blocks = meds[best:]
+    if rise_blocks.size < 3:
+        return []
+    late = float(np.median(meds[-2:]))
+    rise = late - meds[best]
+    floor = math.log(DIVERGENCE_MIN_RATIO) if log else 0.5 * float(np.ptp(meds))
+    limit = max(floor, DIVERGENCE_Z * sig)
+    tau = kendall_tau(rise_blocks)
+    turn_i = int(starts[best]) if best > 0 else 0
+    frac = (steps[-1] - steps[turn_i]) / max(1, steps[-1] - steps[0])
+    if rise <= limit or tau < DIVERGENCE_MIN_TAU or frac < DIVERGENCE_MIN_FRACTION:
+        return []
+    # the turn: the lowest point of the rolling level inside the best block and the next one
+    end_best = int(starts[best + 1]) if best + 1 < nb else n
+    seg = y[turn_i:end_best]
+    turn_i += int(np.argmin(seg)) if seg.size else 0
+    turn_step = int(steps[turn_i])
+    ratio = math.exp(rise) if log else None
+    notes = []
+    details: dict = {"turn_step": turn_step, "rise_ratio": ratio, "kendall_tau": round(tau, 3)}
+    evidence = [
+        Evidence(
+            metric=name, step=turn_step, value=json_number(_show(meds[best], log)), expected="best level (block median)"
+        ),
+        Evidence(
+            metric=name,
+            step=int(steps[-1]),
+            value=json_number(_show(late, log)),
+            expected=f"< {_show(meds[best] + limit, log):.4g} (max({DIVERGENCE_MIN_RATIO:g}x, {DIVERGENCE_Z:g} "
+            f"block-noise sigmas) above the best level)",
+        ),
+    ]
+    if schedule is not None and schedule.known:
+        if schedule.in_warmup(int(steps[-1])) and (ratio or 0) < WARMUP_EXCUSE_RATIO:
+            return []
+        lr0, lr1 = schedule.lr_at(turn_step), schedule.lr_at(int(steps[-1]))
+        if lr0 and lr1:
+            evidence.append(
+                Evidence(
+                    metric=schedule.name or "lr",
+                    step=int(steps[-1]),
+                    value=lr1,
+                    expected=f"LR at the turn (step {turn_step}) was {lr0:.3g}",
+                )
+            )
+            if lr1 > 1.5 * lr0:
+                notes.append(f"The LR rose {lr1 / lr0:.3g}x over the same stretch ({lr0:.3g} -> {lr1:.3g}).")
+                details["lr_ratio"] = lr1 / lr0
+    for t in transitions or []:
+        if abs(t - turn_step) <= max(1, (steps[-1] - steps[0]) // nb):
+            return []
+    never_fell = best == 0
+    msg = (
+        f"{name} {'grows from the start' if never_fell else f'fell to {_show(meds[best], log):.4g}, then climbs'}"
+        f" from step {turn_step} to {_show(late, log):.4g} at the end"
+        + (f" ({ratio:.3g}x)" if ratio else "")
+        + f", steadily (Kendall tau {tau:.2f} over {rise_blocks.size} blocks). "
+        + " ".join(notes)
+    ).strip()
+    conf = min(0.97, 0.55 + 0.2 * min(1.0, (rise - limit) / max(limit, 1e-9)) + 0.25 * (tau - DIVERGENCE_MIN_TAU) / 0.6)
+    return [
+        make_finding(
+            "divergence",
+            "critical" if (ratio or 0) >= 3 else "warning",
+            f"{name} diverges from step {turn_step}",
+            msg,
+            confidence=conf,
+            series=name,
+            step_start=turn_step,
+            step_end=int(steps[-1]),
+            evidence=evidence,
+            details=details,
+        )
+    ]
+
+
+def chance_level(level: float, first: float) -> int | None:
+    """The class count C whose ln C is within ``CHANCE_TOLERANCE`` of ``level``, or None.
+
+    Candidates are 2, 3, 4, 5, 10, 100, 1000 and the C implied by the first loss (an untrained
+    classifier starts at ~ln C). Only a few: between ln 5 and ln 1000 some ln C lies near every value.
+    """
+    cands = {2, 3, 4, 5, 10, 100, 1000}
+    if first > 0.6:
+        cands.add(round(math.exp(first)))
+    for c in sorted(cands):
+        if c >= 2 and abs(level - math.log(c)) <= CHANCE_TOLERANCE * math.log(c):
+            return c
+    return None
+
+
+def detect_plateau(
+    name: str,
+    steps: np.ndarray,
+    y: np.ndarray,
+    *,
+    log: bool = True,
+    schedule: Schedule | None = None,
+) -> list[Finding]:
+    """``plateau``: over a long trailing stretch the loss makes no progress beyond its own noise.
+
+    Thresholds: the trailing stretch of block medians whose range stays within ``max(PLATEAU_BAND,
+    PLATEAU_Z x block sigma)`` and shows no trend (|Kendall tau| < 0.5 when it is longer than 4 blocks)
+    covers >= ``PLATEAU_MIN_FRACTION`` of the run. Severity from the evidence: a warning when the run
+    never learned (less than 20 % reduction before the plateau) or sits at chance level ln C; otherwise
+    (converged after real progress) it is info, and nothing at all when the LR had decayed below
+    ``DECAYED_LR`` of its peak (the schedule asks for the flattening).
+    """
+    n = y.size
+    if n < MIN_POINTS_PLATEAU:
+        return []
+    nb = _blocks(n)
+    meds, starts = block_medians(y, nb)
+    nb = meds.size
+    sig = _block_sigma(y, nb)
+    band = max(PLATEAU_BAND, PLATEAU_Z * sig) if log else max(PLATEAU_Z * sig, 0.05 * float(np.ptp(meds)) or 1e-12)
+    k = nb - 1
+    while k > 0:
+        seg = meds[k - 1 :]
+        if np.ptp(seg) > band or (seg.size > 4 and abs(kendall_tau(seg)) >= 0.5):
+            break
+        k -= 1
+    start_i = int(starts[k])
+    frac = (steps[-1] - steps[start_i]) / max(1, steps[-1] - steps[0])
+    if frac < PLATEAU_MIN_FRACTION or nb - k < 2:
+        return []
+    level = float(np.median(y[start_i:]))
+    first_level = float(meds[0]) if k > 0 else float(np.median(y[: max(3, n // 20)]))
+    progress = first_level - float(np.median(meds[k:]))
+    chance = chance_level(math.exp(level), math.exp(first_level)) if log else None
+    never_learned = progress < NEVER_LEARNED
+    decayed = None
+    if schedule is not None and schedule.known:
+        decayed = schedule.decayed_fraction(int(steps[start_i]))
+    if not (never_learned or chance):
+        if decayed is not None and decayed < DECAYED_LR:
+            return []
+        severity = "info"
+    else:
+        severity = "warning"
+    lv = _show(level, log)
+    why = []
+    if chance:
+        why.append(
+            f"{lv:.4g} is the chance-level loss ln {chance} = {math.log(chance):.4g} of a {chance}-class problem"
+        )
+    if never_learned:
+        why.append(
+            f"the loss had fallen only {100 * (1 - math.exp(-progress)) if log else progress:.3g}"
+            f"{'%' if log else ''} before it"
+        )
+    msg = (
+        f"{name} stays at {lv:.4g} (within {math.exp(band) if log else band:.3g}{'x' if log else ''}) from step "
+        f"{int(steps[start_i])} to the end ({frac:.0%} of the run)"
+        + (": " + "; ".join(why) + "." if why else ", after real progress before it: converged, or stalled.")
+    )
+    evidence = [
+        Evidence(
+            metric=name,
+            step=int(steps[start_i]),
+            value=json_number(_show(meds[k], log)),
+            expected="start of the flat stretch (block median)",
+        ),
+        Evidence(
+            metric=name,
+            step=int(steps[-1]),
+            value=json_number(_show(meds[-1], log)),
+            expected=f"below {_show(meds[k] - band, log):.4g} if still improving (flat band max("
+            f"{math.exp(PLATEAU_BAND) if log else 0:.3g}x, {PLATEAU_Z:g} block-noise sigmas))",
+        ),
+    ]
+    if chance:
+        evidence.append(Evidence(metric=name, value=lv, expected=f"well below ln {chance} = {math.log(chance):.4g}"))
+    if decayed is not None:
+        evidence.append(
+            Evidence(
+                metric=schedule.name or "lr",
+                step=int(steps[start_i]),
+                value=schedule.lr_at(int(steps[start_i])),
+                expected=f"{decayed:.0%} of the peak LR {schedule.peak:.3g}",
+            )
+        )
+    conf = 0.5 + 0.3 * min(1.0, frac) + (0.15 if chance else 0.0) + (0.1 if never_learned else 0.0)
+    return [
+        make_finding(
+            "plateau",
+            severity,
+            f"{name} flat for {frac:.0%} of the run" + (f" at chance level ln {chance}" if chance else ""),
+            msg,
+            confidence=conf if severity != "info" else min(conf, 0.6),
+            series=name,
+            step_start=int(steps[start_i]),
+            step_end=int(steps[-1]),
+            evidence=evidence,
+            details={
+                "level": lv,
+                "fraction": round(float(frac), 3),
+                "progress_before": (1 - math.exp(-progress)) if log else progress,
+                "chance_classes": chance,
+                "never_learned": bool(never_learned),
+            },
+        )
+    ]
