@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .describe import RunDescription
 from .signals import RunData
@@ -30,3 +31,21 @@ def describe_run(target: str | Path, **kwargs) -> RunDescription:
     from .describe import summarize
 
     return summarize(load(target, **kwargs))
+
+if TYPE_CHECKING:  # the analysis package is imported on first call, not with the API
+    from .detectors.gradnorm import GradNormReport
+
+
+def analyze_gradnorm(
+    target: str | Path,
+    *,
+    roots: Sequence[Path] | None = None,
+    trial: bool = False,
+    roles: RolesArg = None,
+    clip_threshold: float | None = None,
+    depth: int | None = None,
+) -> GradNormReport:
+    """Per-component gradient health of a run (see :mod:`traintriage.detectors.gradnorm`)."""
+    from .detectors.gradnorm import analyze_gradnorm as analyze
+
+    return analyze(load(target, roots=roots, trial=trial, roles=roles), clip_threshold=clip_threshold, depth=depth)

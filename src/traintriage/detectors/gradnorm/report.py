@@ -59,7 +59,10 @@ class ComponentStats(NormStats):
     share_late: float | None = Field(description="Median share over the last quarter of the run.")
     log10_ratio_to_siblings: float | None = Field(description="Median log10(norm / typical norm of the group).")
     layer_index: int | None = Field(None, description="Position in its layer stack (0 = nearest the input).")
-    status: str = Field(description="'ok', 'dead', 'starved', 'dominant', 'non_finite'.")
+    status: str = Field(
+        description="'ok', 'dead', 'starved', 'dominant', 'vanishing' / 'exploding' (front layers of a flagged "
+        "stack), 'non_finite'."
+    )
 
 
 class LayerStack(BaseModel):
@@ -84,6 +87,13 @@ class GradNormReport(BaseModel):
 
 def _num(x: float) -> float | None:
     return round(float(x), 4) if x is not None and np.isfinite(x) else None
+
+
+def _natural_key(name: str) -> list:
+    """Sort ``layer2`` before ``layer10``: numbers compare as numbers."""
+    import re
+
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name)]
 
 
 def _lr_at(run: RunData, steps: np.ndarray) -> np.ndarray | None:
@@ -176,6 +186,7 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
         raise InputError(f"depth must be >= 1, got {depth!r}.")
     warnings = list(run.warnings)
     comps, notes = find_components(run, depth)
+    comps.sort(key=lambda c: _natural_key(c.name))
     warnings += notes
     total = _total_series(run, comps)
     if total is None:
@@ -209,6 +220,7 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
     comp_rows: dict[str, dict] = {}
     stacks_out: list[LayerStack] = []
     explained: set[str] = set()
+    depth_status: dict[str, str] = {}
     if comps and mat is not None and steps.size >= 5:
         ref = sibling_reference(mat)
         sq = np.where(np.isfinite(mat), mat, np.nan) ** 2
@@ -232,13 +244,15 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
             if f is not None:
                 findings.append(f)
                 explained.update(stack)
+                for n in prof["front"]:
+                    depth_status[n] = "vanishing" if f.code == "vanishing_gradients" else "exploding"
         stack_pos = {n: i for st in stacks_out for i, n in enumerate(st.layers)}
         n_q = steps.size
         for i, c in enumerate(comps):
             v, r, sh = mat[i], ref[i], share[i]
             series = c.sources[0] if len(c.sources) == 1 else c.name
             dmask = dead_mask(v, r)
-            status = "non_finite" if (~np.isfinite(c.values)).any() else "ok"
+            status = "non_finite" if (~np.isfinite(c.values)).any() else depth_status.get(c.name, "ok")
             dead = detect_dead(c.name, series, steps, v, r)
             if dead is not None and c.name in explained and dead.details["exactly_zero_share"] < 0.99:
                 dead = None  # tiny front-layer norms of a vanishing stack: reported as vanishing_gradients
@@ -247,6 +261,10 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
                 status = "dead"
             elif c.name not in explained:
                 imb = detect_imbalance(c.name, series, steps, v, r, sh, len(comps))
+                # Beside a flagged stack, a "dominant" component (the head, next to vanishing layers) is
+                # the same fact seen from the other side: keep only starved ones.
+                if imb is not None and explained and imb.details["kind"] == "dominant":
+                    imb = None
                 if imb is not None:
                     findings.append(imb)
                     status = imb.details["kind"]

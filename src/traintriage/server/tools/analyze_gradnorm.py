@@ -1,0 +1,43 @@
+"""MCP tool ``analyze_gradnorm``: per-component gradient health of a run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from ..context import ServerContext, user_errors
+from .describe_run import RolesArg, RunArg, TrialArg
+
+ClipArg = Annotated[
+    float | None, Field(description="Clip threshold (max_norm) the run used, when not logged.", gt=0)
+]
+DepthArg = Annotated[
+    int | None,
+    Field(description="Name parts kept when grouping per-parameter norms (Lightning) into modules; default auto.",
+          ge=1),
+]
+
+
+def register(server: MCPServer, ctx: ServerContext) -> None:
+    from ...detectors.gradnorm.report import GradNormReport
+
+    @server.tool(
+        name="analyze_gradnorm",
+        description="Gradient-norm health of a run, per component (module, branch, layer): dead components, "
+        "imbalance between components, exploding/vanishing gradients (over time and front-vs-back layers), "
+        "heavy clipping (pre/post-clip norms or a threshold), gradient spikes, and the loss/grad-norm "
+        "correlation. Returns per-component statistics and findings with evidence.",
+    )
+    @user_errors
+    def analyze_gradnorm(
+        run: RunArg,
+        trial: TrialArg = False,
+        roles: RolesArg = None,
+        clip_threshold: ClipArg = None,
+        depth: DepthArg = None,
+    ) -> GradNormReport:
+        from ...api import analyze_gradnorm as analyze
+
+        return analyze(run, roots=ctx.roots, trial=trial, roles=roles, clip_threshold=clip_threshold, depth=depth)
