@@ -260,7 +260,8 @@ def infer_roles(names: Iterable[str], overrides: Mapping[str, str] | None = None
     if train_pool:
         roles.train_loss = min(train_pool, key=_train_loss_rank)
     # Validation losses: prefer total losses, keep several validation sets (eval_<name>_loss).
-    roles.val_loss = sorted(val_candidates, key=lambda n: (_train_loss_rank(n)[1], n))
+    # A held-out test loss (logged once, at the end) comes after validation losses.
+    roles.val_loss = sorted(val_candidates, key=lambda n: (_train_loss_rank(n)[1], "test" in _words(n), n))
 
     for role, series_name in (overrides or {}).items():
         _apply_override(roles, role, series_name, known)

@@ -40,12 +40,49 @@ def _is_event_file(name: str) -> bool:
     return "tfevents" in name and not name.endswith((".tmp", ".lock"))
 
 
+def _is_text_log(name: str) -> bool:
+    from .textlog import matches  # small module-level regex; imported on first directory scan
+
+    return matches(name)
+
+
 FORMATS: list[SourceFormat] = [
     SourceFormat(
         "tensorboard",
         _is_event_file,
         "traintriage.sources.tensorboard:load_tensorboard_series",
         "TensorBoard event files (events.out.tfevents.*), both scalar encodings",
+    ),
+    SourceFormat(
+        "trainer_state",
+        lambda name: name == "trainer_state.json",
+        "traintriage.sources.trainer_state:load",
+        "Hugging Face Trainer trainer_state.json (log_history; max_grad_norm from training_args.json)",
+    ),
+    SourceFormat(
+        "mlflow",
+        lambda name: name == "meta.yaml",
+        "traintriage.sources.mlflow_store:load",
+        "MLflow file store (mlruns/<experiment>/<run>/metrics/<key>: 'timestamp value step' lines)",
+    ),
+    SourceFormat(
+        "csv",
+        lambda name: name.lower().endswith(".csv"),
+        "traintriage.sources.csvlog:load",
+        "CSV logs: Keras CSVLogger, Lightning metrics.csv, any table with a step/iteration/epoch column",
+    ),
+    SourceFormat(
+        "jsonl",
+        lambda name: name.lower().endswith((".jsonl", ".ndjson")),
+        "traintriage.sources.jsonl:load",
+        "JSON lines, one record per step (step/global_step/_step), W&B history exports (nested keys joined by /)",
+    ),
+    SourceFormat(
+        "textlog",
+        lambda name: _is_text_log(name),
+        "traintriage.sources.textlog:load",
+        "plain-text stdout logs (*.log, *.out, *.txt): HF dict lines, key:value with a step, PyTorch example "
+        "tables, Keras progress, tqdm postfixes, or TRAINTRIAGE_LOG_REGEX",
     ),
 ]
 """Known formats, in order of preference when a run holds several."""

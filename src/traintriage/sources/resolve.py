@@ -37,6 +37,8 @@ PHASE_DIRS = frozenset(
     {"train", "training", "validation", "val", "valid", "eval", "evaluation", "test", "dev", "metrics"}
 )
 
+# HF Trainer's output_dir/checkpoint-<step>/ hold snapshots of ONE run's trainer_state.json, not runs of their own.
+_CHECKPOINT_DIR_RE = re.compile(r"^checkpoint-\d+$")
 _TIMESTAMP_RE = re.compile(r"(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?:[-_T]?(\d{2})[-_:]?(\d{2})(?:[-_:]?(\d{2}))?)?")
 
 
@@ -67,7 +69,7 @@ def _run_subdirs(path: Path) -> list[Path]:
     except OSError:
         return []
     for child in children:
-        if child.name.lower() in PHASE_DIRS:
+        if child.name.lower() in PHASE_DIRS or _CHECKPOINT_DIR_RE.match(child.name):
             continue
         if _has_run_data(child):
             out.append(child)

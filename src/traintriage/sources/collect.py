@@ -1,0 +1,221 @@
+"""Shared pieces of the line-oriented readers (CSV, JSONL, text logs, MLflow, trainer_state).
+
+- :class:`Columns` gathers ``(step, value, wall_time)`` points per key in compact arrays while a
+  file is streamed, so a log of millions of lines never becomes millions of dicts.
+- :class:`LineProblems` records lines that could not be read as ``file:line: why``, keeps the first
+  few and summarises the rest, so a corrupt file gives a short, actionable warning list.
+- :func:`merge_files` joins the series of several files of one run, keeping names users recognise.
+- :func:`looks_like_metric` decides which free-text fields are metrics (``loss``, ``lr``) and which are
+  timing or bookkeeping (``ms/batch``, ``eta``), so a ``nan`` timing never becomes a NaN loss.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from array import array
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from ..signals import Series
+
+MAX_LINE_WARNINGS = 10
+"""Unreadable lines reported one by one per file; the rest are counted."""
+
+STEP_KEYS = ("step", "global_step", "train/global_step", "trainer/global_step", "iteration", "iter", "it", "batch")
+"""Column or field names that hold the training step, in order of preference."""
+
+
+class Columns:
+    """Points per key, appended while streaming; turned into :class:`Series` at the end."""
+
+    def __init__(self) -> None:
+        self._cols: dict[str, tuple[array, array, array]] = {}
+
+    def add(self, key: str, step: int, value: float, wall: float = math.nan) -> None:
+        col = self._cols.get(key)
+        if col is None:
+            col = self._cols[key] = (array("q"), array("d"), array("d"))
+        col[0].append(step)
+        col[1].append(value)
+        col[2].append(wall)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._cols
+
+    def keys(self) -> list[str]:
+        return list(self._cols)
+
+    def steps_of(self, key: str) -> np.ndarray:
+        return np.frombuffer(self._cols[key][0], dtype=np.int64).copy()
+
+    def to_series(self) -> dict[str, Series]:
+        out = {}
+        for key, (steps, values, walls) in self._cols.items():
+            out[key] = Series.from_arrays(
+                key,
+                np.frombuffer(steps, dtype=np.int64).copy(),
+                np.frombuffer(values, dtype=np.float64).copy(),
+                np.frombuffer(walls, dtype=np.float64).copy(),
+            )
+        return out
+
+
+class LineProblems:
+    """Lines of one file that could not be read: the first :data:`MAX_LINE_WARNINGS` in full, then a count."""
+
+    def __init__(self, path: Path, cap: int = MAX_LINE_WARNINGS) -> None:
+        self.path = path
+        self.cap = cap
+        self.messages: list[str] = []
+        self.more = 0
+
+    def add(self, where: int | str, why: str) -> None:
+        if len(self.messages) < self.cap:
+            self.messages.append(f"{self.path}:{where}: {why}")
+        else:
+            self.more += 1
+
+    def __len__(self) -> int:
+        return len(self.messages) + self.more
+
+    def finish(self) -> list[str]:
+        if self.more:
+            return [*self.messages, f"{self.path}: and {self.more} more unreadable lines or records"]
+        return list(self.messages)
+
+
+def to_float(value: object) -> float | None:
+    """A number from a logged value (int, float, numeric string incl. ``nan``/``inf``); None if not numeric."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def flatten(record: dict, prefix: str = "") -> Iterable[tuple[str, object]]:
+    """``{"train": {"loss": 1}}`` -> ``("train/loss", 1)``; W&B media dicts (``_type``) are skipped."""
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            if "_type" in value:
+                continue
+            yield from flatten(value, name + "/")
+        else:
+            yield name, value
+
+
+_WORD_SPLIT = re.compile(r"[/._\-\s]+")
+_METRIC_WORDS = frozenset(
+    [
+        "lr",
+        "ppl",
+        "perplexity",
+        "bleu",
+        "f1",
+        "auc",
+        "mse",
+        "mae",
+        "rmse",
+        "error",
+        "err",
+        "score",
+        "reward",
+        "kl",
+        "entropy",
+        "precision",
+        "recall",
+        "iou",
+        "dice",
+        "bpb",
+        "bpc",
+        "wer",
+        "cer",
+        "map",
+        "nll",
+        "ce",
+        "top1",
+        "top5",
+        "norm",
+        "epoch",
+        "epochs",
+    ]
+)
+_METRIC_PREFIXES = ("loss", "grad", "acc", "rouge", "mem", "learning")
+_TIMING_WORDS = frozenset(
+    [
+        "time",
+        "runtime",
+        "ms",
+        "eta",
+        "elapsed",
+        "sec",
+        "secs",
+        "seconds",
+        "s",
+        "speed",
+        "throughput",
+        "fps",
+        "per",
+        "second",
+        "it",
+        "v",
+        "num",
+        "avg",
+    ]
+)
+
+
+def looks_like_metric(name: str) -> bool:
+    """True for ``loss``, ``val_loss``, ``lr``, ``grad_norm``, ``acc``...; False for ``ms/batch``, ``eta``, ``v_num``.
+
+    Used by the text-log reader only: free text carries timings and counters next to metrics, and a
+    ``nan`` in a timing field must not be read as a NaN loss. Structured formats keep every number.
+    """
+    words = [w for w in _WORD_SPLIT.split(name.lower()) if w]
+    if not words:
+        return False
+    if any("loss" in w for w in words):
+        return True
+    if any(w in _TIMING_WORDS for w in words):
+        return False
+    return any(w in _METRIC_WORDS or w.startswith(_METRIC_PREFIXES) for w in words)
+
+
+def merge_files(run_dir: Path, per_file: list[tuple[Path, dict[str, Series]]]) -> tuple[dict[str, Series], list[str]]:
+    """One dict of series for a run logged to several files.
+
+    A name first seen in an earlier file keeps its plain name (what the user logged); the same name in
+    a later file is prefixed with that file's path relative to the run (without suffix), and a
+    warning says so, since two files logging one metric usually means a copy (stdout tee'd twice) or
+    two phases.
+    """
+    merged: dict[str, Series] = {}
+    warnings: list[str] = []
+    for path, series in per_file:
+        try:
+            label = str(path.relative_to(run_dir).with_suffix(""))
+        except ValueError:
+            label = path.stem
+        renamed = []
+        for name, s in series.items():
+            if name in merged:
+                new = f"{label}/{name}"
+                merged[new] = Series(new, s.steps, s.values, s.wall_times)
+                renamed.append(name)
+            else:
+                merged[name] = s
+        if renamed:
+            warnings.append(
+                f"{path}: {', '.join(renamed[:8])}{' ...' if len(renamed) > 8 else ''} also logged in an earlier "
+                f"file; named {label}/<name> here."
+            )
+    return merged, warnings

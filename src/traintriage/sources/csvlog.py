@@ -1,0 +1,129 @@
+"""CSV logs: Keras ``CSVLogger``, Lightning ``CSVLogger`` (``metrics.csv``) and generic step tables.
+
+The step is the first column named like a step (:data:`~.collect.STEP_KEYS`: ``step``,
+``global_step``, ``iteration``, ``iter``, ``it``, ``batch``); else ``epoch`` (Keras: one row per
+epoch, numbered from 0 as Keras writes it); else the data row number (from 0), with a warning.
+Every other column with numbers becomes a series named by its header, so ``loss``/``val_loss``
+(Keras) and ``train_loss_step``/``val_loss``/``lr-AdamW`` (Lightning) keep their names and roles.
+
+Lightning writes sparse rows (step metrics and epoch/validation metrics on different rows, other
+cells empty): empty cells are simply no point. Columns that never hold a number (dates, names) are
+dropped; a non-number in a numeric column is reported as ``file:line``. Wall time comes from a
+``wall_time``/``timestamp``/``_timestamp`` column when there is one.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from ..signals import Series
+from .collect import STEP_KEYS, Columns, LineProblems, merge_files, to_float
+from .filecache import cached
+
+WALL_KEYS = ("wall_time", "walltime", "_timestamp", "timestamp")
+
+
+def _index_columns(header: list[str]) -> tuple[int | None, str, int | None]:
+    """(step column, how steps are counted, wall-time column)."""
+    low = [h.strip().lower() for h in header]
+    step_col = next((low.index(k) for k in STEP_KEYS if k in low), None)
+    how = header[step_col].strip() if step_col is not None else ""
+    if step_col is None and "epoch" in low:
+        step_col, how = low.index("epoch"), "epoch"
+    wall_col = next((low.index(k) for k in WALL_KEYS if k in low), None)
+    return step_col, how, wall_col
+
+
+def parse_csv_lines(path: Path, lines, first_line_no: int = 1) -> tuple[dict[str, Series], list[str]]:
+    """Parse CSV text (an iterator of lines, header first); shared with the text reader for ``training.log``."""
+    problems = LineProblems(path)
+    warnings: list[str] = []
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return {}, [f"{path}: empty file"]
+    except csv.Error as err:
+        return {}, [f"{path}:{first_line_no}: unreadable CSV header ({err})"]
+    header = [h.strip() for h in header]
+    step_col, how, wall_col = _index_columns(header)
+    if step_col is None:
+        warnings.append(f"{path}: no step, iteration or epoch column; steps are data row numbers from 0.")
+    skip = {step_col, wall_col}
+    cols = Columns()
+    bad_cells: dict[int, list[int]] = {}
+    bad_counts: dict[int, int] = {}
+    numeric = [False] * len(header)
+    row_no = -1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            problems.add(reader.line_num + first_line_no - 1, f"unreadable CSV row ({err})")
+            continue
+        line_no = reader.line_num + first_line_no - 1
+        if not row or all(not c.strip() for c in row):
+            continue
+        row_no += 1
+        if len(row) != len(header):
+            problems.add(line_no, f"{len(row)} fields where the header has {len(header)}")
+            continue
+        if step_col is None:
+            step = row_no
+        else:
+            step_value = to_float(row[step_col])
+            if step_value is None or not math.isfinite(step_value):
+                problems.add(line_no, f"{header[step_col]!r} is not a number ({row[step_col]!r})")
+                continue
+            step = int(step_value)
+        wall = math.nan
+        if wall_col is not None:
+            wall = to_float(row[wall_col]) or math.nan
+        for i, cell in enumerate(row):
+            if i in skip or not cell.strip():
+                continue
+            value = to_float(cell)
+            if value is None:
+                seen = bad_cells.setdefault(i, [])
+                bad_counts[i] = bad_counts.get(i, 0) + 1
+                if len(seen) <= problems.cap:  # a text column: keep a few line numbers, count the rest
+                    seen.append(line_no)
+                continue
+            numeric[i] = True
+            cols.add(header[i], step, value, wall)
+    for i, line_nos in bad_cells.items():
+        if numeric[i]:  # a numeric column with some non-numbers: say where
+            for line_no in line_nos:
+                problems.add(line_no, f"{header[i]!r} is not a number")
+            problems.more += bad_counts[i] - len(line_nos)
+    dropped = [header[i] for i in bad_cells if not numeric[i]]
+    if dropped:
+        warnings.append(f"{path}: columns without numbers not read: {', '.join(dropped[:10])}.")
+    if how == "epoch":
+        warnings.append(f"{path}: one row per epoch (Keras CSVLogger style); steps are epochs.")
+    return cols.to_series(), warnings + problems.finish()
+
+
+def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            return parse_csv_lines(path, fh)
+    except OSError as err:
+        return {}, [f"{path}: cannot read ({err})"]
+
+
+def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]]:
+    """Every CSV file of the run; names repeated across files are prefixed by the later file's path."""
+    per_file: list[tuple[Path, dict[str, Series]]] = []
+    warnings: list[str] = []
+    for path in files:
+        series, warns = cached(path, _parse)
+        warnings.extend(warns)
+        if series:
+            per_file.append((path, series))
+    merged, merge_warnings = merge_files(run_dir, per_file)
+    return merged, warnings + merge_warnings

@@ -1,0 +1,341 @@
+"""Plain-text training logs, as printed to stdout (``*.log``, ``*.out``, ``*.txt``).
+
+Only tried when nothing structured was found (the format is last in the registry). Each line is
+matched against a small, fixed set of patterns, in this order; the first that matches wins:
+
+1. ``TRAINTRIAGE_LOG_REGEX`` (environment variable), when set: a Python regex searched in each line.
+   The named group ``step`` (optional) is the step; every other named group that matched is a
+   series named after the group. Example:
+   ``TRAINTRIAGE_LOG_REGEX='it (?P<step>\\d+) .*?loss (?P<loss>\\S+) lr (?P<lr>\\S+)'``
+2. Hugging Face dict lines: ``{'loss': 0.53, 'grad_norm': 1.2, 'learning_rate': 2e-05, 'epoch': 0.3}``
+   and eval dicts ``{'eval_loss': ..., 'epoch': 1.0}`` (read with ``ast.literal_eval``; bare
+   ``nan``/``inf`` accepted). They carry no step: train records are numbered 1, 2, ... (multiply
+   by ``logging_steps``), an eval record takes the number of the train record before it. The final
+   summary (``train_runtime``) is skipped.
+3. PyTorch examples' tables: ``| epoch   1 |   200/ 2983 batches | lr 20.00 | ms/batch 45.2 | loss  7.64 |``
+   (step = (epoch-1) * batches + batch), ``| end of epoch   1 | ... | valid loss  5.84 |`` (step at the
+   epoch's end; names joined with ``_``: ``valid_loss``) and ``| End of training | test loss ...``.
+4. Keras progress: ``Epoch 3/10`` then ``... - loss: 0.41 - val_loss: 0.52``: step = the epoch as
+   printed (from 1); the last line of an epoch wins.
+5. tqdm postfixes: ``Epoch 1:  45%|███ | 450/1000 [00:10<00:12, loss=0.123, lr=1e-4]`` (also
+   ``450it [...]``): step = the bar count, continued across restarted bars (epochs).
+6. ``key:value`` / ``key=value`` lines with a step: ``step:125/6200 val_loss:4.4410 train_time:...``,
+   ``iter 300: loss 2.1`` is NOT this (use the regex); a line needs ``step``, ``global_step``,
+   ``iter``, ``iteration``, ``it`` or ``batch`` (else ``epoch``) as a pair or as ``Step 125`` words.
+
+Only fields whose names look like metrics (:func:`~.collect.looks_like_metric`: ``loss``, ``lr``,
+``grad_norm``, ``acc``, ``ppl``...) become series in patterns 2-6, so ``ms/batch nan`` or
+``eta=nan`` is never read as a NaN loss, while ``loss nan`` is. Values with units (``12345ms``) are
+not numbers. A file whose first line is a CSV header (Keras ``CSVLogger('training.log')``) is read as
+CSV. A file with no recognised line contributes nothing, with a warning.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import os
+import re
+from pathlib import Path
+
+from ..signals import Series
+from .collect import STEP_KEYS, Columns, LineProblems, looks_like_metric, merge_files, to_float
+from .csvlog import parse_csv_lines
+from .filecache import cached
+
+REGEX_ENV = "TRAINTRIAGE_LOG_REGEX"
+SUFFIXES = (".log", ".out", ".txt")
+_NOT_LOGS = re.compile(
+    r"^(requirements|constraints|readme|license|licence|notice|authors|changelog|cmakelists|vocab|merges|"
+    r"special_tokens|added_tokens|tokenizer|dict|labels|classes|notes|todo|license)\b",
+    re.I,
+)
+
+
+def matches(name: str) -> bool:
+    """``*.log``, ``*.out``, ``*.txt`` but not the usual non-logs (requirements.txt, vocab.txt, README.txt)."""
+    low = name.lower()
+    return low.endswith(SUFFIXES) and not _NOT_LOGS.match(low)
+
+
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?i:nan|inf(?:inity)?)"
+_ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_NONFINITE_RE = re.compile(r"(:\s*)(-?(?:nan|NaN|inf|Infinity))(?=\s*[,}])")
+_TORCH_BATCH_RE = re.compile(r"^\|\s*epoch\s+(\d+)\s*\|\s*(\d+)\s*/\s*(\d+)\s+batches\s*\|(.*)$", re.I)
+_TORCH_END_RE = re.compile(r"^\|\s*end of (epoch\s+(\d+)|training)\s*\|(.*)$", re.I)
+_TORCH_FIELD_RE = re.compile(rf"^\s*([A-Za-z][\w/ ]*?)\s*:?\s+({_NUM})\s*$")
+_KERAS_EPOCH_RE = re.compile(r"^\s*Epoch\s+(\d+)/(\d+)\s*$")
+_KERAS_PAIR_RE = re.compile(rf"(?:^|\s)-\s+([A-Za-z_][\w/.]*):\s*({_NUM})(?=\s|$)")
+_TQDM_RE = re.compile(r"(?:\d+%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)|(?P<n2>\d+)it)\s*\[(?P<info>[^\]]*)\]")
+_TQDM_PAIR_RE = re.compile(rf"([A-Za-z_][\w/.\-]*)=({_NUM})(?=,|\s*$)")
+_KV_RE = re.compile(rf"(?<![\w/.\-])([A-Za-z_][\w/.\-]*)\s*[:=]\s*({_NUM})(?:\s*/\s*(\d+))?(?![\w.%])")
+_WORD_STEP_RE = re.compile(r"\b(step|global_step|iteration|iter|it|batch|epoch)\s+(\d+)(?:\s*/\s*\d+)?\b", re.I)
+_CSV_HEADER_RE = re.compile(r"^\s*[A-Za-z_][\w/.\- ]*(?:,[A-Za-z_][\w/.\- ]*)+\s*$")
+_KV_STEP_KEYS = (*STEP_KEYS, "steps")
+_VAL_PREFIX_RE = re.compile(r"^(?:val|valid|validation|eval|test)(?:[_/.\-]|$)", re.I)
+
+
+def _user_regex() -> tuple[re.Pattern | None, str | None]:
+    text = os.environ.get(REGEX_ENV)
+    if not text:
+        return None, None
+    try:
+        pattern = re.compile(text)
+    except re.error as err:
+        return None, f"{REGEX_ENV} is not a valid regular expression ({err}); ignored."
+    if not pattern.groupindex or set(pattern.groupindex) == {"step"}:
+        return None, f"{REGEX_ENV} has no named metric group such as (?P<loss>...); ignored."
+    return pattern, None
+
+
+class _Reader:
+    """State carried from line to line of one file (current epoch, bar offsets, record numbers)."""
+
+    def __init__(self, path: Path, user: re.Pattern | None) -> None:
+        self.path = path
+        self.user = user
+        self.cols = Columns()
+        self.problems = LineProblems(path)
+        self.used: set[str] = set()
+        self.hf_train = 0
+        self.hf_eval = 0
+        self.torch_batches: int | None = None
+        self.torch_step = 0
+        self.keras_epoch: int | None = None
+        self.keras_lines = 0
+        self.bar_base = 0
+        self.bar_last_n = -1
+        self.bar_last_total = 0
+        self.bar_last_val: dict[str, str] = {}
+        self.user_lines = 0
+
+    def add_pairs(self, pattern: str, step: int, pairs, line_no: int) -> bool:
+        added = False
+        for name, raw in pairs:
+            if not looks_like_metric(name):
+                continue
+            value = to_float(raw)
+            if value is None:
+                self.problems.add(line_no, f"{name!r} is not a number ({raw!r})")
+                continue
+            self.cols.add(name, step, value)
+            added = True
+        if added:
+            self.used.add(pattern)
+        return added
+
+    def line(self, line_no: int, line: str) -> None:
+        if "\x1b" in line:
+            line = _ANSI_RE.sub("", line)
+        text = line.strip()
+        if not text:
+            return
+        if self.user is not None and self._user(line_no, text):
+            return
+        if "{'" in text and text.endswith("}") and self._hf_dict(line_no, text):
+            return
+        if text.startswith("|") and self._torch(line_no, text):
+            return
+        keras = _KERAS_EPOCH_RE.match(text)
+        if keras:
+            self.keras_epoch = int(keras.group(1))
+            return
+        if " - " in text and self._keras(line_no, text):
+            return
+        if "[" in text and self._tqdm(line_no, text):
+            return
+        if ":" in text or "=" in text:
+            self._key_values(line_no, text)
+
+    def _user(self, line_no: int, text: str) -> bool:
+        match = self.user.search(text)
+        if not match:
+            return False
+        groups = match.groupdict()
+        self.user_lines += 1
+        step = self.user_lines - 1
+        if groups.get("step") is not None:
+            value = to_float(groups["step"])
+            if value is None or not math.isfinite(value):
+                self.problems.add(line_no, f"step {groups['step']!r} is not a number")
+                return True
+            step = int(value)
+        for name, raw in groups.items():
+            if name == "step" or raw is None:
+                continue
+            value = to_float(raw)
+            if value is None:
+                self.problems.add(line_no, f"{name!r} is not a number ({raw!r})")
+                continue
+            self.cols.add(name, step, value)
+            self.used.add("user regex")
+        return True
+
+    def _hf_dict(self, line_no: int, text: str) -> bool:
+        body = text[text.index("{'") :]
+        if len(body) > 20_000:
+            return False
+        try:
+            record = ast.literal_eval(_NONFINITE_RE.sub(r"\1'\2'", body))
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            if re.match(r"\{'\w+': ", body):  # looks like an HF record: say we could not read it
+                self.problems.add(line_no, "unreadable dict line")
+                return True
+            return False
+        if not isinstance(record, dict) or not all(isinstance(k, str) for k in record):
+            return False
+        if "train_runtime" in record:
+            return True
+        explicit = next((record[k] for k in ("step", "global_step") if k in record), None)
+        if explicit is not None and to_float(explicit) is not None:
+            step = int(to_float(explicit))
+        elif any(k.startswith("eval_") for k in record):
+            self.hf_eval += 1
+            step = self.hf_train
+        else:
+            self.hf_train += 1
+            step = self.hf_train
+        pairs = [
+            (k, v) for k, v in record.items() if k not in ("step", "global_step") and not isinstance(v, dict | list)
+        ]
+        self.add_pairs("hf dict", step, pairs, line_no)
+        self.used.add("hf dict")
+        return True
+
+    def _torch(self, line_no: int, text: str) -> bool:
+        batch = _TORCH_BATCH_RE.match(text)
+        if batch:
+            epoch, n, total = int(batch.group(1)), int(batch.group(2)), int(batch.group(3))
+            self.torch_batches = total
+            self.torch_step = (epoch - 1) * total + n
+            fields = [_TORCH_FIELD_RE.match(seg) for seg in batch.group(4).split("|")]
+            pairs = [(m.group(1).strip().replace(" ", "_"), m.group(2)) for m in fields if m]
+            self.add_pairs("pytorch table", self.torch_step, pairs, line_no)
+            return True
+        end = _TORCH_END_RE.match(text)
+        if end:
+            if end.group(2) is not None:
+                epoch = int(end.group(2))
+                self.torch_step = epoch * self.torch_batches if self.torch_batches else epoch
+            fields = [_TORCH_FIELD_RE.match(seg) for seg in end.group(3).split("|")]
+            pairs = [(m.group(1).strip().replace(" ", "_"), m.group(2)) for m in fields if m]
+            self.add_pairs("pytorch table", self.torch_step, pairs, line_no)
+            return True
+        return False
+
+    def _keras(self, line_no: int, text: str) -> bool:
+        pairs = _KERAS_PAIR_RE.findall(text)
+        if not pairs or not any(looks_like_metric(name) for name, _ in pairs):
+            return False
+        if self.keras_epoch is None:
+            self.keras_lines += 1
+            step = self.keras_lines
+        else:
+            step = self.keras_epoch
+        return self.add_pairs("keras progress", step, pairs, line_no)
+
+    def _tqdm(self, line_no: int, text: str) -> bool:
+        match = _TQDM_RE.search(text)
+        if not match:
+            return False
+        pairs = _TQDM_PAIR_RE.findall(match.group("info"))
+        if not any(looks_like_metric(name) for name, _ in pairs):
+            return False
+        n = int(match.group("n") or match.group("n2"))
+        total = int(match.group("total") or 0)
+        if n < self.bar_last_n:  # a new bar (next epoch): continue counting after the last one
+            self.bar_base += self.bar_last_total or self.bar_last_n
+        self.bar_last_n, self.bar_last_total = n, total
+        # Validation metrics stay in the postfix until the next evaluation: keep them only when they change.
+        fresh = []
+        for name, raw in pairs:
+            if _VAL_PREFIX_RE.match(name):
+                if self.bar_last_val.get(name) == raw:
+                    continue
+                self.bar_last_val[name] = raw
+            fresh.append((name, raw))
+        return self.add_pairs("tqdm postfix", self.bar_base + n, fresh, line_no) or bool(pairs)
+
+    def _key_values(self, line_no: int, text: str) -> None:
+        found = _KV_RE.findall(text)
+        if not found:
+            return
+        step = None
+        epoch = None
+        pairs = []
+        for name, raw, _total in found:
+            low = name.lower()
+            if low in _KV_STEP_KEYS and step is None:
+                step = to_float(raw)
+            elif low in ("epoch", "epochs") and epoch is None:
+                epoch = to_float(raw)
+                pairs.append((name, raw))
+            else:
+                pairs.append((name, raw))
+        if step is None:
+            for word in _WORD_STEP_RE.finditer(text):
+                if word.group(1).lower() == "epoch":
+                    epoch = epoch if epoch is not None else float(word.group(2))
+                else:
+                    step = float(word.group(2))
+                    break
+        step = step if step is not None else epoch
+        # A config echo ("Num Epochs = 3", "lr=0.001") is not a record: it needs a step and a metric besides epoch.
+        metrics = [n for n, _ in pairs if looks_like_metric(n) and n.lower() not in ("epoch", "epochs")]
+        if step is None or not math.isfinite(step) or not metrics:
+            return
+        self.add_pairs("key:value", int(step), pairs, line_no)
+
+
+def _looks_like_csv(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            first = next((line for line in fh if line.strip()), "")
+    except OSError:
+        return False
+    if not _CSV_HEADER_RE.match(first):
+        return False
+    fields = {f.strip().lower() for f in first.split(",")}
+    return bool(fields & {"epoch", "loss", *STEP_KEYS})
+
+
+def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
+    if _looks_like_csv(path):
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            series, warns = parse_csv_lines(path, fh)
+        return series, [f"{path}: read as CSV (its first line is a CSV header).", *warns]
+    user, note = _user_regex()
+    reader = _Reader(path, user)
+    warnings = [note] if note else []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:  # universal newlines: tqdm's \r splits lines
+            for line_no, line in enumerate(fh, 1):
+                reader.line(line_no, line)
+    except OSError as err:
+        return {}, [f"{path}: cannot read ({err})"]
+    series = reader.cols.to_series()
+    if not series:
+        warnings.append(
+            f"{path}: no recognised training-log lines (HF dicts, key:value with a step, PyTorch tables, Keras "
+            f"progress, tqdm postfixes); set {REGEX_ENV} to a regex with named groups, e.g. "
+            "(?P<step>\\d+) and (?P<loss>[\\d.eE+-]+|nan)."
+        )
+    elif "hf dict" in reader.used and reader.hf_train:
+        warnings.append(
+            f"{path}: Hugging Face log lines carry no step; steps are log-record numbers (multiply by logging_steps)."
+        )
+    return series, warnings + reader.problems.finish()
+
+
+def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]]:
+    """Every text log of the run; names repeated across files are prefixed by the later file's path."""
+    variant = os.environ.get(REGEX_ENV, "")
+    per_file: list[tuple[Path, dict[str, Series]]] = []
+    warnings: list[str] = []
+    for path in files:
+        series, warns = cached(path, _parse, variant)
+        warnings.extend(warns)
+        if series:
+            per_file.append((path, series))
+    merged, merge_warnings = merge_files(run_dir, per_file)
+    return merged, warnings + merge_warnings
