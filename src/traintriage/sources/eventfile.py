@@ -216,12 +216,13 @@ def _resync(arr: np.ndarray, lo: int, file_left: int, headers: _Headers) -> int 
     if n < 12:
         return None
     win8 = sliding_window_view(arr, 8)
+    win4 = sliding_window_view(arr, 4)
     block = 1 << 20
     for a in range(lo, n - 11, block):
         b = min(a + block, n - 11)
         rows = win8[a:b]
         crcs = mask_array(crc32c_rows(rows, np.arange(8)))
-        stored = np.ascontiguousarray(win8[a + 8 : b + 8, :4]).view("<u4")[:, 0]
+        stored = np.ascontiguousarray(win4[a + 8 : b + 8]).view("<u4")[:, 0]
         cand = np.flatnonzero(crcs == stored)
         if cand.size:
             lengths = np.ascontiguousarray(rows[cand]).view("<u8")[:, 0]
