@@ -22,6 +22,7 @@ MODULES: list[str] = [
     "serve",
     "demo",
     "gradnorm",
+    "memory",
 ]
 
 

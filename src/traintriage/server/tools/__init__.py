@@ -8,4 +8,5 @@ function) and add its module name to ``MODULES``.
 MODULES: list[str] = [
     "describe_run",
     "analyze_gradnorm",
+    "profile_memory",
 ]

@@ -1,0 +1,39 @@
+"""MCP tool ``profile_memory``: where the memory goes, from a run, a profiler trace or a CUDA snapshot."""
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from ...memory.report import MemoryReport
+from ..context import ServerContext, user_errors
+from .describe_run import RolesArg, TrialArg
+
+TargetArg = Annotated[
+    str,
+    Field(description="A run (directory, event file, experiment name), a PyTorch profiler trace "
+          "(*.pt.trace.json[.gz], or a directory of them) or a CUDA memory snapshot pickle."),
+]
+CapacityArg = Annotated[
+    str | None,
+    Field(description="Device memory, e.g. '80GiB', '40GB', '24G' or bytes. Needed for peak-vs-capacity and "
+          "the projected step at which a leak runs out."),
+]
+
+
+def register(server: MCPServer, ctx: ServerContext) -> None:
+    @server.tool(
+        name="profile_memory",
+        description="Memory diagnosis: leaks (sustained growth per step, slope, fit, projected exhaustion), "
+        "peak vs capacity, fragmentation (reserved far above allocated). Reads logged memory series of a run, "
+        "a torch.profiler Chrome trace recorded with profile_memory=True (timeline, peak and when, operators "
+        "that allocate most, memory per step), or a torch.cuda.memory._dump_snapshot pickle (segments, "
+        "largest blocks, allocating frames, history around the peak).",
+    )
+    @user_errors
+    def profile_memory(
+        target: TargetArg, capacity: CapacityArg = None, trial: TrialArg = False, roles: RolesArg = None
+    ) -> MemoryReport:
+        from ...memory import profile_memory as profile
+
+        return profile(target, capacity_bytes=capacity, roots=ctx.roots, trial=trial, roles=roles)
