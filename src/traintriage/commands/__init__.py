@@ -21,6 +21,7 @@ MODULES: list[str] = [
     "explain",
     "serve",
     "demo",
+    "loss",
     "gradnorm",
     "memory",
 ]

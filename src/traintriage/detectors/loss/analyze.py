@@ -71,6 +71,17 @@ def _transitions(run: RunData, user: list[int] | None, warnings: list[str]) -> l
     return out
 
 
+def _val_level(run: RunData, name: str) -> float | None:
+    """Final level of the first validation series (median of its last points), for zero_loss's memorization test."""
+    for vname in run.roles.val_loss:
+        vs = run.get(vname)
+        if vname != name and vs is not None:
+            _, vv = _finite_prefix(vs)
+            if vv.size:
+                return float(np.median(vv[-3:]))
+    return None
+
+
 def _add_lr_evidence(f: Finding, schedule: Schedule) -> None:
     if not schedule.known or f.step_start is None:
         return
@@ -120,7 +131,7 @@ def analyze_loss(
             f"(>= {OSC_MIN}) verdicts; those were not checked."
         )
 
-    zero = detect_zero_loss(name, steps, v)
+    zero = detect_zero_loss(name, steps, v, reference=_val_level(run, name))
     stuck = detect_stuck_loss(name, steps, v)
     findings += zero + stuck
     findings += detect_loss_spikes(name, steps, y, log=log, schedule=schedule)
@@ -136,6 +147,7 @@ def analyze_loss(
             )
             if not covered:
                 findings.append(p)
+        zero = [z for z in zero if z.severity != "info"]
     if not stuck:
         findings += detect_oscillation(name, steps, y, log=log)
     by_source: dict[str, list[int]] = {}

@@ -69,7 +69,9 @@ def detect_nan_inf(name: str, steps: np.ndarray, values: np.ndarray) -> list[Fin
     ]
 
 
-def detect_zero_loss(name: str, steps: np.ndarray, values: np.ndarray, *, role: str = "train") -> list[Finding]:
+def detect_zero_loss(
+    name: str, steps: np.ndarray, values: np.ndarray, *, role: str = "train", reference: float | None = None
+) -> list[Finding]:
     """``zero_loss``: the loss reaches (and stays at) zero or very near it.
 
     Why: a loss of zero means the model predicts its targets perfectly, which real data (label noise,
@@ -77,7 +79,9 @@ def detect_zero_loss(name: str, steps: np.ndarray, values: np.ndarray, *, role: 
     or it is computed on the wrong tensor. Threshold: the median of the last 10 % of points is below
     ``max(ZERO_ABS, ZERO_REL x first value)`` when the first value is well above it; exactly zero
     (< 1e-8) is flagged whatever the first value was. Confidence rises with how fast it got there
-    (a leak is learned in a few steps) and how close to zero it is.
+    (a leak is learned in a few steps) and how close to zero it is. ``reference`` is the validation
+    level: when it stays >= 100x above and far from zero, the training set was memorized (a small
+    dataset) rather than leaked, and the finding is info (``overfitting`` carries it).
     """
     finite = np.isfinite(values)
     v, s = values[finite], steps[finite]
@@ -94,15 +98,22 @@ def detect_zero_loss(name: str, steps: np.ndarray, values: np.ndarray, *, role: 
     i = int(np.argmax(near)) if near.any() else v.size - len(tail)
     reached_frac = (s[i] - s[0]) / max(1, s[-1] - s[0])
     conf = 0.95 if exact else 0.7 + 0.2 * (1 - reached_frac)
+    memorized = reference is not None and reference > max(100 * max(level, 0.0), 10 * limit)
+    severity = "info" if memorized else "critical" if exact else "warning"
+    note = (
+        f" The validation loss stays at {reference:.3g}: the training set was memorized (see overfitting)."
+        if memorized
+        else ""
+    )
     return [
         make_finding(
             "zero_loss",
-            "critical" if exact else "warning",
+            severity,
             f"{role} loss {name} at {'zero' if exact else 'near zero'}",
             f"{name} reaches {v[i]:.3g} at step {int(s[i])} ({reached_frac:.0%} into the run) and ends at a median of "
             f"{level:.3g}, from {first:.3g} at the start. Real data does not allow a perfect fit: check for a label "
-            "leak, a masked-out or mis-reduced loss, or evaluation on the training set.",
-            confidence=conf,
+            "leak, a masked-out or mis-reduced loss, or evaluation on the training set." + note,
+            confidence=min(conf, 0.5) if memorized else conf,
             series=name,
             step_start=int(s[i]),
             step_end=int(s[-1]),

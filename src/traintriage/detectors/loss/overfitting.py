@@ -18,6 +18,13 @@ MIN_RISE = math.log(1.05)  # the validation loss ends >= 5 % above its best ...
 RISE_Z = 3.0  # ... and >= 3 sigmas of its own point-to-point noise above it
 MIN_TAU = 0.3  # after the best point it trends up (Kendall tau), not one noisy last point
 TRAIN_FALL = math.log(1.02)  # the training loss fell by >= 2 % over the same stretch
+# Memorization (the other face of overfitting): over the last MEMO_TAIL of the run the validation loss
+# no longer improves (< 2 % or 3 sigma) while the training loss still falls >= 10x and ends >= 10x
+# below it. Healthy runs improve both together; a 10x train-only fall is the model learning the set.
+MEMO_TAIL = 0.4
+MEMO_TRAIN_FALL = math.log(10.0)
+MEMO_GAP = math.log(10.0)
+VAL_STALL = math.log(1.02)
 
 
 def train_level_at(train_steps: np.ndarray, train_y: np.ndarray, at: np.ndarray, half_width: float) -> np.ndarray:
@@ -66,8 +73,12 @@ def detect_overfitting(
     spacing = float(np.median(np.diff(val_steps))) if n > 1 else 1.0
     tr = train_level_at(train_steps, train_y, val_steps, max(1.0, spacing / 2))
     fall = float(tr[best_i] - np.median(tr[-2:]))
-    if final - best <= limit or tau < MIN_TAU or fall < (TRAIN_FALL if log else 0.0):
+    rising = final - best > limit and tau >= MIN_TAU and fall >= (TRAIN_FALL if log else 0.0)
+    memorizing = log and not rising and _memorizing(val_steps, val_y, tr, sig)
+    if not (rising or memorizing):
         return []
+    if memorizing:
+        return [_memorization_finding(val_name, val_steps, val_y, train_name, tr, best_i)]
     gap = val_y - tr
     gap_slope = float(np.polyfit(val_steps[best_i:], gap[best_i:], 1)[0]) * 1000 if after.size >= 2 else 0.0
 
@@ -121,3 +132,60 @@ def detect_overfitting(
             },
         )
     ]
+
+
+def _memorizing(val_steps: np.ndarray, val_y: np.ndarray, tr: np.ndarray, sig: float) -> bool:
+    k = int(np.searchsorted(val_steps, val_steps[0] + (1 - MEMO_TAIL) * (val_steps[-1] - val_steps[0])))
+    if val_y.size - k < 2:
+        return False
+    val_gain = float(val_y[k] - np.median(val_y[-2:]))
+    train_fall = float(tr[k] - np.median(tr[-2:]))
+    gap = float(np.median(val_y[-2:]) - np.median(tr[-2:]))
+    return val_gain < max(VAL_STALL, 3 * sig) and train_fall >= MEMO_TRAIN_FALL and gap >= MEMO_GAP
+
+
+def _memorization_finding(val_name, val_steps, val_y, train_name, tr, best_i) -> Finding:
+    k = int(np.searchsorted(val_steps, val_steps[0] + (1 - MEMO_TAIL) * (val_steps[-1] - val_steps[0])))
+    best_step = int(val_steps[best_i])
+    v_end, t_k, t_end = math.exp(float(np.median(val_y[-2:]))), math.exp(tr[k]), math.exp(float(np.median(tr[-2:])))
+    return make_finding(
+        "overfitting",
+        "warning",
+        f"{train_name} keeps falling while {val_name} stalls (memorization)",
+        f"From step {int(val_steps[k])} {train_name} falls {t_k / t_end:.3g}x (to {t_end:.3g}) while {val_name} "
+        f"no longer improves (ends at {v_end:.4g}, {v_end / t_end:.3g}x the training loss): the model is learning the "
+        f"training set, not the task. Best validation step: {best_step}.",
+        confidence=0.75,
+        series=val_name,
+        step_start=int(val_steps[k]),
+        step_end=int(val_steps[-1]),
+        evidence=[
+            Evidence(
+                metric=val_name,
+                step=best_step,
+                value=json_number(math.exp(val_y[best_i])),
+                expected="best (early-stopping point)",
+            ),
+            Evidence(
+                metric=val_name,
+                step=int(val_steps[-1]),
+                value=json_number(v_end),
+                expected=f"improving with training (>= {math.exp(VAL_STALL):.3g}x over the last "
+                f"{MEMO_TAIL:.0%} of the run)",
+            ),
+            Evidence(
+                metric=train_name,
+                step=int(val_steps[-1]),
+                value=json_number(t_end),
+                expected=f"train/val gap < {math.exp(MEMO_GAP):.3g}x; train fell {t_k / t_end:.3g}x from "
+                f"{t_k:.3g} at step {int(val_steps[k])}",
+            ),
+        ],
+        details={
+            "best_step": best_step,
+            "best_value": math.exp(val_y[best_i]),
+            "final_value": v_end,
+            "kind": "memorization",
+            "gap_ratio_at_end": v_end / t_end,
+        },
+    )

@@ -23,6 +23,16 @@ Z_THRESHOLD = 6.0  # ... and 6 local robust sigmas (point-to-point noise of the 
 MAX_GAP = 2  # flagged points at most this many indices apart form one event
 MAX_EVENT_FRACTION = 0.05  # longer excursions are level shifts (divergence, curriculum), not spikes
 RECOVER_BAND = math.log(1.5)  # recovered: back within 1.5x (or 3 sigma) of the pre-spike baseline
+# A one-point outlier (the next points are back near the baseline) is usually one unlucky batch in
+# heavy-tailed minibatch noise (seen at 8-10x in healthy runs near convergence); it must be extreme.
+# A spike that damaged the model keeps the following points elevated (>= PERSIST_RATIO x baseline).
+PERSIST_RATIO = 2.0
+PERSIST_POINTS = 5
+ISOLATED_MIN_RATIO = 20.0
+ISOLATED_Z = 10.0
+# The jump must matter at the scale of the run: at least 1 % of the initial loss. A loss at 1e-9 that
+# jumps to 1e-7 is numerically 100x but means nothing (that is zero_loss territory).
+MIN_IMPACT = 0.01
 
 
 def baseline_window(n: int) -> int:
@@ -65,10 +75,23 @@ def detect_loss_spikes(
             events.append([int(k)])
     findings = []
     max_len = max(3, int(MAX_EVENT_FRACTION * n))
+    scale = float(np.median(y[: max(3, min(10, n // 20))]))
     for ev in events:
         a, b = ev[0], ev[-1]
         if b - a + 1 > max_len:
             continue
+        peak_i = a + int(np.argmax(y[a : b + 1]))
+        if log and math.exp(y[peak_i]) - math.exp(base[a]) < MIN_IMPACT * math.exp(scale):
+            continue
+        post = y[peak_i + 1 : peak_i + 1 + PERSIST_POINTS]
+        persistent = post.size > 0 and float(np.median(post)) - base[a] >= (
+            math.log(PERSIST_RATIO) if log else limit[a] / 2
+        )
+        if not persistent:
+            z = (y[peak_i] - base[a]) / max(sig[a], 1e-12)
+            big = y[peak_i] - base[a] >= (math.log(ISOLATED_MIN_RATIO) if log else 2 * limit[a])
+            if not (big and z >= ISOLATED_Z):
+                continue
         findings.append(_event_finding(name, steps, y, a, b, base[a], sig[a], limit[a], log, schedule, w))
     return findings
 

@@ -7,6 +7,7 @@ function) and add its module name to ``MODULES``.
 
 MODULES: list[str] = [
     "describe_run",
+    "analyze_loss",
     "analyze_gradnorm",
     "profile_memory",
 ]
