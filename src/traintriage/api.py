@@ -34,6 +34,7 @@ def describe_run(target: str | Path, **kwargs) -> RunDescription:
 
 if TYPE_CHECKING:  # the analysis package is imported on first call, not with the API
     from .detectors.gradnorm import GradNormReport
+    from .detectors.loss import LossReport
 
 
 def analyze_gradnorm(
@@ -49,3 +50,20 @@ def analyze_gradnorm(
     from .detectors.gradnorm import analyze_gradnorm as analyze
 
     return analyze(load(target, roots=roots, trial=trial, roles=roles), clip_threshold=clip_threshold, depth=depth)
+
+
+def analyze_loss(
+    target: str | Path,
+    *,
+    roots: Sequence[Path] | None = None,
+    trial: bool = False,
+    roles: RolesArg = None,
+    series: str | None = None,
+    transitions: Sequence[int] | None = None,
+    diagnose: bool = False,
+) -> LossReport:
+    """Loss-curve critique of a run (see :mod:`traintriage.detectors.loss`): findings, statistics, phases."""
+    from .detectors.loss import analyze_loss as analyze
+
+    data = load(target, roots=roots, trial=trial, roles=roles)
+    return analyze(data, series=series, transitions=list(transitions or []), diagnose=diagnose)
