@@ -1,0 +1,119 @@
+"""count_parameters: what a checkpoint holds, read safely.
+
+Counts come from metadata only (the safetensors JSON header, the torch pickle read with a
+restricted unpickler), so they are instant whatever the file size and nothing in the file is ever
+executed. An optional streamed pass over the tensor bytes finds NaN/Inf and all-zero tensors and
+confirms tied weights by content. ``torch`` is never imported.
+
+Public API::
+
+    count_parameters(path, *, depth=2, scan_values=True, max_scan_bytes=8 GiB) -> ParamReport
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..findings import sort_findings
+from . import analysis
+from .imbalance import block_outliers, dominant_tensor, embedding_imbalance, nonfinite_finding
+from .loader import _within_roots, load
+from .report import CheckpointInfo, NonFinite, ParamReport, ValueScan
+from .scan import scan_tensors
+
+DEFAULT_MAX_SCAN_BYTES = 8 * 1024**3
+
+__all__ = ["DEFAULT_MAX_SCAN_BYTES", "ParamReport", "count_parameters"]
+
+
+def count_parameters(
+    path: str | Path,
+    *,
+    depth: int = 2,
+    scan_values: bool = True,
+    max_scan_bytes: int | None = DEFAULT_MAX_SCAN_BYTES,
+    roots: Sequence[Path] | None = None,
+) -> ParamReport:
+    """Count and locate the parameters of a checkpoint (file or model directory).
+
+    ``depth`` is how many module levels the tree shows. ``scan_values`` streams tensor bytes to
+    find NaN/Inf, all-zero tensors and value-identical (tied) copies; at most ``max_scan_bytes``
+    are read (None: no limit), tensors past it are listed as skipped. Raises
+    ``TargetNotFoundError``, ``InputError`` or ``UnsafeArtifactError`` (a pickle naming a global
+    outside the tensor-rebuild allowlist; nothing in it runs). ``roots`` (the MCP server's) confines
+    the target and every shard to those directories; a relative path is looked up under each root.
+    """
+    loaded = load(_within_roots(Path(path).expanduser(), roots), roots=roots)
+    warnings = list(loaded.warnings)
+    tensors = loaded.tensors
+
+    scans: dict = {}
+    value_scan = None
+    can_scan = scan_values and any(t.location is not None for t in tensors)
+    if can_scan:
+        digest = analysis.value_tie_candidates(tensors)
+        unique: dict = {}
+        for t in tensors:  # shared storages are scanned once, under their first name
+            unique.setdefault(t.identity or t.name, t)
+        scans, skipped, read = scan_tensors(list(unique.values()), budget_bytes=max_scan_bytes, digest_names=digest)
+        for t in tensors:
+            first = unique.get(t.identity or t.name)
+            if first is not None and first.name in scans and t.name not in scans:
+                scans[t.name] = scans[first.name]
+        nonfinite = [NonFinite(name=t.name, nan=s.nan, inf=s.inf, elements=t.numel)
+                     for t in tensors if (s := scans.get(t.name)) and (s.nan or s.inf)]
+        all_zero = [t.name for t in tensors if (s := scans.get(t.name)) and not s.nonzero and t.numel > 0]
+        value_scan = ValueScan(scanned_tensors=len(scans), scanned_bytes=read, skipped=skipped,
+                               nonfinite=nonfinite, all_zero=all_zero)
+        if skipped:
+            warnings.append(f"{len(skipped)} tensors not scanned for NaN/Inf (e.g. {skipped[0]}).")
+        zero_mats = [n for n in all_zero if len(next(t for t in tensors if t.name == n).shape) >= 2]
+        if zero_mats:
+            warnings.append(f"all-zero weight matrices: {', '.join(zero_mats[:10])} (untrained or dead layers?).")
+
+    counted = analysis.count(tensors, scans, values_compared=bool(scans))
+    params = counted.params
+    total = sum(t.numel for t in params)
+    cat = counted.category
+    groups = analysis.block_groups(params)
+
+    findings = []
+    emb_finding, arch = embedding_imbalance(params, cat, total, groups)
+    if emb_finding:
+        findings.append(emb_finding)
+    findings += block_outliers(groups)
+    if (dom := dominant_tensor(params, cat, total)) is not None:
+        findings.append(dom)
+    if value_scan and (nf := nonfinite_finding(value_scan.nonfinite)) is not None:
+        findings.append(nf)
+    if not arch and groups:
+        arch = {"blocks": groups[0].container, "layers": len(groups[0].counts), "per_block": int(groups[0].median)}
+    if any(g.how == "name_convention" for g in counted.tied):
+        warnings.append("an output head and an embedding have the same shape but their values were not compared "
+                        "(scan off or skipped); both are counted.")
+
+    files = [str(f) for f in loaded.files]
+    return ParamReport(
+        checkpoint=CheckpointInfo(
+            path=str(loaded.path), format=loaded.format, files=files[:50],  # type: ignore[arg-type]
+            file_bytes=sum(f.stat().st_size for f in loaded.files if f.exists()),
+            state_dict_key=loaded.state_dict_key, prefixes_stripped=loaded.prefixes_stripped,
+            other_keys=loaded.other_keys, metadata=loaded.metadata,
+        ),
+        warnings=warnings,
+        findings=sort_findings(findings),
+        total_parameters=total,
+        total_bytes=sum(t.nbytes for t in params),
+        tensors=len(tensors),
+        by_dtype=analysis.by_dtype(params),
+        categories=analysis.categories(params, cat, total),
+        depth=depth,
+        tree=analysis.tree(params, total, depth),
+        largest_tensors=analysis.largest(params, cat),
+        tied=counted.tied,
+        buffers=analysis.buffer_stats(counted.buffers),
+        optimizer=loaded.optimizer,
+        value_scan=value_scan,
+        architecture=arch,
+    )

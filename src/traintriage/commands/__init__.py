@@ -22,8 +22,10 @@ MODULES: list[str] = [
     "serve",
     "demo",
     "loss",
+    "triage",
     "gradnorm",
     "memory",
+    "params",
 ]
 
 

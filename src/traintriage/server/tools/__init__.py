@@ -8,6 +8,8 @@ function) and add its module name to ``MODULES``.
 MODULES: list[str] = [
     "describe_run",
     "analyze_loss",
+    "correlate",
     "analyze_gradnorm",
     "profile_memory",
+    "count_parameters",
 ]

@@ -1,0 +1,178 @@
+"""Resolve a target (file or directory) to a checkpoint format and read its tensors.
+
+Formats are recognised by their first bytes, not their extension (``.bin`` is used for both torch
+zip and legacy files; users rename files): ``PK`` zip -> torch zip; the torch magic pickle ->
+legacy; any other pickle -> read restricted (to name unsafe globals); ``{`` after 8 bytes ->
+safetensors; ``*.index.json`` -> shards; ``config.json`` -> analytic count.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, TargetNotFoundError, UnsafeArtifactError
+from ..sources.resolve import check_inside_roots
+from .hf_config import load_config, tensors_from_config
+from .optimizer import optimizer_stats
+from .report import OptimizerStats
+from .safetensors_reader import is_safetensors, read_safetensors
+from .tensors import TensorInfo
+from .torch_reader import LEGACY_PREFIX, read_plain_pickle, read_torch_legacy, read_torch_zip
+from .unwrap import unwrap
+
+MAX_INDEX_BYTES = 64 * 1024 * 1024
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".pkl")
+DIR_PREFERENCE = ("model.safetensors.index.json", "model.safetensors", "pytorch_model.bin.index.json",
+                  "pytorch_model.bin")
+
+
+@dataclass
+class Loaded:
+    path: Path
+    format: str
+    files: list[Path]
+    tensors: list[TensorInfo]
+    warnings: list[str] = field(default_factory=list)
+    state_dict_key: str | None = None
+    prefixes_stripped: list[str] = field(default_factory=list)
+    other_keys: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    optimizer: OptimizerStats | None = None
+
+
+def resolve_target(path: Path) -> Path:
+    """A directory becomes its checkpoint file (HF layout first), else the file itself."""
+    if not path.exists():
+        raise TargetNotFoundError(f"{path} does not exist.", hint="Give a checkpoint file or a model directory.")
+    if not path.is_dir():
+        return path
+    for name in DIR_PREFERENCE:
+        if (path / name).is_file():
+            return path / name
+    found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise InputError(f"{path} holds {len(found)} checkpoint files; which one?",
+                         hint="Pass one of: " + ", ".join(p.name for p in found[:10]))
+    if (path / "config.json").is_file():
+        return path / "config.json"
+    raise InputError(f"{path} holds no checkpoint (safetensors, .pt/.pth/.bin/.ckpt) and no config.json.",
+                     hint="Point at the checkpoint file itself.")
+
+
+def _within_roots(path: Path, roots: Sequence[Path] | None) -> Path:
+    """``path`` resolved and confined to ``roots`` (None: no limit, as on the command line)."""
+    if roots is None:
+        return path
+    if not path.is_absolute():
+        path = next((Path(r) / path for r in roots if (Path(r) / path).exists()), Path(roots[0]) / path)
+    return check_inside_roots(path, roots)
+
+
+def load(path: Path, *, roots: Sequence[Path] | None = None) -> Loaded:
+    target = resolve_target(path)
+    if target.name.endswith(".index.json"):
+        return _load_sharded(target, roots)
+    if target.suffix == ".json":
+        cfg = load_config(target)
+        tensors, note = tensors_from_config(cfg)
+        return Loaded(target, "hf_config", [target], tensors,
+                      warnings=[f"analytic count from {target.name}: {note}; no weights were read"])
+    return _load_file(target)
+
+
+def _load_file(path: Path) -> Loaded:
+    try:
+        return _read_file(path)
+    except UnsafeArtifactError as exc:
+        raise UnsafeArtifactError(f"{path}: {exc.message}", exc.hint) from None
+
+
+def _read_file(path: Path) -> Loaded:
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if not head:
+        raise InputError(f"{path.name} is empty.", hint="The file was not written completely.")
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _from_pickled(path, read_torch_zip(path))
+    if head.startswith(LEGACY_PREFIX):
+        return _from_pickled(path, read_torch_legacy(path))
+    if head[0] == 0x80 and len(head) > 1 and 0 < head[1] <= 5:
+        return _from_pickled(path, read_plain_pickle(path))
+    if is_safetensors(head) or path.suffix == ".safetensors":
+        tensors, metadata, warnings = read_safetensors(path)
+        return Loaded(path, "safetensors", [path], tensors, warnings=warnings, metadata=metadata)
+    raise InputError(
+        f"{path.name} ({size:,} bytes) is not a checkpoint format traintriage reads.",
+        hint="Supported: safetensors, torch.save files (zip or legacy), *.index.json shards, HF config.json.",
+    )
+
+
+def _from_pickled(path: Path, ck: Any) -> Loaded:
+    u = unwrap(ck.obj)
+    tensors = [ck.resolve(name, ref) for name, ref in u.tensors.items()]
+    if not tensors:
+        raise InputError(f"{path.name} holds no tensors ({ck.format}).",
+                         hint="Keys found: " + ", ".join(map(str, list(ck.obj)[:10])) if isinstance(ck.obj, dict)
+                         else "It is not a model checkpoint.")
+    notes = [*ck.warnings, *u.notes]
+    if u.prefixes_stripped:
+        notes.append("stripped wrapper prefixes " + ", ".join(repr(p) for p in u.prefixes_stripped)
+                     + " (DDP / torch.compile) from the tensor names")
+    opt = optimizer_stats(u.optimizer, u.optimizer_key) if u.optimizer is not None else None
+    return Loaded(path, ck.format, [path], tensors, warnings=notes, state_dict_key=u.state_dict_key,
+                  prefixes_stripped=u.prefixes_stripped, other_keys=u.other_keys, optimizer=opt)
+
+
+def _load_sharded(index: Path, roots: Sequence[Path] | None) -> Loaded:
+    if index.stat().st_size > MAX_INDEX_BYTES:
+        raise InputError(f"{index.name} is over {MAX_INDEX_BYTES:,} bytes: not a shard index.")
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(f"{index.name} is not valid JSON ({str(exc)[:120]}).") from None
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise InputError(f"{index.name} has no weight_map.", hint="A shard index maps tensor names to shard files.")
+    warnings: list[str] = []
+    shard_names = sorted({str(v) for v in weight_map.values()})
+    tensors: list[TensorInfo] = []
+    files: list[Path] = []
+    formats = set()
+    for name in shard_names:
+        if Path(name).name != name or name in ("", ".", ".."):
+            warnings.append(f"shard {name!r} is not a plain file name next to the index; skipped.")
+            continue
+        shard = _within_roots(index.parent / name, roots)
+        if not shard.is_file():
+            missing = sum(1 for v in weight_map.values() if v == name)
+            warnings.append(f"shard {name} is missing: {missing} tensors not counted.")
+            continue
+        loaded = _load_file(shard)
+        formats.add(loaded.format)
+        files.append(shard)
+        warnings += loaded.warnings
+        tensors += loaded.tensors
+    seen: dict[str, int] = {}
+    for t in tensors:
+        seen[t.name] = seen.get(t.name, 0) + 1
+    dup = [n for n, c in seen.items() if c > 1]
+    if dup:
+        warnings.append(f"{len(dup)} tensor names appear in more than one shard (e.g. {dup[0]}); counted once.")
+        first: dict[str, TensorInfo] = {}
+        for t in tensors:
+            first.setdefault(t.name, t)
+        tensors = list(first.values())
+    unlisted = [t.name for t in tensors if t.name not in weight_map]
+    if unlisted:
+        warnings.append(f"{len(unlisted)} tensors in the shards are not in the index (e.g. {unlisted[0]}).")
+    if not tensors:
+        raise InputError(f"no shard of {index.name} could be read.", hint="; ".join(warnings[:3]))
+    fmt = "safetensors_sharded" if formats <= {"safetensors"} else "torch_sharded"
+    return Loaded(index, fmt, [index, *files], tensors, warnings=warnings)

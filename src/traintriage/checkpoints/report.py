@@ -1,0 +1,139 @@
+"""The pydantic models ``count_parameters`` returns (JSON for agents, MCP structured content)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ..findings import Finding
+
+Category = Literal["embeddings", "attention", "mlp", "norms", "output_head", "other"]
+CATEGORIES: tuple[str, ...] = ("embeddings", "attention", "mlp", "norms", "output_head", "other")
+
+
+class CheckpointInfo(BaseModel):
+    """What was read, so an agent can check the tool looked at the right thing."""
+
+    path: str = Field(description="Resolved path of the target (file or directory).")
+    format: Literal["safetensors", "safetensors_sharded", "torch_zip", "torch_legacy", "torch_sharded",
+                    "pickle", "hf_config"]
+    files: list[str] = Field(description="Files read (first 50).")
+    file_bytes: int = Field(description="Total size of the files read.")
+    state_dict_key: str | None = Field(default=None, description="Key of a training checkpoint the weights came from.")
+    prefixes_stripped: list[str] = Field(
+        default_factory=list, description="Wrapper prefixes removed (module., _orig_mod.)."
+    )
+    other_keys: dict[str, Any] = Field(default_factory=dict, description="Scalar bookkeeping (epoch, step, ...).")
+    metadata: dict[str, str] = Field(default_factory=dict, description="safetensors __metadata__.")
+
+
+class DtypeStats(BaseModel):
+    dtype: str
+    tensors: int
+    parameters: int
+    bytes: int
+
+
+class CategoryStats(BaseModel):
+    category: Category
+    parameters: int
+    share: float = Field(description="Fraction of all parameters (tied weights counted once).")
+    tensors: int
+
+
+class ModuleNode(BaseModel):
+    """One module prefix, e.g. ``blocks.0.attn``: parameters under it, tied weights counted once."""
+
+    name: str
+    parameters: int
+    bytes: int
+    share: float
+    tensors: int
+    children: list[ModuleNode] = Field(default_factory=list)
+
+
+class TensorEntry(BaseModel):
+    name: str
+    shape: list[int]
+    dtype: str
+    parameters: int
+    category: Category
+
+
+class TiedGroup(BaseModel):
+    """Names that hold the same weights; counted once, under ``names[0]``."""
+
+    names: list[str]
+    shape: list[int]
+    parameters: int = Field(description="Elements of one copy.")
+    how: Literal["shared_storage", "identical_values", "config", "name_convention"]
+    counted_once: bool
+
+
+class BufferStats(BaseModel):
+    """State-dict entries that are buffers (running stats, counters, masks), not trained parameters."""
+
+    tensors: int = 0
+    elements: int = 0
+    bytes: int = 0
+    names: list[str] = Field(default_factory=list, description="First 20.")
+
+
+class OptimizerSlot(BaseModel):
+    tensors: int
+    elements: int
+    bytes: int
+
+
+class OptimizerStats(BaseModel):
+    """The optimizer state saved beside the weights: it often costs 2x the model (Adam)."""
+
+    key: str = Field(description="Where it was found in the checkpoint.")
+    kind: str = Field(description="Guess from the state's slot names, e.g. 'Adam/AdamW'.")
+    param_groups: int
+    params_in_groups: int
+    params_with_state: int
+    slots: dict[str, OptimizerSlot] = Field(description="Per state name (exp_avg, exp_avg_sq, step, ...).")
+    total_bytes: int
+    hyperparameters: list[dict[str, Any]] = Field(default_factory=list, description="Per group: lr, betas, ...")
+
+
+class NonFinite(BaseModel):
+    name: str
+    nan: int
+    inf: int
+    elements: int
+
+
+class ValueScan(BaseModel):
+    """Streamed pass over the tensor bytes (bounded memory), when asked for."""
+
+    scanned_tensors: int
+    scanned_bytes: int
+    skipped: list[str] = Field(default_factory=list, description="Tensors not scanned, with the reason.")
+    nonfinite: list[NonFinite] = Field(default_factory=list)
+    all_zero: list[str] = Field(default_factory=list)
+
+
+class ParamReport(BaseModel):
+    """What a checkpoint holds: counts, where they sit, what is tied, what is broken."""
+
+    checkpoint: CheckpointInfo
+    warnings: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    total_parameters: int = Field(description="Trainable-shaped tensors, tied weights counted once, buffers excluded.")
+    total_bytes: int = Field(description="Bytes of those parameters as stored.")
+    tensors: int = Field(description="Named tensors read (before de-duplicating tied ones), buffers included.")
+    by_dtype: list[DtypeStats]
+    categories: list[CategoryStats]
+    depth: int
+    tree: list[ModuleNode]
+    largest_tensors: list[TensorEntry]
+    tied: list[TiedGroup] = Field(default_factory=list)
+    buffers: BufferStats = Field(default_factory=BufferStats)
+    optimizer: OptimizerStats | None = None
+    value_scan: ValueScan | None = None
+    architecture: dict[str, Any] = Field(
+        default_factory=dict, description="What was inferred: vocab, d_model, blocks, per-block parameters."
+    )
