@@ -1,6 +1,7 @@
-"""MCP tool ``analyze_gradnorm``: per-component gradient health of a run."""
+"""MCP tool ``analyze_gradnorm``: per-component gradient health of a run.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: the SDK evaluates the annotations for the schemas.
+"""
 
 from typing import Annotated
 

@@ -1,0 +1,181 @@
+"""gradnorm detectors on real gradient norms from tiny numpy training loops (tests/gradsim.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradsim import deep_stack, two_branch
+
+from traintriage.detectors.gradnorm import analyze_gradnorm
+from traintriage.detectors.gradnorm.components import group_parameters, layer_stacks
+from traintriage.detectors.gradnorm.correlation import loss_correlation
+from traintriage.errors import InputError
+from traintriage.signals import RunData, Series, infer_roles
+
+
+def run_of(tags: dict[str, np.ndarray], step_every: int = 1) -> RunData:
+    series = {k: Series.from_arrays(k, np.arange(len(v)) * step_every, v) for k, v in tags.items()}
+    return RunData(Path("/tmp/sim"), "synthetic", series, infer_roles(series))
+
+
+def tagged(sim: dict[str, np.ndarray], prefix: str = "gradnorm/", clip: bool = False) -> dict[str, np.ndarray]:
+    tags = {"Loss/train": sim["loss"]}
+    tags |= {f"{prefix}{k}": v for k, v in sim.items() if k.startswith(("layer", "branch", "head"))}
+    if clip:
+        tags |= {"GradNorm/Total_PreClip": sim["total"], "GradNorm/Clipped_Total": sim["post"]}
+    else:
+        tags[f"{prefix}total"] = sim["total"]
+    return tags
+
+
+def loud(report) -> list[tuple[str, str | None]]:
+    return [(f.code, f.component) for f in report.findings if f.severity != "info"]
+
+
+@pytest.mark.parametrize(
+    "sim",
+    [
+        pytest.param(lambda: deep_stack(act="relu", init_gain=np.sqrt(2), seed=0), id="relu-he-init"),
+        pytest.param(lambda: deep_stack(act="tanh", depth=4, seed=1), id="shallow-tanh"),
+        pytest.param(lambda: two_branch(seed=2), id="two-branch"),
+        pytest.param(lambda: two_branch(factor=0.1, seed=3), id="branch-gain-0.1"),
+        pytest.param(lambda: deep_stack(act="relu", init_gain=np.sqrt(2), depth=4, clip=5.0), id="clip-safety-net"),
+    ],
+)
+def test_healthy_runs_stay_quiet(sim):
+    data = sim()
+    report = analyze_gradnorm(run_of(tagged(data, clip="post" in data)))
+    assert loud(report) == []
+    assert report.components and all(c.status == "ok" for c in report.components)
+
+
+def test_detached_branch_is_dead():
+    report = analyze_gradnorm(run_of(tagged(two_branch(factor=0.0))))
+    assert loud(report) == [("dead_component", "branch_b")]
+    f = report.findings[0]
+    assert f.severity == "critical" and f.title.startswith("DEAD [branch_b]") and "100%" in f.title
+    assert {c.name: c.status for c in report.components}["branch_b"] == "dead"
+
+
+def test_tiny_branch_gain_is_imbalance_not_dead():
+    report = analyze_gradnorm(run_of(tagged(two_branch(factor=1e-4))))
+    assert loud(report) == [("gradient_imbalance", "branch_b")]
+    assert report.findings[0].details["kind"] == "starved"
+    assert report.findings[0].details["log10_ratio_to_siblings"] < -3
+
+
+def test_sigmoid_stack_vanishes_front_layers_only():
+    report = analyze_gradnorm(run_of(tagged(deep_stack(act="sigmoid", depth=12))))
+    assert [f.code for f in report.findings if f.severity != "info"] == ["vanishing_gradients"]
+    stack = report.layer_stacks[0]
+    assert stack.layers[0] == "layer00" and stack.front_minus_back_decades < -3 and stack.spearman_rho > 0.9
+
+
+def test_front_heavy_stack_is_exploding():
+    # Backward signals growing 2.5x per layer toward the input (Jacobians > 1), multiplicative noise.
+    rng = np.random.default_rng(0)
+    base = np.exp(rng.normal(0, 0.2, (12, 300)))
+    tags = {f"grad_norm/h.{i}": base[i] * 2.5 ** (12 - i) for i in range(12)}
+    tags["loss"] = np.linspace(2, 1, 300)
+    report = analyze_gradnorm(run_of(tags))
+    codes = [f.code for f in report.findings if f.severity != "info"]
+    assert codes == ["exploding_gradients"]
+    assert report.layer_stacks[0].layers[:3] == ["h.0", "h.1", "h.2"]
+
+
+def test_heavy_clipping_from_pre_and_post_norms():
+    report = analyze_gradnorm(run_of(tagged(deep_stack(depth=4, init_gain=np.sqrt(2), clip=0.01), clip=True)))
+    assert [f.code for f in report.findings if f.severity != "info"] == ["heavy_clipping"]
+    clip = report.clipping
+    assert clip.method == "pre_post" and clip.clipped_percent > 90 and clip.factor_median > 5
+    assert abs(clip.threshold - 0.01) < 1e-6
+
+
+def test_heavy_clipping_from_user_threshold():
+    sim = deep_stack(depth=4, init_gain=np.sqrt(2))
+    typical = float(np.median(sim["total"]))
+    report = analyze_gradnorm(run_of(tagged(sim)), clip_threshold=typical / 10)
+    assert report.clipping.method == "threshold" and report.clipping.threshold_source == "argument"
+    assert "heavy_clipping" in [f.code for f in report.findings]
+    quiet = analyze_gradnorm(run_of(tagged(sim)), clip_threshold=typical * 10)
+    assert quiet.clipping.clipped_percent < 5 and "heavy_clipping" not in [f.code for f in quiet.findings]
+
+
+def test_non_finite_grad_norm_raises_nan_inf_at_first_step():
+    sim = deep_stack(depth=3, init_gain=np.sqrt(2), steps=200)
+    total = sim["total"].copy()
+    total[150:] = np.inf
+    tags = tagged(sim) | {"gradnorm/total": total}
+    report = analyze_gradnorm(run_of(tags))
+    nan = [f for f in report.findings if f.code == "nan_inf"]
+    assert len(nan) == 1 and nan[0].step_start == 150 and nan[0].severity == "critical"
+    assert any(f.code == "exploding_gradients" and f.step_start == 150 for f in report.findings)
+
+
+def test_growth_by_orders_of_magnitude_vs_moderate_late_rise():
+    rng = np.random.default_rng(1)
+    n = 400
+    noise = np.exp(rng.normal(0, 0.3, n))
+    moderate = np.where(np.arange(n) < 300, 1.0, 1.0 + 4.0 * (np.arange(n) - 300) / 100) * noise
+    runaway = 10 ** (4.0 * np.clip(np.arange(n) - 200, 0, None) / 200) * noise
+    loss = np.linspace(2, 1, n)
+    assert loud(analyze_gradnorm(run_of({"loss": loss, "grad_norm": moderate}))) == []
+    report = analyze_gradnorm(run_of({"loss": loss, "grad_norm": runaway}))
+    grow = [f for f in report.findings if f.code == "exploding_gradients"]
+    assert grow and grow[0].severity == "critical" and 200 <= grow[0].step_start <= 260
+
+
+def test_isolated_spike_is_grouped_and_info():
+    rng = np.random.default_rng(2)
+    norm = np.exp(rng.normal(0, 0.1, 300))
+    norm[150:152] *= 20
+    report = analyze_gradnorm(run_of({"loss": np.linspace(2, 1, 300), "grad_norm": norm}))
+    spikes = [f for f in report.findings if f.code == "gradient_spike"]
+    assert len(spikes) == 1 and spikes[0].severity == "info"
+    assert (spikes[0].step_start, spikes[0].step_end) == (150, 151) and spikes[0].details["recovered"] is True
+
+
+def test_lightning_per_parameter_norms_grouped_to_layers():
+    names = [f"model.encoder.layer.{i}.{m}.{p}" for i in range(4) for m in ("attn", "mlp") for p in ("weight", "bias")]
+    names += ["model.embeddings.word.weight", "model.head.weight"]
+    groups = group_parameters(names)
+    assert set(groups) == {f"model.encoder.layer.{i}" for i in range(4)} | {"model.embeddings", "model.head"}
+    assert len(groups["model.encoder.layer.2"]) == 4
+    assert set(group_parameters(names, depth=2)) == {"model.encoder", "model.embeddings", "model.head"}
+    rng = np.random.default_rng(0)
+    tags = {f"grad_2.0_norm/{n}": np.full(50, 3.0) * np.exp(rng.normal(0, 0.1, 50)) for n in names}
+    tags["grad_2.0_norm_total"] = np.full(50, 20.0)
+    report = analyze_gradnorm(run_of(tags))
+    layer2 = next(c for c in report.components if c.name == "model.encoder.layer.2")
+    assert len(layer2.series) == 4 and 5.0 < layer2.median < 7.0  # sqrt(4 x 3^2) = 6
+    assert report.total.series == ["grad_2.0_norm_total"]
+
+
+def test_layer_stack_ordering_from_names():
+    assert layer_stacks(["layer10", "layer2", "layer0", "head"]) == [["layer0", "layer2", "layer10"]]
+    assert layer_stacks(["blocks.1", "blocks.0"]) == []  # two layers: no front/back judgement
+
+
+def test_loss_correlation_aligns_by_step_and_finds_lead():
+    rng = np.random.default_rng(3)
+    n = 300
+    lognorm = rng.normal(0, 1, n)
+    loss = np.empty(n)
+    loss[2:] = 1 + 0.5 * lognorm[:-2]  # the loss follows the norm two logged points later
+    loss[:2] = 1
+    steps = np.arange(n) * 10
+    corr = loss_correlation("loss", steps, loss, "norm", steps + 0, 10**lognorm)
+    assert corr.alignment == "intersect" and corr.best_lag == 2
+    # Loss logged on an offset grid: interpolated onto the norm's steps, not paired by index.
+    corr2 = loss_correlation("loss", steps + 5, loss, "norm", steps, 10**lognorm)
+    assert corr2.alignment == "interpolated" and corr2.points >= n - 2
+
+
+def test_no_gradient_series_is_a_clear_error():
+    with pytest.raises(InputError) as err:
+        analyze_gradnorm(run_of({"Loss/train": np.linspace(2, 1, 50), "LR": np.full(50, 1e-3)}))
+    text = str(err.value)
+    assert "Loss/train" in text and "LR" in text
+    assert "on_before_optimizer_step" in text and "logging_steps" in text and "clip_grad_norm_" in text
