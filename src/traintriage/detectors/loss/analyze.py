@@ -71,6 +71,22 @@ def _transitions(run: RunData, user: list[int] | None, warnings: list[str]) -> l
     return out
 
 
+def _standalone_spikes(spikes: list[Finding], divergence: list[Finding], *, blew_up: bool) -> list[Finding]:
+    """Spikes that are events of their own: an unrecovered jump inside a divergence, or on the way to a
+    NaN/Inf, is that divergence or blow-up (already reported), not a separate spike."""
+    out = []
+    for f in spikes:
+        if not f.details.get("recovered"):
+            inside = any(
+                d.step_start is not None and f.step_start is not None and f.step_start >= d.step_start
+                for d in divergence
+            )
+            if inside or blew_up:
+                continue
+        out.append(f)
+    return out
+
+
 def _val_level(run: RunData, name: str) -> float | None:
     """Final level of the first validation series (median of its last points), for zero_loss's memorization test."""
     for vname in run.roles.val_loss:
@@ -134,9 +150,10 @@ def analyze_loss(
     zero = detect_zero_loss(name, steps, v, reference=_val_level(run, name))
     stuck = detect_stuck_loss(name, steps, v)
     findings += zero + stuck
-    findings += detect_loss_spikes(name, steps, y, log=log, schedule=schedule)
+    spikes = detect_loss_spikes(name, steps, y, log=log, schedule=schedule)
     trans = _transitions(run, transitions, warnings)
-    findings += detect_divergence(name, steps, y, log=log, schedule=schedule, transitions=[t for t, _ in trans])
+    divergence = detect_divergence(name, steps, y, log=log, schedule=schedule, transitions=[t for t, _ in trans])
+    findings += divergence + _standalone_spikes(spikes, divergence, blew_up=v.size < len(s))
     if not zero:
         for p in detect_plateau(name, steps, y, log=log, schedule=schedule):
             covered = any(
@@ -149,7 +166,10 @@ def analyze_loss(
                 findings.append(p)
         zero = [z for z in zero if z.severity != "info"]
     if not stuck:
-        findings += detect_oscillation(name, steps, y, log=log)
+        oscillation = detect_oscillation(name, steps, y, log=log)
+        findings += oscillation
+        if oscillation:  # a bouncing loss makes no progress by definition: not also a plateau
+            findings = [f for f in findings if f.code != "plateau"]
     by_source: dict[str, list[int]] = {}
     for t, src in trans:
         by_source.setdefault(src, []).append(t)

@@ -21,6 +21,12 @@ MIN_SWING = math.log(2.0)  # 10th-90th percentile of the detrended loss spans at
 MIN_ABS_AUTOCORR = 0.5  # structured: |lag-1 autocorrelation of the detrended loss| >= 0.5
 MIN_CROSSINGS = 6  # at least 3 full swings around the trend
 PROGRESS_SHARE = 0.5  # "no net progress": the trend fell by less than half the swing
+# Chaotic bouncing (full-batch, momentum far too high) looks like noise step to step; what gives it away
+# is that the loss bounces ABOVE a level it had already reached: the tail sits >= 1.25x the best early
+# level (first 20 % of the run) with a 10-90 % swing >= 1.8x and no progress. Minibatch noise around a
+# converging or stalled loss never sits above where the run had already been.
+CHAOS_SWING = math.log(1.8)
+CHAOS_ABOVE = math.log(1.25)
 
 
 def detect_oscillation(name: str, steps: np.ndarray, y: np.ndarray, *, log: bool = True) -> list[Finding]:
@@ -28,6 +34,8 @@ def detect_oscillation(name: str, steps: np.ndarray, y: np.ndarray, *, log: bool
     it, the 10-90 % spread of the residual is >= ``MIN_SWING`` (log space: 2x; linear: half the
     spread of the whole run), |lag-1 autocorrelation| >= ``MIN_ABS_AUTOCORR``, the residual changes
     sign >= ``MIN_CROSSINGS`` times, and the trend fell by less than ``PROGRESS_SHARE`` of the swing.
+    Or (chaotic) the swing is >= ``CHAOS_SWING`` with no progress while the tail sits >= ``CHAOS_ABOVE``
+    above the best early level.
     """
     if y.size < MIN_POINTS:
         return []
@@ -44,9 +52,17 @@ def detect_oscillation(name: str, steps: np.ndarray, y: np.ndarray, *, log: bool
     crossings = int(np.count_nonzero(signs[1:] != signs[:-1]))
     k = max(2, m // 10)
     progress = float(np.median(trend[:k]) - np.median(trend[-k:]))
-    if swing < floor or abs(ac) < MIN_ABS_AUTOCORR or crossings < MIN_CROSSINGS or progress >= PROGRESS_SHARE * swing:
+    no_progress = progress < PROGRESS_SHARE * swing
+    structured = swing >= floor and abs(ac) >= MIN_ABS_AUTOCORR and crossings >= MIN_CROSSINGS
+    early = y[: max(5, y.size // 5)]
+    early_best = float(np.min(rolling_median(early, max(5, y.size // 20))))  # a level, not a lucky batch
+    chaotic = log and swing >= CHAOS_SWING and float(np.median(ys)) - early_best >= CHAOS_ABOVE
+    if not no_progress or not (structured or chaotic):
         return []
-    kind = "alternating step to step" if ac < 0 else "in slow waves"
+    if structured:
+        kind = "alternating step to step" if ac < 0 else "in slow waves"
+    else:
+        kind = f"erratically, {math.exp(float(np.median(ys)) - early_best):.3g}x above the level it had reached early"
     lo, hi = (math.exp(ys.min()), math.exp(ys.max())) if log else (ys.min(), ys.max())
     ratio = math.exp(swing) if log else swing
     conf = min(0.95, 0.55 + 0.2 * min(1.0, (abs(ac) - MIN_ABS_AUTOCORR) / 0.4) + 0.2 * min(1.0, swing / floor - 1))

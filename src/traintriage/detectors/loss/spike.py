@@ -30,9 +30,9 @@ PERSIST_RATIO = 2.0
 PERSIST_POINTS = 5
 ISOLATED_MIN_RATIO = 20.0
 ISOLATED_Z = 10.0
-# The jump must matter at the scale of the run: at least 1 % of the initial loss. A loss at 1e-9 that
-# jumps to 1e-7 is numerically 100x but means nothing (that is zero_loss territory).
-MIN_IMPACT = 0.01
+# The jump must matter at the scale of the run: at least 5 % of the initial loss. A loss at 1e-9 that
+# jumps to 1e-3 is numerically huge but leaves training where it was (that is zero_loss territory).
+MIN_IMPACT = 0.05
 
 
 def baseline_window(n: int) -> int:

@@ -176,7 +176,9 @@ def detect_plateau(
     Thresholds: the trailing stretch of block medians whose range stays within ``max(PLATEAU_BAND,
     PLATEAU_Z x block sigma)`` and shows no trend (|Kendall tau| < 0.5 when it is longer than 4 blocks)
     covers >= ``PLATEAU_MIN_FRACTION`` of the run. Severity from the evidence: a warning when the run
-    never learned (less than 20 % reduction before the plateau) or sits at chance level ln C; otherwise
+    never learned (less than 20 % reduction before the plateau) or sits at chance level ln C; a run of
+    >= 50 points whose first and last block medians differ by less than 20 % (either way) is a plateau
+    over its whole length even when a tiny slope is significant (slow convergence); otherwise
     (converged after real progress) it is info, and nothing at all when the LR had decayed below
     ``DECAYED_LR`` of its peak (the schedule asks for the flattening).
     """
@@ -196,6 +198,11 @@ def detect_plateau(
         k -= 1
     start_i = int(starts[k])
     frac = (steps[-1] - steps[start_i]) / max(1, steps[-1] - steps[0])
+    overall = float(meds[0] - meds[-1])
+    ramping = schedule is not None and (schedule.ramp or schedule.in_warmup(int(steps[n // 2])))
+    if log and n >= 50 and -NEVER_LEARNED < overall < NEVER_LEARNED and not ramping:
+        # slow convergence: a slope may be significant, but the whole run gained < 20 %
+        k, start_i, frac = 0, 0, 1.0
     if frac < PLATEAU_MIN_FRACTION or nb - k < 2:
         return []
     level = float(np.median(y[start_i:]))
