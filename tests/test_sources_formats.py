@@ -389,3 +389,18 @@ def test_summarize_end_to_end(target):
     train = description.run.roles.train_loss
     assert train is not None and by_name[train].role == "train_loss" and by_name[train].points > 0
     assert description.run.first_step is not None and description.run.last_step > description.run.first_step
+
+
+def test_analyze_loss_runs_on_trainer_state():
+    from traintriage.api import analyze_loss
+
+    report = analyze_loss(HF)
+    assert report.run.source == "trainer_state" and report.run.roles.train_loss == "loss"
+    assert not [f for f in report.findings if f.code == "nan_inf"]
+
+
+def test_analyze_loss_sees_nan_loss_from_a_text_log():
+    from traintriage.api import analyze_loss
+
+    report = analyze_loss(TEXT / "hf_stdout")
+    assert any(f.code == "nan_inf" and f.severity == "critical" for f in report.findings)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from array import array
@@ -174,6 +175,7 @@ _TIMING_WORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def looks_like_metric(name: str) -> bool:
     """True for ``loss``, ``val_loss``, ``lr``, ``grad_norm``, ``acc``...; False for ``ms/batch``, ``eta``, ``v_num``.
 
