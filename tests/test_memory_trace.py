@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from traintriage.errors import InputError
@@ -113,3 +114,27 @@ def test_not_a_trace(tmp_path):
     bad.write_text('"hello"')
     with pytest.raises(InputError):
         profile_memory(bad)
+
+
+def _rows(values):
+    from traintriage.memory.report import StepMemory
+
+    return [StepMemory(step=i + 1, device="cuda:0", start_ms=i, end_ms=i + 1, allocated_at_end=int(v),
+                       peak_allocated=int(v)) for i, v in enumerate(values)]
+
+
+def test_many_steps_use_the_robust_criteria():
+    """With many steps, per-step noise must not hide a leak, nor fake one."""
+    from traintriage.memory.report import DeviceMemory
+    from traintriage.memory.trace import _step_leak
+
+    dm = DeviceMemory(device="cuda:0", memory_events=1, allocations=1, bytes_allocated_total=1, peak_allocated=1,
+                      peak_allocated_human="", peak_time_ms=0, peak_op=None, peak_step=None, peak_reserved=0,
+                      final_allocated=0, live_at_end_bytes=0, timeline=[])
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 20e6, 60)
+    leaky = 10e9 + np.arange(60) * 15e6 + noise  # 15 MB/step under 20 MB of noise: some steps go down
+    assert (np.diff(leaky) < 0).any()
+    found = _step_leak(dm, _rows(leaky), {})
+    assert found is not None and found.details["slope_per_step_bytes"] == pytest.approx(15e6, rel=0.2)
+    assert _step_leak(dm, _rows(10e9 + noise), {}) is None
