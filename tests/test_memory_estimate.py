@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from traintriage.errors import InputError
@@ -68,3 +71,12 @@ def test_bad_inputs():
     with pytest.raises(InputError):
         parse_size("80 parsecs")
     assert parse_size("80GiB") == 80 * 2**30 and parse_size("40GB") == 40 * 10**9 and parse_size("24G") == 24 * 2**30
+
+
+def test_parameters_from_a_checkpoint():
+    """Counted by traintriage.checkpoints (924 parameters per the fixture's expected.json)."""
+    ckpt = Path(__file__).parent / "fixtures" / "checkpoints" / "mlp_state_dict.pt"
+    expected = json.loads((ckpt.parent / "expected.json").read_text())["mlp_state_dict.pt"]["parameters"]
+    e = estimate_memory(str(ckpt))
+    assert e.parameters == expected and e.parameters_source == str(ckpt)
+    assert e.total_bytes == 16 * expected

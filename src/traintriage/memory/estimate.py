@@ -99,8 +99,11 @@ def _count_from_checkpoint(path: Path) -> int:
             f"cannot count the parameters of {path}: the checkpoint reader is not available in this build.",
             hint="Pass the parameter count as a number instead (e.g. 7.5e9).",
         ) from None
-    report: Any = count_parameters(path)
-    for attr in ("total", "total_parameters", "total_params", "parameters"):
+    try:  # only the count is needed: skip the value scan, which reads every tensor's bytes
+        report: Any = count_parameters(path, scan_values=False)
+    except TypeError:
+        report = count_parameters(path)
+    for attr in ("total_parameters", "total", "total_params", "parameters"):
         value = report.get(attr) if isinstance(report, dict) else getattr(report, attr, None)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return int(value)
