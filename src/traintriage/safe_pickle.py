@@ -65,6 +65,12 @@ PLAIN_DATA_GLOBALS: Mapping[tuple[str, str], Callable[..., Any]] = {
     ("builtins", "bytearray"): bytearray,
     ("builtins", "slice"): slice,
     ("_codecs", "encode"): _latin1_encode,
+    # Protocols 0-2 written with fix_imports=True (the default) spell builtins the Python 2 way.
+    ("__builtin__", "set"): set,
+    ("__builtin__", "frozenset"): frozenset,
+    ("__builtin__", "complex"): complex,
+    ("__builtin__", "bytearray"): bytearray,
+    ("__builtin__", "slice"): slice,
 }
 
 
