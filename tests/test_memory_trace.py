@@ -138,3 +138,10 @@ def test_many_steps_use_the_robust_criteria():
     found = _step_leak(dm, _rows(leaky), {})
     assert found is not None and found.details["slope_per_step_bytes"] == pytest.approx(15e6, rel=0.2)
     assert _step_leak(dm, _rows(10e9 + noise), {}) is None
+
+
+def test_other_json_is_a_run_not_a_trace():
+    """trainer_state.json is JSON too: it goes to the run loader, not the trace reader."""
+    state = next((Path(__file__).parent / "fixtures" / "formats" / "hf_trainer").glob("*/trainer_state.json"))
+    report = profile_memory(state)
+    assert report.kind == "run" and any("no memory series" in w for w in report.warnings)

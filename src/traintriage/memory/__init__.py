@@ -28,8 +28,18 @@ from .sizes import format_bytes, parse_size
 
 __all__ = ["MemoryEstimate", "MemoryReport", "estimate_memory", "format_bytes", "parse_size", "profile_memory"]
 
-_TRACE_SUFFIXES = (".pt.trace.json", ".pt.trace.json.gz", ".json", ".json.gz")
+_TRACE_SUFFIXES = (".pt.trace.json", ".pt.trace.json.gz")
 _SNAPSHOT_SUFFIXES = (".pickle", ".pkl", ".pck")
+_SNIFF_BYTES = 1 << 16
+
+
+def _looks_like_trace(head: bytes) -> bool:
+    """Chrome-trace markers in the first bytes: the traceEvents key, or event fields in a bare array.
+
+    Other JSON files (``trainer_state.json``, metrics dumps) are runs and go to the run loader.
+    """
+    text = head.lstrip()
+    return b'"traceEvents"' in head or (text[:1] == b"[" and b'"ph"' in head)
 
 
 def artifact_kind(path: Path) -> str | None:
@@ -39,20 +49,16 @@ def artifact_kind(path: Path) -> str | None:
     name = path.name.lower()
     try:
         with open(path, "rb") as f:
-            head = f.read(2)
-    except OSError:
+            head = f.read(_SNIFF_BYTES)
+        if head[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as g:
+                head = g.read(_SNIFF_BYTES)
+    except (OSError, EOFError):
         return None
     if name.endswith(_SNAPSHOT_SUFFIXES) or head[:1] == b"\x80":
         return "snapshot"
-    if name.endswith(_TRACE_SUFFIXES):
+    if name.endswith(_TRACE_SUFFIXES) or _looks_like_trace(head):
         return "trace"
-    if head == b"\x1f\x8b":
-        try:
-            with gzip.open(path, "rb") as g:
-                first = g.read(64).lstrip()[:1]
-        except OSError:
-            return None
-        return "trace" if first in (b"{", b"[") else None
     return None
 
 
