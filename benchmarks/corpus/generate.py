@@ -981,6 +981,7 @@ class Case:
     fault_step: int | None
     fault: str
     convention: str
+    tool_kwargs: tuple[tuple[str, object], ...] = ()  # what a user would tell the tool (a stated capacity)
 
     @property
     def healthy(self) -> bool:
@@ -993,6 +994,7 @@ class Case:
             "must_not": HEALTHY_MUST_NOT if self.healthy else list(self.must_not),
             "root_cause": self.root_cause, "fault_step": self.fault_step, "fault": self.fault,
             "convention": self.convention, "description": " ".join(doc.split()),
+            "tool_kwargs": dict(self.tool_kwargs),
         }
 
 
@@ -1050,7 +1052,8 @@ CASES: tuple[Case, ...] = (
          "memory", 0, "losses.append(loss) keeping every autograd graph", "plain"),
     Case("memory_pressure_autobatch", case_memory_pressure_autobatch, ("memory_pressure",),
          ("nan_inf", "divergence", "stuck_loss", "zero_loss", "memory_leak"),
-         "memory", 0, "auto batch size filling 97% of a stated 12 MiB budget", "plain"),
+         "memory", 0, "auto batch size filling 97% of a stated 12 MiB budget", "plain",
+         (("capacity", 12 * 2**20),)),
     Case("healthy_hf_cosine", case_healthy_hf_cosine, (), (), None, None, "none", "hf"),
     Case("healthy_lightning", case_healthy_lightning, (), (), None, None, "none", "lightning"),
     Case("healthy_keras_epochs", case_healthy_keras_epochs, (), (), None, None, "none", "keras"),
@@ -1094,6 +1097,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--demo", action="store_true", help="write the README quickstart demo run")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--labels-only", action="store_true", help="rewrite labels.json, train nothing")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     if args.list:
@@ -1109,7 +1113,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown case(s): {', '.join(unknown)}; see --list", file=sys.stderr)
         return 2
-    for case in [BY_NAME[n] for n in args.case] if args.case else CASES:
+    for case in [] if args.labels_only else [BY_NAME[n] for n in args.case] if args.case else CASES:
         generate(case, verbose=not args.quiet)
     write_labels()
     print(f"wrote {LABELS.relative_to(HERE.parents[1])} ({len(CASES)} runs) on {socket.gethostname()}")

@@ -1,0 +1,74 @@
+"""The labelled corpus is consistent: labels name runs that exist, use real codes, and cover every code.
+
+Why: the accuracy benchmark is only meaningful if its ground truth is. A label naming a run that was
+renamed, a code that was misspelt, or a loggable code no run exercises would let the benchmark pass
+while measuring nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from traintriage.findings import CODES
+
+CORPUS = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus"
+ROOT_CAUSES = {"optimizer", "data", "curriculum", "architecture", "initialization", "numerics", "memory",
+               "pipeline", "unknown"}
+# Codes a training log cannot show: they need a checkpoint.
+NOT_LOGGABLE = {code for code, info in CODES.items() if info.area == "parameters"}
+
+
+@pytest.fixture(scope="module")
+def labels() -> dict:
+    return json.loads((CORPUS / "labels.json").read_text())
+
+
+def test_every_label_names_a_run_with_event_files(labels: dict) -> None:
+    for run in labels["runs"]:
+        run_dir = CORPUS / "runs" / run["case"]
+        assert run_dir.is_dir(), f"{run['case']}: no run directory"
+        assert list(run_dir.rglob("events.out.tfevents.*")), f"{run['case']}: no event files"
+
+
+def test_every_run_directory_has_a_label(labels: dict) -> None:
+    named = {run["case"] for run in labels["runs"]}
+    on_disk = {p.name for p in (CORPUS / "runs").iterdir() if p.is_dir()}
+    assert on_disk == named
+
+
+def test_codes_are_registered(labels: dict) -> None:
+    for run in labels["runs"]:
+        for code in run["must"] + run["must_not"]:
+            assert code in CODES, f"{run['case']}: unknown code {code!r}"
+        assert not set(run["must"]) & set(run["must_not"]), f"{run['case']}: a code both required and forbidden"
+
+
+def test_every_loggable_code_is_required_somewhere(labels: dict) -> None:
+    required = {code for run in labels["runs"] for code in run["must"]}
+    missing = set(CODES) - NOT_LOGGABLE - required
+    assert not missing, f"no corpus run requires: {sorted(missing)}"
+
+
+def test_fault_runs_have_a_cause_and_step(labels: dict) -> None:
+    for run in labels["runs"]:
+        if run["healthy"]:
+            continue
+        assert run["root_cause"] in ROOT_CAUSES, run["case"]
+        assert isinstance(run["fault_step"], int) and run["fault_step"] >= 0, run["case"]
+        assert run["description"], run["case"]
+
+
+def test_healthy_runs_forbid_every_loggable_alarm(labels: dict) -> None:
+    healthy = [run for run in labels["runs"] if run["healthy"]]
+    assert len(healthy) >= 8
+    for run in healthy:
+        assert not run["must"]
+        assert set(CODES) - NOT_LOGGABLE <= set(run["must_not"]), run["case"]
+
+
+def test_corpus_stays_small() -> None:
+    size = sum(p.stat().st_size for p in (CORPUS / "runs").rglob("*") if p.is_file())
+    assert size < 15 * 2**20, f"corpus is {size / 2**20:.1f} MiB; keep it under 15 MiB"
