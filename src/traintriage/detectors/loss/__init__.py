@@ -8,7 +8,15 @@ the LR explains), ``robust`` (shared statistics), ``statistics`` and ``report`` 
 
 from __future__ import annotations
 
-from .analyze import analyze_loss
 from .report import LossReport, LossStatistics
 
 __all__ = ["LossReport", "LossStatistics", "analyze_loss"]
+
+
+def __getattr__(name: str):
+    # The detectors load on first use: the MCP server imports only the report model at startup.
+    if name == "analyze_loss":
+        from .analyze import analyze_loss
+
+        return analyze_loss
+    raise AttributeError(name)

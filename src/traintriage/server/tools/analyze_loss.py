@@ -1,6 +1,8 @@
-"""MCP tool ``analyze_loss``: critique the loss curve of a run (findings with evidence, statistics)."""
+"""MCP tool ``analyze_loss``: critique the loss curve of a run (findings with evidence, statistics).
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: the SDK evaluates the annotations for the schemas, and the
+report model is imported inside ``register`` (the light report module only, not the detectors).
+"""
 
 from typing import Annotated
 
