@@ -85,7 +85,8 @@ def read_schedule(name: str | None, steps: np.ndarray | None, values: np.ndarray
         return sched
     span = steps[-1] - steps[0]
     i_peak = int(np.argmax(values >= 0.98 * sched.peak))
-    rising_start = values[0] <= 0.5 * sched.peak
+    # warmup and ramps rise over many logged points; a one-off jump to the peak is a bump, not a ramp
+    rising_start = values[0] <= 0.5 * sched.peak and int(np.count_nonzero(np.diff(values[: i_peak + 1]) > 0)) >= 3
     if rising_start and i_peak > 0:
         if span > 0 and (steps[i_peak] - steps[0]) <= MAX_WARMUP_FRACTION * span:
             sched.warmup_end = int(steps[i_peak])
