@@ -1,3 +1,8 @@
 """MCP prompt adapters, one module per workflow, each with ``register(server, ctx)``."""
 
-MODULES: list[str] = []
+MODULES: list[str] = [
+    "triage_run",
+    "investigate_loss_spike",
+    "review_sequence_model",
+    "review_training_config",
+]

@@ -3,4 +3,5 @@
 MODULES: list[str] = [
     "runs",
     "reference",
+    "guides",
 ]
