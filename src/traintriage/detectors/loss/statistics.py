@@ -72,7 +72,7 @@ def phases(steps: np.ndarray, y: np.ndarray, log: bool, schedule: Schedule | Non
     ends = [*starts[1:].tolist(), n - 1]
     out: list[Phase] = []
     for j, lab in enumerate(labels):
-        a, b = int(starts[j]), int(ends[j])
+        a, b = int(starts[j]), (int(ends[j]) if j < len(labels) - 1 else n - 1)
         if out and out[-1].kind == lab:
             out[-1].step_end = int(steps[b])
             out[-1].end_value = _show(meds[j + 1], log)
