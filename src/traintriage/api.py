@@ -32,6 +32,7 @@ def describe_run(target: str | Path, **kwargs) -> RunDescription:
 
     return summarize(load(target, **kwargs))
 
+
 if TYPE_CHECKING:  # the analysis package is imported on first call, not with the API
     from .detectors.gradnorm import GradNormReport
     from .detectors.loss import LossReport
@@ -50,6 +51,33 @@ def analyze_gradnorm(
     from .detectors.gradnorm import analyze_gradnorm as analyze
 
     return analyze(load(target, roots=roots, trial=trial, roles=roles), clip_threshold=clip_threshold, depth=depth)
+
+
+def correlate(
+    target: str | Path,
+    *,
+    roots: Sequence[Path] | None = None,
+    trial: bool = False,
+    roles: RolesArg = None,
+    checkpoint: str | Path | None = None,
+    memory: str | Path | None = None,
+    capacity: int | str | None = None,
+    clip_threshold: float | None = None,
+    transitions: Sequence[int] | None = None,
+):
+    """The triage report of a run (see :mod:`traintriage.triage`): top issues, root causes, plans."""
+    from .triage import correlate as run_correlate
+
+    data = load(target, roots=roots, trial=trial, roles=roles)
+    return run_correlate(
+        data,
+        checkpoint=checkpoint,
+        memory=memory,
+        capacity=capacity,
+        clip_threshold=clip_threshold,
+        transitions=transitions,
+        roots=roots,
+    )
 
 
 def analyze_loss(

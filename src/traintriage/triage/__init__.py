@@ -1,0 +1,174 @@
+"""``correlate``: turn a run into the report a senior ML engineer would write.
+
+Runs the analyses on one read of the run (loss, gradients, memory when logged; a checkpoint and a
+memory artifact when given), groups their findings into issues by step (:mod:`.issues`), attributes
+each issue to its most likely root cause from the evidence around it (:mod:`.attribution`), and writes
+an ordered remediation plan and a validation plan with values taken from the run (:mod:`.plans`).
+An analysis that cannot run (no gradient series, say) is skipped with a reason in ``analyses`` and
+``warnings``; only a run with no usable loss at all is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import TraintriageError
+from ..findings import Evidence, Finding, sort_findings
+from ..signals import RunData
+from .attribution import attribute
+from .context import RunContext
+from .issues import group_findings
+from .models import RootCause, TriageIssue, TriageReport
+from .plans import build_plans
+
+MAX_ISSUES = 10
+MAX_EVIDENCE = 6
+
+
+def correlate(
+    run: RunData,
+    *,
+    checkpoint: str | Path | None = None,
+    memory: str | Path | None = None,
+    capacity: int | str | None = None,
+    clip_threshold: float | None = None,
+    transitions: Sequence[int] | None = None,
+    roots: Sequence[Path] | None = None,
+) -> TriageReport:
+    """Triage ``run``; ``checkpoint`` and ``memory`` (a trace or snapshot) add their analyses."""
+    from ..detectors.gradnorm import analyze_gradnorm
+    from ..detectors.loss import analyze_loss
+
+    warnings = list(run.warnings)
+    findings: list[Finding] = []
+    analyses: dict[str, str] = {}
+    extras: dict = {}
+
+    loss = analyze_loss(run, transitions=list(transitions) if transitions else None)
+    findings += loss.findings
+    analyses["loss"] = "ok"
+    _extend_unique(warnings, loss.warnings)
+
+    shares: dict[str, float] = {}
+    try:
+        grads = analyze_gradnorm(run, clip_threshold=clip_threshold)
+        shares = {c.name: c.share_median for c in grads.components if c.share_median is not None}
+        findings += grads.findings
+        analyses["gradnorm"] = "ok"
+        _extend_unique(warnings, grads.warnings)
+    except TraintriageError as err:
+        analyses["gradnorm"] = f"skipped: {err.message}"
+        warnings.append(f"gradient checks skipped: {err.message}")
+
+    if run.roles.memory:
+        from ..memory import profile_memory
+
+        mem = profile_memory(run, capacity_bytes=capacity)
+        findings += mem.findings
+        analyses["memory"] = "ok (logged series)"
+        _extend_unique(warnings, mem.warnings)
+    if memory is not None:
+        from ..memory import profile_memory
+
+        try:
+            mem = profile_memory(str(memory), capacity_bytes=capacity, roots=roots)
+            findings += mem.findings
+            analyses["memory_artifact"] = f"ok ({mem.kind})"
+            extras["memory"] = {"target": mem.target, "kind": mem.kind, "stats": mem.stats}
+        except TraintriageError as err:
+            analyses["memory_artifact"] = f"failed: {err.message}"
+            warnings.append(f"memory target not analysed: {err}")
+    if checkpoint is not None:
+        from ..checkpoints import count_parameters
+
+        try:
+            params = count_parameters(_inside(checkpoint, roots))
+            findings += params.findings
+            analyses["parameters"] = "ok"
+            extras["parameters"] = {"total": getattr(params, "total_parameters", None)}
+        except TraintriageError as err:
+            analyses["parameters"] = f"failed: {err.message}"
+            warnings.append(f"checkpoint not analysed: {err}")
+
+    findings = sort_findings(_dedupe(findings))
+    ctx = RunContext.of(run)
+    ctx.component_shares = shares
+    drafts = group_findings(findings, ctx.tolerance)
+    issues: list[TriageIssue] = []
+    anchors: list[Finding] = []
+    for draft in drafts:
+        cause: RootCause = attribute(draft, ctx, findings)
+        anchor = draft.anchor
+        issues.append(
+            TriageIssue(
+                rank=0,
+                title=anchor.title
+                + (f" (+ {', '.join(c for c in draft.codes if c != anchor.code)})" if len(draft.codes) > 1 else ""),
+                codes=draft.codes,
+                severity=draft.severity,  # type: ignore[arg-type]
+                step_start=draft.step_start,
+                step_end=draft.step_end,
+                evidence=_evidence(draft.findings),
+                root_cause=cause,
+            )
+        )
+        anchors.append(anchor)
+    order = sorted(
+        range(len(issues)),
+        key=lambda i: (
+            {"critical": 0, "warning": 1, "info": 2}[issues[i].severity],
+            issues[i].step_start if issues[i].step_start is not None else float("inf"),
+            -issues[i].root_cause.confidence,
+        ),
+    )[:MAX_ISSUES]
+    issues = [issues[i] for i in order]
+    anchors = [anchors[i] for i in order]
+    for rank, issue in enumerate(issues, start=1):
+        issue.rank = rank
+    remediation, validation = build_plans(issues, anchors, ctx)
+    return TriageReport(
+        run=run.info(),
+        warnings=warnings,
+        issues=issues,
+        remediation=remediation,
+        validation=validation,
+        findings=findings,
+        analyses=analyses,
+        extras=extras,
+    )
+
+
+def _inside(path: str | Path, roots: Sequence[Path] | None) -> Path:
+    from ..sources.resolve import resolve_target
+
+    return resolve_target(str(path), roots=roots).path
+
+
+def _evidence(findings: list[Finding]) -> list[Evidence]:
+    out: list[Evidence] = []
+    for f in sorted(findings, key=lambda f: {"critical": 0, "warning": 1, "info": 2}[f.severity]):
+        for ev in f.evidence[:2]:
+            out.append(ev)
+    return out[:MAX_EVIDENCE]
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """The same finding reported by two analyses (NaN in a loss seen by loss and by memory) counts once."""
+    seen: set[tuple] = set()
+    out = []
+    for f in findings:
+        key = (f.code, f.series, f.component, f.step_start, f.step_end)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _extend_unique(target: list[str], items: list[str]) -> None:
+    for item in items:
+        if item not in target:
+            target.append(item)
+
+
+__all__ = ["TriageReport", "correlate"]

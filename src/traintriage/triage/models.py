@@ -1,0 +1,67 @@
+"""The triage contract (DESIGN.md, "Triage report"): what ``correlate`` returns.
+
+Top issues with evidence, the most likely root cause of each with a confidence, an ordered
+remediation plan (smallest safe change first, values taken from the run), a validation plan (what the
+next run must show), and every finding. Issues are ordered by severity, then how early, then how
+certain; the first three are the contract's top 3.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ..findings import Evidence, Finding, Severity
+from ..signals import RunInfo
+
+Category = Literal[
+    "optimizer", "data", "curriculum", "architecture", "initialization", "numerics", "memory", "pipeline", "unknown"
+]
+
+
+class RootCause(BaseModel):
+    category: Category
+    explanation: str
+    confidence: float = Field(ge=0.0, le=1.0, description="Follows from how many independent signals agree.")
+    signals: list[str] = Field(default_factory=list, description="The independent signals that support it.")
+
+
+class TriageIssue(BaseModel):
+    rank: int
+    title: str
+    codes: list[str]
+    severity: Severity
+    step_start: int | None = None
+    step_end: int | None = None
+    evidence: list[Evidence]
+    root_cause: RootCause
+
+
+class RemediationStep(BaseModel):
+    order: int
+    change: str = Field(description="The change, with concrete values taken from the run.")
+    addresses: list[int] = Field(description="Ranks of the issues it addresses.")
+    expected_effect: str
+    risk: Literal["low", "medium", "high"]
+
+
+class ValidationCheck(BaseModel):
+    metric: str
+    expectation: str
+    addresses: list[int] = Field(default_factory=list)
+
+
+class TriageReport(BaseModel):
+    run: RunInfo
+    warnings: list[str]
+    issues: list[TriageIssue]
+    remediation: list[RemediationStep]
+    validation: list[ValidationCheck]
+    findings: list[Finding]
+    analyses: dict[str, str] = Field(
+        default_factory=dict, description="Which analyses ran ('ok') or why one was skipped."
+    )
+    extras: dict[str, Any] = Field(
+        default_factory=dict, description="Summaries from checkpoint / memory analyses when given."
+    )
