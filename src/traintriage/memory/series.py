@@ -37,6 +37,15 @@ FRAGMENTATION_MIN_BYTES = 1 << 30
 ASSUME_BYTES_ABOVE = 1e6  # an unlabelled series whose values exceed this is taken to be bytes
 
 
+_CAPACITY_WORDS = ("capacity", "limit", "budget", "total_memory", "device_total", "mem_total")
+
+
+def is_capacity_series(name: str) -> bool:
+    """A logged device capacity (``memory/capacity_bytes``, ``gpu_mem_limit``): a reference, not usage."""
+    low = name.lower()
+    return any(word in low for word in _CAPACITY_WORDS)
+
+
 def classify(name: str) -> str:
     """The kind of a memory series, from its name: allocated, reserved, max_*, rss or other."""
     low = name.lower()
@@ -148,6 +157,22 @@ def analyze_series(
             "Log torch.cuda.memory_allocated() and memory_reserved() per step, or pass a profiler trace or "
             "a torch.cuda.memory._dump_snapshot() pickle instead."
         )
+        return [], [], {}, warnings
+
+    capacity_names = [n for n in names if is_capacity_series(n)]
+    names = [n for n in names if n not in capacity_names]
+    if capacity_bytes is None and capacity_names:
+        cap_series = run.series[capacity_names[0]]
+        finite = cap_series.values[np.isfinite(cap_series.values)]
+        unit = _unit(cap_series, warnings)
+        if finite.size and unit:
+            capacity_bytes = int(finite.max() * unit)
+            warnings.append(
+                f"capacity {format_bytes(capacity_bytes)} taken from the logged series {capacity_names[0]} "
+                "(pass capacity to override)."
+            )
+    if not names:
+        warnings.append("only a capacity series is logged; log allocated/reserved memory to compare with it.")
         return [], [], {}, warnings
 
     findings: list[Finding] = []
