@@ -123,7 +123,8 @@ def run_mcp(labels: list[dict[str, Any]]) -> dict[str, ToolResult]:
     import anyio
     from mcp import Client, StdioServerParameters
 
-    exe = shutil.which("traintriage") or str(Path(sys.executable).with_name("traintriage"))
+    sibling = Path(sys.executable).with_name("traintriage")  # the install this interpreter imports from
+    exe = str(sibling) if sibling.exists() else shutil.which("traintriage") or "traintriage"
     params = StdioServerParameters(command=exe, args=["serve", "--root", str(RUNS)])
     results: dict[str, ToolResult] = {}
 
@@ -150,6 +151,8 @@ def run_mcp(labels: list[dict[str, Any]]) -> dict[str, ToolResult]:
     try:
         anyio.run(main)
     except Exception as exc:
+        while isinstance(exc, BaseExceptionGroup) and exc.exceptions:  # show the cause, not the task group
+            exc = exc.exceptions[0]
         msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
         for label in labels:
             results.setdefault(label["case"], ToolResult("error", error=f"server: {msg}"))

@@ -860,8 +860,8 @@ def case_healthy_small_batch_noisy(out: Path) -> None:
 
 
 def case_healthy_epi_clipping(out: Path) -> None:
-    """EpiForecaster layout with a sensible clip (max_norm=2.0): clipping bites on a few early steps
-    only. MobilityGNN gets ~1/20 of TemporalEncoder's gradient norm because its input (a time average) is
+    """EpiForecaster layout with a sensible clip (max_norm=2.0): clipping bites on ~5% of steps, all
+    before step 260. MobilityGNN gets ~1/20 of TemporalEncoder's gradient norm because its input (a time average) is
     less informative, not because it is broken. Warmup then linear decay."""
     g = seed_all(105)
     model = EpiLike(8)
