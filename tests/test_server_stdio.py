@@ -61,3 +61,38 @@ async def test_stdio_session_lists_calls_and_survives_bad_requests(root: Path) -
 
         again = await client.call_tool("describe_run", {"run": "gnn"})
         assert not again.is_error
+
+
+CORPUS = Path(__file__).parent.parent / "benchmarks" / "corpus" / "runs"
+
+
+async def test_agent_triage_workflow_over_stdio() -> None:
+    """What an agent does: list tools, read a reference page, get the triage prompt, call correlate,
+    and get the contract back as structured content (top issue, root cause, plan with run values)."""
+    async with Client(_server(CORPUS), read_timeout_seconds=120) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        for name in ("analyze_loss", "analyze_gradnorm", "count_parameters", "profile_memory", "correlate"):
+            assert name in tools, name
+            assert tools[name].output_schema, name
+
+        page = await client.read_resource("traintriage://reference/loss_spike")
+        assert "loss_spike" in page.contents[0].text
+
+        prompt = await client.get_prompt("triage_run", {"run": "loss_spike_lr_bump"})
+        text = " ".join(m.content.text for m in prompt.messages if hasattr(m.content, "text"))
+        assert "correlate" in text
+
+        result = await client.call_tool("correlate", {"run": "loss_spike_lr_bump"})
+        assert not result.is_error, result.content
+        report = result.structured_content
+        top = report["issues"][0]
+        assert "loss_spike" in top["codes"]
+        assert top["root_cause"]["category"] == "optimizer"
+        assert top["evidence"] and all("metric" in e for e in top["evidence"])
+        # The plan cites the run's own numbers: the logged LR before and after the bump.
+        first = report["remediation"][0]
+        assert first["order"] == 1 and "0.001" in first["change"] and "0.03" in first["change"]
+        assert report["validation"]
+
+        loss = await client.call_tool("analyze_loss", {"run": "loss_spike_lr_bump"})
+        assert not loss.is_error and any(f["code"] == "loss_spike" for f in loss.structured_content["findings"])
