@@ -18,15 +18,16 @@ def example_run() -> Path:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="diagnose the bundled example run (readable report; --json for JSON)")
+    p = sub.add_parser("demo", help="triage the bundled example run (readable report; --json for JSON)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the readable report")
     add_output_arguments(p, fail_on=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    from . import inspect
+    from ..api import correlate
+    from ..triage.text import render_triage
 
     args.text = not args.json
-    ns = argparse.Namespace(run=str(example_run()), trial=False, role=[], text=args.text)
-    return inspect.run(ns)
+    report = correlate(example_run())
+    return Outcome(report, text=lambda: render_triage(report), findings=report.findings)
