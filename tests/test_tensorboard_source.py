@@ -129,3 +129,9 @@ def test_cache_is_bounded_and_thread_safe(tmp_path: Path) -> None:
         t.join()
     assert not errors
     assert [results[i] for i in range(4)] == [expected] * 4
+
+
+def test_a_single_event_file_as_the_run() -> None:
+    path = next((EVENTS / "keras" / "train").iterdir())
+    series, warnings = load_tensorboard_series(path, [path], EventCache())
+    assert set(series) == {"epoch_loss", "epoch_learning_rate"} and warnings == []

@@ -30,8 +30,9 @@ _TS_RE = re.compile(r"tfevents\.(\d+)")
 
 
 def is_event_file(path: Path) -> bool:
-    """A TensorBoard event file, by TensorBoard's own naming rule (``*tfevents*``)."""
-    return "tfevents" in path.name and path.is_file()
+    """A TensorBoard event file, by TensorBoard's own naming rule (``*tfevents*``; not a .tmp/.lock)."""
+    name = path.name
+    return "tfevents" in name and not name.endswith((".tmp", ".lock")) and path.is_file()
 
 
 def _order_key(run_dir: Path, path: Path) -> tuple[str, int, str]:
@@ -71,8 +72,11 @@ def load_tensorboard_series(
     """Read ``event_files`` (as found by :func:`find_event_files`) into series named as described above.
 
     Returns the series by name and the warnings (per-file ones prefixed with the file's name).
+    ``run_dir`` may also be a single event file: its tags are then used as they are.
     """
     run_dir = Path(run_dir)
+    if run_dir.is_file():
+        run_dir = run_dir.parent
     cache = cache or default_cache
     warnings: list[str] = []
     parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
