@@ -25,6 +25,16 @@ MEMO_TAIL = 0.4
 MEMO_TRAIN_FALL = math.log(10.0)
 MEMO_GAP = math.log(10.0)
 VAL_STALL = math.log(1.02)
+# Episode: an overfitting stretch that does not last to the end of the run, because something cut it
+# short (a loss spike that knocked the model out of its memorised state, a restart). Stricter than the
+# end-of-run rule, since it is looked for anywhere: >= 10 % and 3 sigma above the running best, over
+# >= EPISODE_MIN_POINTS evaluations with Kendall tau >= EPISODE_TAU, while training fell >= 2 %. The
+# stretch ends before the first jump of the validation loss of >= 1.5x and 5 sigma in one evaluation
+# (a disruption, not a trend).
+EPISODE_RISE = math.log(1.10)
+EPISODE_TAU = 0.5
+EPISODE_MIN_POINTS = 5
+DISRUPTION_JUMP = math.log(1.5)
 
 
 def train_level_at(train_steps: np.ndarray, train_y: np.ndarray, at: np.ndarray, half_width: float) -> np.ndarray:
@@ -76,7 +86,8 @@ def detect_overfitting(
     rising = final - best > limit and tau >= MIN_TAU and fall >= (TRAIN_FALL if log else 0.0)
     memorizing = log and not rising and _memorizing(val_steps, val_y, tr, sig)
     if not (rising or memorizing):
-        return []
+        episode = _episode(val_steps, val_y, tr, sig) if log else None
+        return [] if episode is None else [_episode_finding(val_name, val_steps, val_y, train_name, tr, *episode)]
     if memorizing:
         return [_memorization_finding(val_name, val_steps, val_y, train_name, tr, best_i)]
     gap = val_y - tr
@@ -187,5 +198,74 @@ def _memorization_finding(val_name, val_steps, val_y, train_name, tr, best_i) ->
             "final_value": v_end,
             "kind": "memorization",
             "gap_ratio_at_end": v_end / t_end,
+        },
+    )
+
+
+def _episode(val_steps: np.ndarray, val_y: np.ndarray, tr: np.ndarray, sig: float) -> tuple[int, int] | None:
+    """The strongest rise of the validation loss from a running best that a disruption cut short:
+    (best index, peak index), or None. Log-space values."""
+    n = val_y.size
+    jumps = np.diff(val_y)
+    disruptions = np.flatnonzero(jumps > max(DISRUPTION_JUMP, 5 * sig)) + 1
+    limit = max(EPISODE_RISE, RISE_Z * sig)
+    running_min = np.minimum.accumulate(val_y)
+    best: tuple[float, int, int] | None = None
+    for b in np.flatnonzero(val_y <= running_min):
+        end = int(disruptions[disruptions > b][0]) if np.any(disruptions > b) else n
+        if end - b < EPISODE_MIN_POINTS:
+            continue
+        p = b + int(np.argmax(val_y[b:end]))
+        if p - b + 1 < EPISODE_MIN_POINTS:
+            continue
+        level = float(np.median(val_y[max(b, p - 2) : p + 1]))  # robust to one high evaluation
+        rise = level - float(val_y[b])
+        if rise <= limit or kendall_tau(val_y[b : p + 1]) < EPISODE_TAU or tr[b] - tr[p] < TRAIN_FALL:
+            continue
+        if best is None or rise > best[0]:
+            best = (rise, int(b), int(p))
+    return None if best is None else (best[1], best[2])
+
+
+def _episode_finding(val_name, val_steps, val_y, train_name, tr, b: int, p: int) -> Finding:
+    best_step, peak_step = int(val_steps[b]), int(val_steps[p])
+    v_best, v_peak = math.exp(float(val_y[b])), math.exp(float(val_y[p]))
+    t_best, t_peak = math.exp(float(tr[b])), math.exp(float(tr[p]))
+    after = "; it was cut short at the next evaluation (a disruption, e.g. a loss spike)" if p + 1 < val_y.size else ""
+    return make_finding(
+        "overfitting",
+        "warning",
+        f"{val_name} rose {v_peak / v_best:.3g}x from step {best_step} to {peak_step} while {train_name} fell",
+        f"{val_name} was best at step {best_step} ({v_best:.4g}) and rose steadily to {v_peak:.4g} by step "
+        f"{peak_step} while {train_name} fell from {t_best:.4g} to {t_peak:.4g}: the model was memorising the "
+        f"training set{after}. Early stopping would keep the step-{best_step} checkpoint.",
+        confidence=0.7,
+        series=val_name,
+        step_start=best_step,
+        step_end=peak_step,
+        evidence=[
+            Evidence(
+                metric=val_name, step=best_step, value=json_number(v_best), expected="best (early-stopping point)"
+            ),
+            Evidence(
+                metric=val_name,
+                step=peak_step,
+                value=json_number(v_peak),
+                expected=f"<= {v_best * math.exp(EPISODE_RISE):.4g} ({math.exp(EPISODE_RISE):.3g}x the best) and no "
+                f"steady rise (here Kendall tau >= {EPISODE_TAU:g} over {p - b + 1} evaluations)",
+            ),
+            Evidence(
+                metric=train_name,
+                step=peak_step,
+                value=json_number(t_peak),
+                expected=f"training level at the best step was {t_best:.4g}",
+            ),
+        ],
+        details={
+            "best_step": best_step,
+            "best_value": v_best,
+            "peak_step": peak_step,
+            "peak_value": v_peak,
+            "kind": "episode",
         },
     )
