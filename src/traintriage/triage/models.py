@@ -37,6 +37,9 @@ class TriageIssue(BaseModel):
     evidence: list[Evidence]
     root_cause: RootCause
 
+    def has_code(self, code: str) -> bool:
+        return code in self.codes
+
 
 class RemediationStep(BaseModel):
     order: int

@@ -155,6 +155,11 @@ def steps_for(issue: TriageIssue, anchor: Finding, ctx: RunContext) -> list[Step
         )
     if code == "overfitting":
         best = _best_val(ctx)
+        # The finding's own early-stopping point (before the rise it describes) beats the global minimum,
+        # which may come after a disruption that ended the overfitting by accident.
+        if isinstance(anchor.details.get("best_step"), int) and isinstance(anchor.details.get("best_value"), float):
+            best = (anchor.series or (best[0] if best else "validation loss"), anchor.details["best_step"],
+                    anchor.details["best_value"])
         if best is not None:
             name, step, value = best
             steps.append(
@@ -253,6 +258,31 @@ def steps_for(issue: TriageIssue, anchor: Finding, ctx: RunContext) -> list[Step
                 "no growth by orders of magnitude",
             )
         )
+    if cause == "data" and code in ("divergence", "loss_spike", "exploding_gradients", "nan_inf"):
+        dominant = max(ctx.component_shares.items(), key=lambda kv: kv[1], default=None)
+        if issue.has_code("exploding_gradients") and dominant is not None and dominant[1] >= 0.9:
+            name, share = dominant
+            steps.append(
+                Step(
+                    f"standardise the inputs that feed {name} (mean 0, std 1 per feature; log-transform counts): "
+                    f"it carries {share:.0%} of the squared gradient norm while the learning rate is constant",
+                    f"{name}'s gradient norm in line with the other components; no growth",
+                    "low",
+                    _component_series(ctx, name),
+                    "no growth by orders of magnitude; within 10x of the other components",
+                )
+            )
+        else:
+            steps.append(
+                Step(
+                    f"inspect the batches around step {start}: log sample ids and input statistics (mean, std, "
+                    "min, max per feature) to find a shifted, corrupted or mislabelled shard",
+                    "the bad data is found and fixed or filtered",
+                    "low",
+                    loss_name,
+                    f"no rise at step {start}",
+                )
+            )
     if code in ("memory_leak", "memory_pressure", "architecture_imbalance"):
         steps.append(
             Step(
@@ -261,6 +291,17 @@ def steps_for(issue: TriageIssue, anchor: Finding, ctx: RunContext) -> list[Step
                 "low" if code == "memory_leak" else "medium",
                 anchor.series or code,
                 _validation_from_finding(anchor),
+            )
+        )
+    if not steps:
+        steps.append(
+            Step(
+                f"follow the fixes on the {code} reference page (traintriage explain {code}); the evidence above "
+                "says which applies",
+                "the finding no longer appears",
+                "medium",
+                anchor.series or anchor.component or code,
+                "the finding no longer appears",
             )
         )
     return steps
