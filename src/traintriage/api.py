@@ -95,3 +95,27 @@ def analyze_loss(
 
     data = load(target, roots=roots, trial=trial, roles=roles)
     return analyze(data, series=series, transitions=list(transitions or []), diagnose=diagnose)
+
+
+def profile_memory(
+    target: str | Path,
+    *,
+    roots: Sequence[Path] | None = None,
+    trial: bool = False,
+    roles: RolesArg = None,
+    capacity: int | str | None = None,
+):
+    """Memory findings from a run's logged memory series, a profiler trace or a CUDA memory snapshot
+    (see :mod:`traintriage.memory`); ``capacity`` is bytes or a size such as ``"80GiB"``."""
+    from .memory import profile_memory as run_profile
+
+    return run_profile(target, capacity_bytes=capacity, roots=roots, trial=trial, roles=roles)
+
+
+def count_parameters(
+    checkpoint: str | Path, *, roots: Sequence[Path] | None = None, depth: int = 2, scan_values: bool = True
+):
+    """What a checkpoint holds, read without executing anything (see :mod:`traintriage.checkpoints`)."""
+    from .checkpoints import count_parameters as run_count
+
+    return run_count(checkpoint, depth=depth, scan_values=scan_values, roots=roots)
