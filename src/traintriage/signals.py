@@ -97,6 +97,10 @@ ROLE_NAMES = (
 )
 
 
+SINGLE_ROLES = ("train_loss", "lr", "grad_total", "grad_preclip", "grad_postclip", "clip_threshold", "stage", "epoch")
+"""Roles held by one series (the others, val_loss, memory and grad components, hold several)."""
+
+
 class Roles(BaseModel):
     """Which series plays which part. Every tool result reports these, so a wrong guess is visible.
 
@@ -117,16 +121,7 @@ class Roles(BaseModel):
 
     def role_of(self, series_name: str) -> str | None:
         """The role a series plays, or None."""
-        for role in (
-            "train_loss",
-            "lr",
-            "grad_total",
-            "grad_preclip",
-            "grad_postclip",
-            "clip_threshold",
-            "stage",
-            "epoch",
-        ):
+        for role in SINGLE_ROLES:
             if getattr(self, role) == series_name:
                 return role
         if series_name in self.val_loss:
@@ -305,16 +300,7 @@ def _apply_override(roles: Roles, role: str, series_name: str, known: set[str]) 
             hint="Roles: " + ", ".join(r for r in ROLE_NAMES if r != "grad_component") + ", grad_component:<name>",
         )
     # A series overridden into one role leaves the others it was guessed for.
-    for other in (
-        "train_loss",
-        "lr",
-        "grad_total",
-        "grad_preclip",
-        "grad_postclip",
-        "clip_threshold",
-        "stage",
-        "epoch",
-    ):
+    for other in SINGLE_ROLES:
         if other != role and getattr(roles, other) == series_name:
             setattr(roles, other, None)
 

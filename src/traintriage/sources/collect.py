@@ -221,3 +221,21 @@ def merge_files(run_dir: Path, per_file: list[tuple[Path, dict[str, Series]]]) -
                 f"file; named {label}/<name> here."
             )
     return merged, warnings
+
+
+def load_each_and_merge(
+    run_dir: Path, files: list[Path], parse
+) -> tuple[dict[str, Series], list[str]]:
+    """Parse every file of a run through the parsed-file cache and merge them (names repeated across
+    files are prefixed by the later file's path): the whole ``load`` of a per-file text format."""
+    from .filecache import cached
+
+    per_file: list[tuple[Path, dict[str, Series]]] = []
+    warnings: list[str] = []
+    for path in files:
+        series, warns = cached(path, parse)
+        warnings.extend(warns)
+        if series:
+            per_file.append((path, series))
+    merged, merge_warnings = merge_files(run_dir, per_file)
+    return merged, warnings + merge_warnings

@@ -19,8 +19,7 @@ import math
 from pathlib import Path
 
 from ..signals import Series
-from .collect import STEP_KEYS, Columns, LineProblems, merge_files, to_float
-from .filecache import cached
+from .collect import STEP_KEYS, Columns, LineProblems, load_each_and_merge, to_float
 
 WALL_KEYS = ("wall_time", "walltime", "_timestamp", "timestamp")
 
@@ -118,12 +117,4 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
 
 def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]]:
     """Every CSV file of the run; names repeated across files are prefixed by the later file's path."""
-    per_file: list[tuple[Path, dict[str, Series]]] = []
-    warnings: list[str] = []
-    for path in files:
-        series, warns = cached(path, _parse)
-        warnings.extend(warns)
-        if series:
-            per_file.append((path, series))
-    merged, merge_warnings = merge_files(run_dir, per_file)
-    return merged, warnings + merge_warnings
+    return load_each_and_merge(run_dir, files, _parse)

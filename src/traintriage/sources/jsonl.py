@@ -18,8 +18,7 @@ import math
 from pathlib import Path
 
 from ..signals import Series
-from .collect import STEP_KEYS, Columns, LineProblems, flatten, merge_files, to_float
-from .filecache import cached
+from .collect import STEP_KEYS, Columns, LineProblems, flatten, load_each_and_merge, to_float
 
 WALL_KEYS = ("_timestamp", "timestamp", "wall_time")
 _PROBE_RECORDS = 200
@@ -103,12 +102,4 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
 
 def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]]:
     """Every JSONL file of the run; names repeated across files are prefixed by the later file's path."""
-    per_file: list[tuple[Path, dict[str, Series]]] = []
-    warnings: list[str] = []
-    for path in files:
-        series, warns = cached(path, _parse)
-        warnings.extend(warns)
-        if series:
-            per_file.append((path, series))
-    merged, merge_warnings = merge_files(run_dir, per_file)
-    return merged, warnings + merge_warnings
+    return load_each_and_merge(run_dir, files, _parse)
