@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from . import FORMATS, detect_formats
-from .resolve import PHASE_DIRS, check_inside_roots
+from .resolve import check_inside_roots, is_part_of_parent_run
 
 MAX_RUNS = 1000
 MAX_DEPTH = 8
@@ -43,7 +43,8 @@ class RunCatalog(BaseModel):
 
 
 def _run_dirs(root: Path) -> tuple[list[Path], bool]:
-    """Directories holding log files, with phase subdirectories folded into their parent run;
+    """Directories holding log files, with phase and checkpoint-<step> subdirectories folded into their
+    parent run;
     and whether the walk stopped early (too deep or too many directories)."""
     matchers = [f.matches for f in FORMATS]
     runs: set[Path] = set()
@@ -58,7 +59,7 @@ def _run_dirs(root: Path) -> tuple[list[Path], bool]:
             dirnames[:] = []
         if any(m(name) for name in filenames for m in matchers):
             path = Path(dirpath)
-            runs.add(path.parent if path.name.lower() in PHASE_DIRS and path != root else path)
+            runs.add(path.parent if is_part_of_parent_run(path.name) and path != root else path)
     return sorted(runs), stopped
 
 

@@ -39,6 +39,13 @@ PHASE_DIRS = frozenset(
 
 # HF Trainer's output_dir/checkpoint-<step>/ hold snapshots of ONE run's trainer_state.json, not runs of their own.
 _CHECKPOINT_DIR_RE = re.compile(r"^checkpoint-\d+$")
+
+
+def is_part_of_parent_run(dirname: str) -> bool:
+    """A phase split (``train/``, ``validation/``) or an HF ``checkpoint-<step>/``: part of the run above."""
+    return dirname.lower() in PHASE_DIRS or bool(_CHECKPOINT_DIR_RE.match(dirname))
+
+
 _TIMESTAMP_RE = re.compile(r"(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?:[-_T]?(\d{2})[-_:]?(\d{2})(?:[-_:]?(\d{2}))?)?")
 
 
@@ -69,7 +76,7 @@ def _run_subdirs(path: Path) -> list[Path]:
     except OSError:
         return []
     for child in children:
-        if child.name.lower() in PHASE_DIRS or _CHECKPOINT_DIR_RE.match(child.name):
+        if is_part_of_parent_run(child.name):
             continue
         if _has_run_data(child):
             out.append(child)
