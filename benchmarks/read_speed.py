@@ -4,21 +4,24 @@ Not a test: run it by hand, e.g. ``.venv/bin/python benchmarks/read_speed.py`` (
 encoding: 50 tags x 20k steps) or ``--steps 2000`` for a quick try. The data sets are written once
 into ``benchmarks/_data/`` (gitignored) with TensorBoard's own protos and TFRecord writer (no torch):
 one with ``simple_value`` scalars, one with tensor-encoded scalars (0-d float32 ``TensorProto`` with
-``scalars`` plugin metadata, as TF2/Keras write them).
+``scalars`` plugin metadata, as TF2/Keras write them). Tags are named as a training script names them
+(``Loss/train``, ``Loss/val``, ``lr``, ``gradnorm/total``, ``gradnorm/Block<i>``, ``metrics/m<i>``) so that
+the analyses infer a loss, an LR and per-component gradient norms.
 
 Every measurement runs in a fresh subprocess, so that its peak RSS (``ru_maxrss`` of the child) is
 honest and no reader benefits from another's warm caches in the same interpreter (the OS page
 cache is warm for all of them alike). Medians of ``--repeats`` runs are printed as a markdown table.
 
-Hooks: add a reader to ``READERS`` (name -> function(path) returning the number of scalars read), or
-a whole-run task to ``TASKS`` (name -> function(run_dir, warm: bool) returning a count), e.g. the
-analyses (``analyze_loss`` + ``analyze_gradnorm``, cold and warm) once they exist.
+Hook: add a reader to ``READERS`` (name -> function(path) returning the number of scalars read).
+The full analyses on the same data sets (cold, warm, after appending events) are timed by
+``benchmarks/analysis_speed.py``, which reuses :func:`generate` and :func:`write_events`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -39,37 +42,63 @@ DATA = HERE / "_data"
 
 
 def _dataset_dir(encoding: str, tags: int, steps: int) -> Path:
-    return DATA / f"{encoding}_{tags}x{steps}"
+    return DATA / f"{encoding}_{tags}x{steps}_v2"
 
 
-def generate(encoding: str, tags: int, steps: int) -> Path:
-    """Write one event file with ``tags`` x ``steps`` scalars (skipped when it already exists)."""
-    import math
+def tag_names(tags: int) -> list[str]:
+    """Names a training script would log, so that roles are inferred: a train and a validation loss,
+    the LR, the total gradient norm, then per-component gradient norms and other metrics in turn."""
+    names = ["Loss/train", "Loss/val", "lr", "gradnorm/total"]
+    for i in range(tags - len(names)):
+        names.append(f"gradnorm/Block{i // 2:02d}" if i % 2 == 0 else f"metrics/m{i // 2:02d}")
+    return names[:tags]
 
+
+def _noise(step: int, i: int) -> float:
+    """Deterministic noise in [-1, 1) for (step, tag): the same value whether written now or appended later."""
+    x = math.sin(step * 12.9898 + i * 78.233) * 43758.5453
+    return 2.0 * (x - math.floor(x)) - 1.0
+
+
+def _value(name: str, i: int, step: int, shape: int) -> float:
+    """A plausible curve per role; ``shape`` (the data set's step count) sets the time scale."""
+    decay = math.exp(-step / (shape / 3))
+    n = _noise(step, i)
+    if name == "lr":
+        warm = max(1, shape // 50)
+        if step < warm:
+            return 3e-4 * (step + 1) / warm
+        return 3e-4 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / shape)))
+    if name.startswith("Loss/"):
+        return 2.5 * decay + 0.3 + (0.05 if name == "Loss/val" else 0.0) + 0.03 * n
+    if name.startswith("gradnorm/"):
+        scale = 10 ** (-0.25 * (i % 6))
+        return scale * (0.4 + 0.6 * decay) * (1 + 0.15 * n)
+    return (1.0 + i) * decay + 0.01 * n
+
+
+def write_events(path: Path, encoding: str, tags: int, start: int, stop: int, shape: int) -> int:
+    """Append steps ``[start, stop)`` of every tag to ``path`` with TensorBoard's own TFRecord writer
+    (one event per scalar, as ``SummaryWriter.add_scalar`` writes them); a new file gets the
+    ``file_version`` event first. Returns the bytes written."""
     from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
     from tensorboard.compat.proto.tensor_pb2 import TensorProto
     from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
     from tensorboard.summary.writer.record_writer import RecordWriter
 
-    out = _dataset_dir(encoding, tags, steps)
-    done = out / "DONE"
-    if done.exists():
-        return out
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("events.out.tfevents.*"):
-        old.unlink()
-    names = [f"{['loss', 'gradnorm', 'lr', 'metrics'][i % 4]}/tag_{i:02d}" for i in range(tags)]
+    names = tag_names(tags)
     meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="scalars"))
     t0 = 1.7e9
-    path = out / "events.out.tfevents.1700000000.bench.1.0"
-    with open(path, "wb") as fh:
+    before = path.stat().st_size if path.exists() else 0
+    with open(path, "ab") as fh:
         writer = RecordWriter(fh)
-        writer.write(Event(wall_time=t0, file_version="brain.Event:2").SerializeToString())
-        for step in range(steps):
+        if before == 0:
+            writer.write(Event(wall_time=t0, file_version="brain.Event:2").SerializeToString())
+        for step in range(start, stop):
             wall = t0 + step * 0.05
             for i, name in enumerate(names):
-                v = (1.0 + i) * math.exp(-step / (steps / 3)) + 0.01 * math.sin(step + i)
+                v = _value(name, i, step, shape)
                 if encoding == "simple":
                     value = Summary.Value(tag=name, simple_value=v)
                 else:
@@ -82,6 +111,19 @@ def generate(encoding: str, tags: int, steps: int) -> Path:
                 writer.write(Event(wall_time=wall, step=step, summary=Summary(value=[value]))
                              .SerializeToString())
         writer.flush()
+    return path.stat().st_size - before
+
+
+def generate(encoding: str, tags: int, steps: int) -> Path:
+    """Write one event file with ``tags`` x ``steps`` scalars (skipped when it already exists)."""
+    out = _dataset_dir(encoding, tags, steps)
+    done = out / "DONE"
+    if done.exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("events.out.tfevents.*"):
+        old.unlink()
+    write_events(out / "events.out.tfevents.1700000000.bench.1.0", encoding, tags, 0, steps, steps)
     done.write_text("ok\n")
     return out
 
@@ -127,24 +169,20 @@ READERS: dict[str, Callable[[Path], int]] = {
     "EventAccumulator": read_accumulator,
     "traintriage": read_traintriage,
 }
-# Whole-run tasks (name -> fn(run_dir, warm) -> count), e.g. analyze_loss + analyze_gradnorm. Empty for now.
-TASKS: dict[str, Callable[[Path, bool], int]] = {}
 
 
-def _child(name: str, run_dir: Path, warm: bool) -> None:
+def _child(name: str, run_dir: Path) -> None:
     t0 = time.perf_counter()
-    count = READERS[name](run_dir) if name in READERS else TASKS[name](run_dir, warm)
+    count = READERS[name](run_dir)
     seconds = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "count": count, "rss_mb": rss_mb}))
 
 
-def _measure(name: str, run_dir: Path, repeats: int, warm: bool = False) -> dict:
+def _measure(name: str, run_dir: Path, repeats: int) -> dict:
     runs = []
     for _ in range(repeats):
         cmd = [sys.executable, __file__, "--child", name, "--run-dir", str(run_dir)]
-        if warm:
-            cmd.append("--warm")
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode:
             raise SystemExit(f"{name} failed:\n{proc.stderr[-3000:]}")
@@ -165,10 +203,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--encodings", default="simple,tensor")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        _child(args.child, args.run_dir, args.warm)
+        _child(args.child, args.run_dir)
         return
     readers = [r for r in args.readers.split(",") if r]
     rows = []
