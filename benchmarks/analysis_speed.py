@@ -1,0 +1,300 @@
+"""How fast traintriage's full analysis (``analyze_loss`` + ``analyze_gradnorm``) runs on 1M-scalar runs.
+
+Not a test: run it by hand, e.g. ``.venv/bin/python benchmarks/analysis_speed.py`` (50 tags x 20k steps
+per encoding, the data sets of ``read_speed.py``) or ``--steps 2000`` for a quick try. Measured, each in
+a fresh subprocess (peak RSS is ``ru_maxrss`` of that child):
+
+* ``tbparse read``: tbparse reading the run, nothing else: the baseline every ratio is taken against;
+* ``analysis, cold``: both analyses in a fresh process (imports, read, roles, detectors);
+* ``analysis, warm``: the same process calls them again on the unchanged run, so the event cache
+  answers the read and only the analysis is paid;
+* ``analysis after +1% events``: a copy of the run is analysed, 1% more steps are appended to its
+  event file with the same writer, and the analysis is timed again; the incremental read must read
+  exactly the appended bytes (checked, or the child fails);
+* ``runmedic diagnose`` (a peer tool on PyPI): installed on demand into ``benchmarks/_venvs/runmedic``
+  (gitignored) and timed the same way (load + roles + checks, in-process, fresh process); also on a
+  few small runs of ``benchmarks/corpus/runs/``. When it cannot be installed or run, the table says so.
+
+Targets (checked and printed): cold analysis >= 30x faster than tbparse's read for simple_value and
+>= 60x for tensor-encoded scalars; peak RSS < 160 MB; warm re-analysis < 50 ms; re-analysis after
++1% events < 5% of the cold time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import read_speed  # noqa: E402  (the data sets and the tbparse reader are shared)
+
+RUNMEDIC_VENV = HERE / "_venvs" / "runmedic"
+CORPUS_RUNS = ["divergence_lr_ramp", "exploding_unscaled_feature", "healthy_hf_cosine", "loss_spike_lr_bump"]
+APPEND_FRACTION = 0.01
+
+
+# ----------------------------------------------------------------------------------------------
+# Tasks (each runs in a child process and returns a dict with at least "count")
+# ----------------------------------------------------------------------------------------------
+
+
+def _analyse(run_dir: Path) -> dict:
+    from traintriage import api
+    from traintriage.errors import TraintriageError
+
+    loss = api.analyze_loss(run_dir)
+    try:  # small corpus runs may log no gradient norms
+        grad = api.analyze_gradnorm(run_dir)
+    except TraintriageError:
+        grad = None
+    return {"findings": len(loss.findings) + (len(grad.findings) if grad else 0),
+            "components": len(grad.components) if grad else 0}
+
+
+def _scalars(run_dir: Path) -> int:
+    from traintriage import api
+
+    return sum(len(s) for s in api.load(run_dir).series.values())  # cached: costs nothing after an analysis
+
+
+def task_tbparse(run_dir: Path, args: argparse.Namespace) -> dict:
+    t0 = time.perf_counter()
+    count = read_speed.read_tbparse(run_dir)
+    return {"seconds": time.perf_counter() - t0, "count": count}
+
+
+def task_cold(run_dir: Path, args: argparse.Namespace) -> dict:
+    t0 = time.perf_counter()
+    info = _analyse(run_dir)
+    return {"seconds": time.perf_counter() - t0, "count": _scalars(run_dir), **info}
+
+
+def task_warm(run_dir: Path, args: argparse.Namespace) -> dict:
+    _analyse(run_dir)
+    t0 = time.perf_counter()
+    info = _analyse(run_dir)
+    return {"seconds": time.perf_counter() - t0, "count": _scalars(run_dir), **info}
+
+
+def task_append(run_dir: Path, args: argparse.Namespace) -> dict:
+    """Analyse a copy, append 1% more steps with the same writer, time the re-analysis."""
+    import traintriage.sources.eventcache as eventcache
+
+    work = read_speed.DATA / f"_append_{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(run_dir, work)
+    try:
+        reads: list[tuple[int, int]] = []
+        scan = eventcache.scan_event_file
+
+        def recording_scan(path, start_offset=0, **kw):
+            result = scan(path, start_offset, **kw)
+            reads.append((start_offset, result.bytes_read))
+            return result
+
+        eventcache.scan_event_file = recording_scan
+        _analyse(work)
+        path = read_speed._event_file(work)
+        size = path.stat().st_size
+        extra = max(1, round(args.steps * APPEND_FRACTION))
+        reads.clear()
+        appended = read_speed.write_events(path, args.encoding, args.tags, args.steps, args.steps + extra, args.steps)
+        t0 = time.perf_counter()
+        info = _analyse(work)
+        seconds = time.perf_counter() - t0
+        if reads != [(size, appended)]:
+            raise SystemExit(f"the re-read was not incremental: reads {reads}, expected [({size}, {appended})]")
+        return {"seconds": seconds, "count": _scalars(work), "appended_bytes": appended,
+                "appended_scalars": extra * args.tags, **info}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+TASKS = {"tbparse": task_tbparse, "cold": task_cold, "warm": task_warm, "append": task_append}
+
+# Run by the runmedic venv's interpreter: runmedic's own load -> roles -> checks, as `runmedic diagnose` does.
+RUNMEDIC_CHILD = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+from runmedic import loaders, roles
+from runmedic.checks import run_checks
+runs = loaders.load(sys.argv[1])
+findings = sum(len(run_checks(r, roles.detect(r))) for r in runs)
+seconds = time.perf_counter() - t0
+count = sum(len(s) for r in runs for s in r.series.values())
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "count": count, "findings": findings, "rss_mb": rss}))
+"""
+
+
+def _child(args: argparse.Namespace) -> None:
+    result = TASKS[args.child](args.run_dir, args)
+    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def _measure(cmd: list[str], repeats: int) -> dict:
+    runs = []
+    for _ in range(repeats):
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode:
+            raise RuntimeError(f"{' '.join(cmd[:4])} ... failed:\n{proc.stderr[-3000:]}")
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    out = dict(runs[0])
+    out["seconds"] = statistics.median(r["seconds"] for r in runs)
+    out["rss_mb"] = statistics.median(r["rss_mb"] for r in runs)
+    return out
+
+
+def _task_cmd(task: str, run_dir: Path, args: argparse.Namespace, encoding: str) -> list[str]:
+    return [sys.executable, __file__, "--child", task, "--run-dir", str(run_dir), "--encoding", encoding,
+            "--steps", str(args.steps), "--tags", str(args.tags)]
+
+
+# ----------------------------------------------------------------------------------------------
+# runmedic
+# ----------------------------------------------------------------------------------------------
+
+
+def runmedic_python() -> tuple[Path | None, str]:
+    """The runmedic venv's interpreter, created on demand; or None and the reason it is not available."""
+    py = RUNMEDIC_VENV / "bin" / "python"
+    if not py.exists():
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(RUNMEDIC_VENV)], check=True,
+                           capture_output=True, text=True, timeout=300)
+        except (subprocess.SubprocessError, OSError) as err:
+            return None, f"could not create a venv for it: {err}"
+    probe = subprocess.run([str(py), "-c", "import runmedic; print(runmedic.__version__)"],
+                           capture_output=True, text=True, check=False)
+    if probe.returncode:
+        pip = subprocess.run([str(py), "-m", "pip", "install", "--quiet", "runmedic"],
+                             capture_output=True, text=True, check=False, timeout=600)
+        if pip.returncode:
+            return None, "not installable here: " + (pip.stderr.strip().splitlines() or ["pip failed"])[-1]
+        probe = subprocess.run([str(py), "-c", "import runmedic; print(runmedic.__version__)"],
+                               capture_output=True, text=True, check=False)
+        if probe.returncode:
+            return None, "installed but does not import: " + probe.stderr.strip()[-300:]
+    return py, f"runmedic {probe.stdout.strip()}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Report
+# ----------------------------------------------------------------------------------------------
+
+
+def _load_note() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) / {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=20_000)
+    ap.add_argument("--tags", type=int, default=50)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--encodings", default="simple,tensor")
+    ap.add_argument("--no-runmedic", action="store_true", help="skip the peer tool")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--encoding", default="simple", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        _child(args)
+        return
+
+    if args.no_runmedic:
+        rm_py, rm_note = None, "skipped (--no-runmedic)"
+    else:
+        rm_py, rm_note = runmedic_python()
+    print(f"# runmedic: {rm_note}", file=sys.stderr, flush=True)
+    load_before = _load_note()
+
+    rows, targets = [], []
+    for encoding in args.encodings.split(","):
+        run_dir = read_speed.generate(encoding, args.tags, args.steps)
+        size_mb = read_speed._event_file(run_dir).stat().st_size / 2**20
+        print(f"# {encoding}: {args.tags} tags x {args.steps} steps, {size_mb:.1f} MiB", file=sys.stderr, flush=True)
+        res = {}
+        for task, label in [("tbparse", "tbparse read (baseline)"), ("cold", "analysis, cold"),
+                            ("warm", "analysis, warm (same process)"), ("append", "analysis after +1% events")]:
+            res[task] = _measure(_task_cmd(task, run_dir, args, encoding), args.repeats)
+            r = res[task]
+            print(f"#   {label}: {r['seconds']:.3f} s, {r['rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+        if rm_py is not None:
+            try:
+                res["runmedic"] = _measure([str(rm_py), "-c", RUNMEDIC_CHILD, str(run_dir)], args.repeats)
+            except RuntimeError as err:
+                rm_note = f"failed on this run: {str(err).strip().splitlines()[-1]}"
+        base = res["tbparse"]["seconds"]
+        labels = {"tbparse": "tbparse read (baseline)", "cold": "traintriage analysis, cold",
+                  "warm": "traintriage analysis, warm", "append": "traintriage after +1% events",
+                  "runmedic": "runmedic diagnose, cold"}
+        for task, r in res.items():
+            rows.append((encoding, labels[task], r["count"], r["seconds"], base / r["seconds"],
+                         r["count"] / r["seconds"], r["rss_mb"]))
+        need = 30 if encoding == "simple" else 60
+        cold = res["cold"]
+        targets += [
+            (f"{encoding}: cold analysis >= {need}x faster than tbparse's read", f"{base / cold['seconds']:.1f}x",
+             base / cold["seconds"] >= need),
+            (f"{encoding}: peak RSS of the cold analysis < 160 MB", f"{cold['rss_mb']:.0f} MB", cold["rss_mb"] < 160),
+            (f"{encoding}: warm re-analysis < 50 ms", f"{res['warm']['seconds'] * 1000:.0f} ms",
+             res["warm"]["seconds"] < 0.05),
+            (f"{encoding}: after +1% events < 5% of cold",
+             f"{100 * res['append']['seconds'] / cold['seconds']:.1f}% "
+             f"({res['append']['appended_bytes']:,} bytes read incrementally)",
+             res["append"]["seconds"] < 0.05 * cold["seconds"]),
+        ]
+        if "runmedic" in res:
+            targets.append((f"{encoding}: runmedic's time / traintriage's cold time",
+                            f"{res['runmedic']['seconds'] / cold['seconds']:.2f}x", None))
+
+    print(f"\nFull analysis (analyze_loss + analyze_gradnorm), {args.tags} tags x {args.steps} steps per encoding, "
+          f"median of {args.repeats}, each in a fresh process; {load_before} at start, {_load_note()} at end\n")
+    print("| encoding | measurement | scalars | seconds | speed-up vs tbparse read | scalars/s | peak RSS MB |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for enc, label, count, sec, ratio, rate, rss in rows:
+        print(f"| {enc} | {label} | {count:,} | {sec:.3f} | {ratio:.1f}x | {rate:,.0f} | {rss:.0f} |")
+    print("\n| target | measured | met |\n|---|---|---|")
+    for what, measured, ok in targets:
+        print(f"| {what} | {measured} | {'-' if ok is None else 'yes' if ok else 'no'} |")
+
+    print(f"\nrunmedic: {rm_note}")
+    if rm_py is not None and not args.no_runmedic:
+        _corpus_table(rm_py, args)
+
+
+def _corpus_table(rm_py: Path, args: argparse.Namespace) -> None:
+    corpus = HERE / "corpus" / "runs"
+    print("\nSmall corpus runs (benchmarks/corpus/runs), cold, fresh process each, median of "
+          f"{args.repeats}\n")
+    print("| run | scalars | traintriage s | runmedic s | runmedic s / traintriage s |")
+    print("|---|---:|---:|---:|---:|")
+    for name in CORPUS_RUNS:
+        run_dir = corpus / name
+        if not run_dir.is_dir():
+            print(f"| {name} | - | - | - | missing |")
+            continue
+        tt = _measure(_task_cmd("cold", run_dir, args, "simple"), args.repeats)
+        try:
+            rm = _measure([str(rm_py), "-c", RUNMEDIC_CHILD, str(run_dir)], args.repeats)
+        except RuntimeError as err:
+            print(f"| {name} | {tt['count']:,} | {tt['seconds']:.3f} | failed: {str(err).splitlines()[-1]} | - |")
+            continue
+        print(f"| {name} | {tt['count']:,} | {tt['seconds']:.3f} | {rm['seconds']:.3f} | "
+              f"{rm['seconds'] / tt['seconds']:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
