@@ -12,6 +12,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("runs", help="list the runs under ROOT (default: the working directory)")
     p.add_argument("roots", nargs="*", metavar="ROOT", help="directories to search (default: .)")
     p.add_argument("--experiment", help="only the runs of this experiment")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="processes reading the runs (default 0: one per CPU when there are many runs; 1: this process only)",
+    )
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="print one JSON line per run as soon as it is read (in completion order), "
+        'then {"summary": ...}; warnings as {"warning": ...} lines',
+    )
     add_output_arguments(p, fail_on=False)
     p.set_defaults(func=run)
 
@@ -24,8 +37,32 @@ def run(args: argparse.Namespace) -> Outcome:
     for r in roots:
         if not r.is_dir():
             raise TargetNotFoundError(f"{r} is not a directory.", hint="Pass directories that hold runs.")
-    catalog = list_runs(roots, under=args.experiment)
+    if args.stream:
+        stream(roots, under=args.experiment, workers=args.workers)
+        return None
+    catalog = list_runs(roots, under=args.experiment, workers=args.workers)
     return Outcome(catalog, text=lambda: render(catalog))
+
+
+def stream(roots: list[Path], *, under: str | None, workers: int) -> None:
+    """JSON lines: a run listing per line as each run is read, warnings as they come, a summary last."""
+    import json
+    import sys
+
+    from ..sources.catalog import iter_listings, plan_runs
+
+    def emit(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    jobs, truncated, warnings = plan_runs(roots, under=under)
+    for w in warnings:
+        emit(json.dumps({"warning": w}))
+    for _, listing, errs in iter_listings(jobs, workers=workers):
+        emit(listing.model_dump_json())
+        for w in errs:
+            emit(json.dumps({"warning": w}))
+    emit(json.dumps({"summary": {"roots": [str(r) for r in roots], "runs": len(jobs), "truncated": truncated}}))
 
 
 def render(catalog) -> str:

@@ -4,12 +4,19 @@ A run is a directory that holds log files itself or in phase subdirectories (``t
 ``validation/``); its experiment is the directory above it (for ``outputs/training/<exp>/<run>``
 that is ``<exp>``). Listing reads each run's files to find its last step, through the same cached
 readers the analyses use, so listing a tree that an agent is about to analyse warms the cache.
+
+Many runs (hundreds, e.g. a hyperparameter sweep) are read in a process pool instead
+(``list_runs(..., workers=N)``, ``traintriage runs --workers``); :func:`iter_listings` yields each
+run as soon as it is read, which ``traintriage runs --stream`` prints as JSON lines. Runs read by
+workers do not warm this process's cache.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,9 +81,21 @@ def _last_step(path: Path) -> tuple[str, int | None, list[str]]:
     return data.source, (max(steps) if steps else None), []
 
 
-def list_runs(roots: Sequence[Path], *, under: str | None = None) -> RunCatalog:
-    """Every run under ``roots`` (optionally only those whose experiment is ``under``)."""
-    listings: list[RunListing] = []
+PARALLEL_MIN_RUNS = 16
+"""Below this many runs a listing reads them in this process: starting workers would cost more than it saves."""
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """One run found by the walk, not read yet."""
+
+    experiment: str
+    run_dir: Path
+
+
+def plan_runs(roots: Sequence[Path], *, under: str | None = None) -> tuple[list[RunJob], bool, list[str]]:
+    """Walk ``roots`` (cheap: names only): the runs to read, whether the listing was cut short, warnings."""
+    jobs: list[RunJob] = []
     warnings: list[str] = []
     truncated = False
     for root in roots:
@@ -90,26 +109,76 @@ def list_runs(roots: Sequence[Path], *, under: str | None = None) -> RunCatalog:
             experiment = run_dir.parent.name if run_dir != root else root.name
             if under is not None and under not in (experiment, str(rel_parent)):
                 continue
-            if len(listings) >= MAX_RUNS:
+            if len(jobs) >= MAX_RUNS:
                 truncated = True
                 break
             check_inside_roots(run_dir, roots)
-            files = [p for paths in detect_formats(run_dir, max_depth=2).values() for p in paths]
-            stats = [p.stat() for p in files if p.exists()]
-            source, last_step, errs = _last_step(run_dir)
-            warnings.extend(errs)
-            listings.append(
-                RunListing(
-                    experiment=experiment,
-                    run=run_dir.name,
-                    path=str(run_dir),
-                    source=source,
-                    last_step=last_step,
-                    last_write=datetime.fromtimestamp(max((s.st_mtime for s in stats), default=0), UTC).isoformat(
-                        timespec="seconds"
-                    ),
-                    size_bytes=sum(s.st_size for s in stats),
-                    files=len(files),
-                )
-            )
+            jobs.append(RunJob(experiment, run_dir))
+    return jobs, truncated, warnings
+
+
+def read_listing(job: RunJob) -> tuple[RunListing, list[str]]:
+    """Read one run for its listing (its last step needs its series); top level, so workers can run it."""
+    run_dir = job.run_dir
+    files = [p for paths in detect_formats(run_dir, max_depth=2).values() for p in paths]
+    stats = [p.stat() for p in files if p.exists()]
+    source, last_step, errs = _last_step(run_dir)
+    listing = RunListing(
+        experiment=job.experiment,
+        run=run_dir.name,
+        path=str(run_dir),
+        source=source,
+        last_step=last_step,
+        last_write=datetime.fromtimestamp(max((s.st_mtime for s in stats), default=0), UTC).isoformat(
+            timespec="seconds"
+        ),
+        size_bytes=sum(s.st_size for s in stats),
+        files=len(files),
+    )
+    return listing, errs
+
+
+def effective_workers(workers: int, runs: int) -> int:
+    """Processes a listing of ``runs`` runs uses: ``workers`` (0 or less: one per CPU), but one (this
+    process) for fewer than :data:`PARALLEL_MIN_RUNS` runs, and never more than there are runs."""
+    if workers <= 0:
+        workers = os.cpu_count() or 1
+    return 1 if runs < PARALLEL_MIN_RUNS else max(1, min(workers, runs))
+
+
+def iter_listings(jobs: Sequence[RunJob], *, workers: int = 1) -> Iterator[tuple[int, RunListing, list[str]]]:
+    """``(index in jobs, listing, warnings)`` for each run as soon as it is read.
+
+    Serial (in order, in this process, warming its event cache) unless :func:`effective_workers` says
+    otherwise; then the runs are read in a process pool and yielded as they complete, in any order.
+    """
+    n = effective_workers(workers, len(jobs))
+    if n <= 1:
+        for i, job in enumerate(jobs):
+            yield i, *read_listing(job)
+        return
+    pool = ProcessPoolExecutor(max_workers=n)
+    try:
+        futures = {pool.submit(read_listing, job): i for i, job in enumerate(jobs)}
+        for fut in as_completed(futures):
+            yield futures[fut], *fut.result()
+    finally:  # also when the consumer stops early: drop what has not started
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def list_runs(roots: Sequence[Path], *, under: str | None = None, workers: int = 1) -> RunCatalog:
+    """Every run under ``roots`` (optionally only those whose experiment is ``under``), in walk order.
+
+    ``workers``: 1 reads the runs in this process (a server's listing then warms its event cache for
+    the analyses that follow); N > 1 reads them in N processes when there are at least
+    :data:`PARALLEL_MIN_RUNS`; 0 means one process per CPU. The result is the same either way.
+    """
+    jobs, truncated, warnings = plan_runs(roots, under=under)
+    results: list[tuple[RunListing, list[str]] | None] = [None] * len(jobs)
+    for i, listing, errs in iter_listings(jobs, workers=workers):
+        results[i] = (listing, errs)
+    listings = []
+    for listing, errs in filter(None, results):
+        listings.append(listing)
+        warnings.extend(errs)
     return RunCatalog(roots=[str(r) for r in roots], runs=listings, truncated=truncated, warnings=warnings)

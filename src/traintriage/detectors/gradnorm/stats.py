@@ -75,7 +75,7 @@ def window_medians(x: np.ndarray, window: int) -> np.ndarray:
     if window < 1 or n < window:
         return np.zeros(0)
     lo = rank_filter(x, (window - 1) // 2, size=window, mode="nearest")
-    full = (lo if window % 2 else (lo + rank_filter(x, window // 2, size=window, mode="nearest")) / 2)
+    full = lo if window % 2 else (lo + rank_filter(x, window // 2, size=window, mode="nearest")) / 2
     c = window // 2
     return full[c : c + n - window + 1]
 
