@@ -27,7 +27,6 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -143,16 +142,7 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def _measure(cmd: list[str], repeats: int) -> dict:
-    runs = []
-    for _ in range(repeats):
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode:
-            raise RuntimeError(f"{' '.join(cmd[:4])} ... failed:\n{proc.stderr[-3000:]}")
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    out = dict(runs[0])
-    out["seconds"] = statistics.median(r["seconds"] for r in runs)
-    out["rss_mb"] = statistics.median(r["rss_mb"] for r in runs)
-    return out
+    return read_speed.median_of_children(cmd, repeats, ("seconds", "rss_mb"), error=RuntimeError)
 
 
 def _task_cmd(task: str, run_dir: Path, args: argparse.Namespace, encoding: str) -> list[str]:

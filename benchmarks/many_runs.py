@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -80,18 +78,8 @@ TASKS = ["list_serial", "list_parallel", "analyse_serial", "analyse_parallel"]
 
 
 def _measure(name: str, root: Path, repeats: int) -> dict:
-    runs = []
-    for _ in range(repeats):
-        cmd = [sys.executable, __file__, "--child", name, "--root", str(root)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode:
-            raise SystemExit(f"{name} failed:\n{proc.stderr[-3000:]}")
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    return {
-        "seconds": statistics.median(r["seconds"] for r in runs),
-        "first": statistics.median(r["first"] for r in runs),
-        "count": runs[0]["count"],
-    }
+    cmd = [sys.executable, __file__, "--child", name, "--root", str(root)]
+    return read_speed.median_of_children(cmd, repeats, ("seconds", "first"))
 
 
 def main(argv: list[str] | None = None) -> None:

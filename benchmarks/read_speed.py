@@ -179,19 +179,27 @@ def _child(name: str, run_dir: Path) -> None:
     print(json.dumps({"seconds": seconds, "count": count, "rss_mb": rss_mb}))
 
 
-def _measure(name: str, run_dir: Path, repeats: int) -> dict:
+def median_of_children(
+    cmd: list[str], repeats: int, median_keys: tuple[str, ...], error: type[Exception] = SystemExit
+) -> dict:
+    """Run ``cmd`` (a child that prints one JSON line last) ``repeats`` times, each in a fresh process
+    so peak RSS is honest; return the first result with the median of ``median_keys`` over the runs.
+    A failing child raises ``error`` with the tail of its stderr. Shared by every benchmark here."""
     runs = []
     for _ in range(repeats):
-        cmd = [sys.executable, __file__, "--child", name, "--run-dir", str(run_dir)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode:
-            raise SystemExit(f"{name} failed:\n{proc.stderr[-3000:]}")
+            raise error(f"{' '.join(cmd[:4])} ... failed:\n{proc.stderr[-3000:]}")
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    return {
-        "seconds": statistics.median(r["seconds"] for r in runs),
-        "count": runs[0]["count"],
-        "rss_mb": statistics.median(r["rss_mb"] for r in runs),
-    }
+    out = dict(runs[0])
+    for key in median_keys:
+        out[key] = statistics.median(r[key] for r in runs)
+    return out
+
+
+def _measure(name: str, run_dir: Path, repeats: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", name, "--run-dir", str(run_dir)]
+    return median_of_children(cmd, repeats, ("seconds", "rss_mb"))
 
 
 def main(argv: list[str] | None = None) -> None:
