@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import TraintriageError
-from ..findings import Evidence, Finding, sort_findings
+from ..findings import SEVERITY_RANK, Evidence, Finding, sort_findings
 from ..signals import RunData
 from .attribution import attribute
 from .context import RunContext
@@ -117,7 +117,7 @@ def correlate(
     order = sorted(
         range(len(issues)),
         key=lambda i: (
-            {"critical": 0, "warning": 1, "info": 2}[issues[i].severity],
+            SEVERITY_RANK[issues[i].severity],
             issues[i].step_start if issues[i].step_start is not None else float("inf"),
             -issues[i].root_cause.confidence,
         ),
@@ -147,7 +147,7 @@ def _inside(path: str | Path, roots: Sequence[Path] | None) -> Path:
 
 def _evidence(findings: list[Finding]) -> list[Evidence]:
     out: list[Evidence] = []
-    for f in sorted(findings, key=lambda f: {"critical": 0, "warning": 1, "info": 2}[f.severity]):
+    for f in sorted(findings, key=lambda f: SEVERITY_RANK[f.severity]):
         for ev in f.evidence[:2]:
             out.append(ev)
     return out[:MAX_EVIDENCE]
