@@ -50,3 +50,17 @@ def test_runs_stream_prints_json_lines(ten_runs: Path, monkeypatch: pytest.Monke
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[-1]["summary"]["runs"] == 5
     assert sorted(line["run"] for line in lines[:-1]) == [f"trial_{i:02d}" for i in range(1, 10, 2)]
+
+
+def test_mlflow_store_lists_runs_not_experiments() -> None:
+    """``mlruns/<exp>/meta.yaml`` describes an experiment; only ``mlruns/<exp>/<run>/`` (with metrics/) are runs."""
+    mlruns = Path(__file__).parent / "fixtures" / "formats" / "mlruns"
+    catalog_ = list_runs([mlruns])
+    assert sorted(r.run for r in catalog_.runs) == [
+        "3f1a2b4c5d6e4f708192a3b4c5d6e7f8",
+        "9e8d7c6b5a4f43219876fedcba012345",
+    ]
+    assert {r.experiment for r in catalog_.runs} == {"1"}
+    assert {r.source for r in catalog_.runs} == {"mlflow"}
+    assert all(r.last_step == 190 for r in catalog_.runs)
+    assert catalog_.warnings == []

@@ -49,11 +49,27 @@ class RunCatalog(BaseModel):
     warnings: list[str]
 
 
+def _holds_logs(dirpath: str, filenames: list[str]) -> bool:
+    """True when a directory's own files are a run's logs.
+
+    MLflow writes ``meta.yaml`` both for an experiment (``mlruns/<exp_id>/``) and for each of its runs
+    (``mlruns/<exp_id>/<run_id>/``, next to ``metrics/``): only the run's one makes a run, else the
+    experiment would be listed as a run of its own next to its runs.
+    """
+    for name in filenames:
+        fmt = next((f for f in FORMATS if f.matches(name)), None)
+        if fmt is None:
+            continue
+        if fmt.name == "mlflow" and not os.path.isdir(os.path.join(dirpath, "metrics")):
+            continue
+        return True
+    return False
+
+
 def _run_dirs(root: Path) -> tuple[list[Path], bool]:
     """Directories holding log files, with phase and checkpoint-<step> subdirectories folded into their
     parent run;
     and whether the walk stopped early (too deep or too many directories)."""
-    matchers = [f.matches for f in FORMATS]
     runs: set[Path] = set()
     base_depth = len(root.parts)
     stopped = False
@@ -64,7 +80,7 @@ def _run_dirs(root: Path) -> tuple[list[Path], bool]:
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in ("__pycache__", "node_modules")]
         if len(Path(dirpath).parts) - base_depth >= MAX_DEPTH:
             dirnames[:] = []
-        if any(m(name) for name in filenames for m in matchers):
+        if _holds_logs(dirpath, filenames):
             path = Path(dirpath)
             runs.add(path.parent if is_part_of_parent_run(path.name) and path != root else path)
     return sorted(runs), stopped
