@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
+from ..rank import spearman
 from .stats import rolling_median, safe_log10
 
 MAX_LAG = 5
@@ -42,9 +43,7 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < MIN_POINTS or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return None
-    from scipy.stats import spearmanr
-
-    rho = spearmanr(a[ok], b[ok]).statistic
+    rho = spearman(a[ok], b[ok])
     return round(float(rho), 4) if np.isfinite(rho) else None
 
 

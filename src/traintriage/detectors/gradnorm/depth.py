@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
+from ..rank import spearman
 from .stats import safe_log10, window_median
 
 GROWTH_DECADES = 2.0
@@ -137,11 +138,9 @@ def detect_growth(name: str, steps: np.ndarray, values: np.ndarray, component: s
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
     if x.size < 3 or np.ptp(y) == 0:
         return 0.0
-    rho = spearmanr(x, y).statistic
+    rho = spearman(x, y)
     return float(rho) if np.isfinite(rho) else 0.0
 
 

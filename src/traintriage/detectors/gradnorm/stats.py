@@ -8,11 +8,11 @@ location/scale (median, MAD) keeps a handful of spikes from moving the baselines
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+
+from ..windows import clipped_rolling_median, full_window_medians
 
 MAD_TO_SIGMA = 1.4826
 
@@ -45,39 +45,18 @@ def rolling_median(x: np.ndarray, window: int, *, trailing: bool = True) -> np.n
     """Median of the previous ``window`` points (trailing) or of a centred window, ignoring NaN.
 
     Trailing windows judge a point against what came before it, so a spike never inflates its own
-    baseline. The first points use whatever history exists (at least one point).
+    baseline. Windows are clipped at the ends (a trailing median at index 0 is NaN, having no history);
+    a centred window spans ``2 * (window // 2) + 1`` points. O(n log window), see :mod:`..windows`.
     """
-    n = x.size
-    out = np.full(n, np.nan)
-    if n == 0:
-        return out
+    if trailing:
+        return clipped_rolling_median(x, window, window)
     half = window // 2
-    pad_left = window if trailing else half
-    pad_right = 0 if trailing else half
-    padded = np.concatenate([np.full(pad_left, np.nan), x, np.full(pad_right, np.nan)])
-    # Row i is x[i-window : i] (trailing: the point itself excluded) or x[i-half : i+half+1] (centred).
-    rows = sliding_window_view(padded, window if trailing else 2 * half + 1)[:n]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: NaN, as documented
-        out = np.nanmedian(rows, axis=1)
-    return out
+    return clipped_rolling_median(x, 2 * half + 1, half)
 
 
 def window_medians(x: np.ndarray, window: int) -> np.ndarray:
-    """``m[j] = np.median(x[j : j + window])`` for every full window (``x`` finite), bit for bit.
-
-    A rank filter slides the window in O(n log window); taking ``np.median`` of each slice was
-    O(n * window) and took seconds on 20k-step runs.
-    """
-    from scipy.ndimage import rank_filter
-
-    n = x.size
-    if window < 1 or n < window:
-        return np.zeros(0)
-    lo = rank_filter(x, (window - 1) // 2, size=window, mode="nearest")
-    full = lo if window % 2 else (lo + rank_filter(x, window // 2, size=window, mode="nearest")) / 2
-    c = window // 2
-    return full[c : c + n - window + 1]
+    """``m[j] = np.median(x[j : j + window])`` for every full window (``x`` finite), bit for bit."""
+    return full_window_medians(x, window)
 
 
 def mad(x: np.ndarray) -> float:

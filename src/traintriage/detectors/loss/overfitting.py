@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
+from ..windows import slice_medians
 from .robust import diff_noise, kendall_tau
 
 MIN_VAL_POINTS = 4
@@ -39,14 +40,12 @@ DISRUPTION_JUMP = math.log(1.5)
 
 def train_level_at(train_steps: np.ndarray, train_y: np.ndarray, at: np.ndarray, half_width: float) -> np.ndarray:
     """Median of the training points within +-``half_width`` steps of each step in ``at`` (nearest point if none)."""
-    out = np.empty(at.size)
-    for k, s in enumerate(at):
-        lo, hi = np.searchsorted(train_steps, [s - half_width, s + half_width], side="left")
-        hi = max(hi, lo + 1)
-        if lo >= train_steps.size:
-            lo, hi = train_steps.size - 1, train_steps.size
-        out[k] = np.median(train_y[lo:hi])
-    return out
+    lo = np.searchsorted(train_steps, np.asarray(at) - half_width, side="left")
+    hi = np.searchsorted(train_steps, np.asarray(at) + half_width, side="left")
+    hi = np.maximum(hi, lo + 1)
+    past_end = lo >= train_steps.size
+    lo[past_end], hi[past_end] = train_steps.size - 1, train_steps.size
+    return slice_medians(train_y, lo, hi)
 
 
 def best_point(steps: np.ndarray, y: np.ndarray) -> tuple[int, float]:

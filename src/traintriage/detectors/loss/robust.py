@@ -9,9 +9,10 @@ outliers (spikes) we are looking for; first differences ignore the trend a falli
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
+
+from ..windows import clipped_rolling_median, trailing_mad
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal sample times this is its standard deviation
 
@@ -49,32 +50,14 @@ def diff_noise(y: np.ndarray) -> float:
     return robust_sigma(np.diff(y)) / np.sqrt(2.0)
 
 
-def _windows(y: np.ndarray, window: int, before: int) -> np.ndarray:
-    """Rows of ``window`` values: row i holds y[i - before : i - before + window] (NaN off the ends)."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    pad = np.concatenate([np.full(before, np.nan), y, np.full(max(0, window - 1 - before), np.nan)])
-    return sliding_window_view(pad, window)[: y.size]
-
-
 def rolling_median(y: np.ndarray, window: int, *, trailing: bool = False) -> np.ndarray:
-    """Median of a window around (or, with ``trailing``, strictly before) each point.
+    """Median of a window around (or, with ``trailing``, strictly before) each point, NaN ignored.
 
     Windows are clipped at the ends (a trailing median at index 0 is NaN), so the result has the
-    length of ``y``.
+    length of ``y``. Computed in O(n log window) by :mod:`..windows`.
     """
-    y = np.asarray(y, dtype=np.float64)
     window = max(1, int(window))
-    if y.size == 0:
-        return np.full(0, np.nan)
-    if trailing:
-        # row i of the shifted array covers y[i - window : i]
-        rows = _windows(np.concatenate([y[:-1], [np.nan]]), window, window)
-    else:
-        rows = _windows(y, window, window // 2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows (index 0 when trailing)
-        return np.nanmedian(rows, axis=1)
+    return clipped_rolling_median(y, window, window if trailing else window // 2)
 
 
 def trailing_noise(y: np.ndarray, window: int) -> np.ndarray:
@@ -88,10 +71,8 @@ def trailing_noise(y: np.ndarray, window: int) -> np.ndarray:
     if n < 5:
         return out
     d = np.diff(y)  # d[j] = y[j+1] - y[j]; the differences among y[i-window:i] are d[i-window : i-1]
-    for i in range(4, n):
-        seg = d[max(0, i - window) : i - 1]
-        med = np.median(seg)
-        out[i] = MAD_TO_SIGMA * np.median(np.abs(seg - med)) / np.sqrt(2.0)
+    ends = np.arange(4, n) - 1
+    out[4:] = MAD_TO_SIGMA * trailing_mad(d, ends, window - 1) / np.sqrt(2.0)
     return out
 
 

@@ -1,0 +1,158 @@
+"""The window medians and ranks the detectors use equal the NumPy/SciPy expressions they replace, bit for bit.
+
+The references below are the per-window expressions the detectors used before they were made
+O(n log w); random data includes NaN, +-inf, ties and windows longer than the series.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from traintriage.detectors import rank, windows
+from traintriage.detectors.gradnorm import stats as grad_stats
+from traintriage.detectors.loss import overfitting, robust
+
+values = st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False),
+    st.sampled_from([0.0, 1.0, 1.0, 2.0, np.nan, np.inf, -np.inf]),
+)
+series = arrays(np.float64, st.integers(0, 120), elements=values)
+
+
+def ref_clipped(x: np.ndarray, window: int, before: int) -> np.ndarray:
+    out = np.full(x.size, np.nan)
+    for i in range(x.size):
+        seg = x[max(0, i - before) : max(0, i - before + window)]
+        seg = seg[~np.isnan(seg)]
+        if seg.size:
+            out[i] = np.median(seg)
+    return out
+
+
+def same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(series, st.integers(1, 60), st.booleans())
+def test_clipped_rolling_median_is_nanmedian_of_each_window(x, window, trailing):
+    before = window if trailing else window // 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert same(windows.clipped_rolling_median(x, window, before), ref_clipped(x, window, before))
+
+
+@settings(max_examples=200, deadline=None)
+@given(series, st.integers(1, 60))
+def test_full_window_medians(x, window):
+    want = np.array([np.median(x[j : j + window]) for j in range(x.size - window + 1)]) if x.size >= window else []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert same(windows.full_window_medians(x, window), np.asarray(want, dtype=np.float64).reshape(-1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(series, st.data())
+def test_slice_medians(x, data):
+    n = x.size
+    if n == 0:
+        return
+    k = data.draw(st.integers(0, 40))
+    lo = np.sort(np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k)), dtype=np.int64))
+    lengths = np.array(data.draw(st.lists(st.integers(1, 12), min_size=k, max_size=k)), dtype=np.int64)
+    hi = np.minimum(lo + lengths, n)
+    want = np.array([np.median(x[a:b]) for a, b in zip(lo, hi, strict=True)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert same(windows.slice_medians(x, lo, hi), want.reshape(-1))
+
+
+def test_slice_medians_many_rows_of_one_length():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=5000)
+    x[::97] = np.nan
+    lo = np.arange(0, 4900, 3)
+    hi = lo + 37
+    want = np.array([np.median(x[a:b]) for a, b in zip(lo, hi, strict=True)])
+    assert same(windows.slice_medians(x, lo, hi), want)
+
+
+def ref_trailing_noise(y: np.ndarray, window: int) -> np.ndarray:
+    n = y.size
+    out = np.full(n, np.nan)
+    if n < 5:
+        return out
+    d = np.diff(y)
+    for i in range(4, n):
+        seg = d[max(0, i - window) : i - 1]
+        out[i] = robust.MAD_TO_SIGMA * np.median(np.abs(seg - np.median(seg))) / np.sqrt(2.0)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(series, st.integers(3, 60))
+def test_trailing_noise(y, window):
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert same(robust.trailing_noise(y, window), ref_trailing_noise(y, window))
+
+
+def test_trailing_noise_long_series_chunks():
+    y = np.log(np.abs(np.random.default_rng(1).normal(size=60_000)) + 0.1)
+    assert same(robust.trailing_noise(y, 50), ref_trailing_noise(y, 50))
+
+
+@pytest.mark.parametrize("trailing", [True, False])
+@pytest.mark.parametrize("window", [1, 2, 25, 400])
+def test_gradnorm_rolling_median_matches_sliding_window_nanmedian(trailing, window):
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    x = np.random.default_rng(2).normal(size=3000)
+    x[x > 2] = np.nan
+    half = window // 2
+    pad_left, width = (window, window) if trailing else (half, 2 * half + 1)
+    padded = np.concatenate([np.full(pad_left, np.nan), x, np.full(0 if trailing else half, np.nan)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = np.nanmedian(sliding_window_view(padded, width)[: x.size], axis=1)
+    assert same(grad_stats.rolling_median(x, window, trailing=trailing), want)
+
+
+def test_train_level_at_irregular_grid():
+    rng = np.random.default_rng(3)
+    steps = np.unique(rng.integers(0, 100_000, size=4000))
+    y = rng.normal(size=steps.size)
+    at = np.sort(rng.integers(-500, 101_000, size=300))
+    got = overfitting.train_level_at(steps, y, at, 750.0)
+    want = np.empty(at.size)
+    for k, s in enumerate(at):
+        lo, hi = np.searchsorted(steps, [s - 750.0, s + 750.0], side="left")
+        hi = max(hi, lo + 1)
+        if lo >= steps.size:
+            lo, hi = steps.size - 1, steps.size
+        want[k] = np.median(y[lo:hi])
+    assert same(got, want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.integers(3, 80), elements=st.sampled_from([0.0, 1.0, 2.5, 3.0, -1.0, 7.0])),
+       st.randoms())
+def test_spearman_matches_scipy(x, rnd):
+    from scipy.stats import rankdata, spearmanr
+
+    y = np.array(x[::-1]) + np.array([rnd.random() for _ in x])
+    assert np.array_equal(rank.average_ranks(x), rankdata(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = spearmanr(x, y).statistic
+    got = rank.spearman(x, y)
+    if np.isnan(want):
+        assert np.isnan(got)
+    else:
+        assert got == pytest.approx(want, abs=1e-12)
