@@ -16,7 +16,8 @@ from pathlib import Path
 from mcp.server.mcpserver import MCPServer
 
 from .. import __version__
-from .context import ServerContext
+from ..limits import CallLimits
+from .context import ServerContext, configure
 
 INSTRUCTIONS = """\
 traintriage diagnoses ML training runs from their artifacts (TensorBoard event dirs, experiment
@@ -28,10 +29,16 @@ traintriage://reference/{code} for what a finding code means and how to fix it.
 Paths must lie under the server's roots."""
 
 
-def build_server(roots: Sequence[str | Path] | None = None) -> MCPServer:
-    """Build the server for ``roots`` (default: the working directory) with every adapter registered."""
+def build_server(roots: Sequence[str | Path] | None = None, limits: CallLimits | None = None) -> MCPServer:
+    """Build the server for ``roots`` (default: the working directory) with every adapter registered.
+
+    ``limits``: the time/memory budget and concurrency of every tool call (see ``server/context.py``);
+    they are the process's, so the last server built sets them. Default: the environment, else the defaults.
+    """
     from . import prompts, resources, tools
 
+    if limits is not None:
+        configure(limits)
     ctx = ServerContext.from_roots(roots)
     server = MCPServer("traintriage", instructions=INSTRUCTIONS, version=__version__)
     for package in (tools, resources, prompts):
