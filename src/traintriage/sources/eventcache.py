@@ -5,8 +5,14 @@ growing event file from the start each time would waste seconds per call. Entrie
 resolved path and validated with ``(size, mtime_ns, inode)``:
 
 * unchanged -> the cached scan (``bytes_read == 0``);
-* same inode, grown, same first bytes -> read from the saved ``end_offset`` only, append;
-* anything else (shrunk, replaced: another inode or other first bytes) -> re-read whole, with a warning.
+* same inode, grown, same first bytes and same bytes just before ``end_offset`` -> read from the saved
+  ``end_offset`` only, append;
+* anything else (shrunk, replaced: another inode, or a file rewritten in place whose first bytes or
+  bytes before the saved offset differ) -> re-read whole, with a warning.
+
+A file replaced or truncated *while* it is read (inode or size checked again after the read) is read
+again, so a cached scan never mixes two files. Inside a server call each file read is a checkpoint of
+the call's budget (:mod:`traintriage.limits`); a stopped read leaves the cache as it was.
 
 Thread-safe (one lock for the table, one per path so that two threads never parse the same file at
 once) and bounded: least recently used entries are dropped once their arrays exceed ``max_bytes``.
@@ -24,9 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..limits import checkpoint
 from .eventfile import EventFileScan, TagScalars, scan_event_file
 
 _HEAD_BYTES = 64
+_TAIL_BYTES = 64
 
 
 @dataclass
@@ -35,6 +43,7 @@ class _Entry:
     mtime_ns: int
     inode: int
     head: bytes
+    tail: bytes
     scan: EventFileScan
     nbytes: int
 
@@ -74,6 +83,22 @@ def _merge(old: EventFileScan, new: EventFileScan) -> EventFileScan:
     )
 
 
+_LOCK_POLL_S = 0.05
+_MAX_ATTEMPTS = 3
+
+
+def _acquire(lock: threading.Lock) -> None:
+    """Take ``lock``, checking the call's budget while another thread reads the same file."""
+    while not lock.acquire(timeout=_LOCK_POLL_S):
+        checkpoint()
+
+
+def _bytes_at(path: Path, offset: int, n: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(n)
+
+
 class EventCache:
     """Parsed event files, read incrementally; see the module docstring."""
 
@@ -109,45 +134,79 @@ class EventCache:
 
         ``bytes_read`` of the result says what this call read: 0 on a hit, the new bytes after a
         growth, the whole file otherwise. ``records_read`` counts all records in the scan.
+
+        Within a server call, the call's budget is checked before each file (with the memory the read
+        will take, estimated from the bytes to read) and while waiting for another thread's read of it.
         """
         p = Path(path)
         key = str(p.resolve())
-        with self._path_lock(key):
-            try:
-                st = os.stat(p)
-            except OSError as exc:
-                raise InputError(f"cannot read event file {p}: {exc.strerror or exc}",
-                                 hint="Check that the path exists and is readable.") from exc
-            with self._lock:
-                entry = self._entries.get(key)
-                if entry is not None:
-                    self._entries.move_to_end(key)
-            if entry is not None and (entry.size, entry.mtime_ns, entry.inode) == (
-                st.st_size, st.st_mtime_ns, st.st_ino
-            ):
-                return replace(entry.scan, bytes_read=0)
-            warning = None
-            scan = None
+        checkpoint()
+        lock = self._path_lock(key)
+        _acquire(lock)
+        try:
+            for _attempt in range(_MAX_ATTEMPTS):
+                scan, entry, stable = self._read(p, key)
+                if stable:
+                    if entry is not None:
+                        self._store(key, entry)
+                    return scan
+            # The file kept being replaced while it was read: return the last read, uncached.
+            return replace(scan, warnings=[*scan.warnings, f"{p.name} was replaced while it was read; "
+                                           "this result may mix the old and the new file"])
+        finally:
+            lock.release()
+
+    def _read(self, p: Path, key: str) -> tuple[EventFileScan, _Entry | None, bool]:
+        """One attempt: the scan, the entry to store (None on a hit), and False when the file was replaced
+        or truncated while it was read (the scan may then mix two files: read again)."""
+        try:
+            st = os.stat(p)
+        except OSError as exc:
+            raise InputError(f"cannot read event file {p}: {exc.strerror or exc}",
+                             hint="Check that the path exists and is readable.") from exc
+        with self._lock:
+            entry = self._entries.get(key)
             if entry is not None:
-                same_file = (
-                    st.st_ino == entry.inode
-                    and st.st_size >= entry.scan.end_offset
-                    and _head(p, len(entry.head)) == entry.head
-                )
-                if same_file:
-                    new = scan_event_file(p, entry.scan.end_offset, check_crc=self.check_crc,
-                                          tag_plugins=entry.scan.tag_plugins)
-                    scan = _merge(entry.scan, new)
-                else:
-                    warning = (f"{p.name} was replaced or shrank since it was last read "
-                               f"({entry.size} -> {st.st_size} bytes); read it again from the start")
-            if scan is None:
-                scan = scan_event_file(p, 0, check_crc=self.check_crc)
-            scan = _freeze(scan)
-            self._store(key, _Entry(st.st_size, st.st_mtime_ns, st.st_ino, _head(p, _HEAD_BYTES),
-                                    scan, scan.nbytes))
-            # The replacement is news for this call only; the stored scan stays clean.
-            return replace(scan, warnings=[warning, *scan.warnings]) if warning else scan
+                self._entries.move_to_end(key)
+        if entry is not None and (entry.size, entry.mtime_ns, entry.inode) == (st.st_size, st.st_mtime_ns, st.st_ino):
+            return replace(entry.scan, bytes_read=0), None, True
+        head = _head(p, _HEAD_BYTES)
+        warning = None
+        scan = None
+        if entry is not None:
+            end = entry.scan.end_offset
+            same_file = (
+                st.st_ino == entry.inode
+                and st.st_size >= end
+                and head[: len(entry.head)] == entry.head
+                and _bytes_at(p, end - len(entry.tail), len(entry.tail)) == entry.tail
+            )
+            if same_file:
+                # Arrays for the new bytes, plus the copy that appending them to the cached ones makes.
+                checkpoint(planned_bytes=(st.st_size - end) // 2 + entry.nbytes)
+                new = scan_event_file(p, end, check_crc=self.check_crc, tag_plugins=entry.scan.tag_plugins)
+                scan = _merge(entry.scan, new)
+            else:
+                warning = (f"{p.name} was replaced or shrank since it was last read "
+                           f"({entry.size} -> {st.st_size} bytes); read it again from the start")
+        if scan is None:
+            checkpoint(planned_bytes=st.st_size // 2)
+            scan = scan_event_file(p, 0, check_crc=self.check_crc)
+        scan = _freeze(scan)
+        tail_at = max(scan.end_offset - _TAIL_BYTES, 0)
+        try:
+            tail = _bytes_at(p, tail_at, scan.end_offset - tail_at)
+            after = os.stat(p)
+        except OSError:
+            after = None
+        if after is None or after.st_ino != st.st_ino or after.st_size < scan.end_offset or len(tail) != (
+            scan.end_offset - tail_at
+        ):
+            # Replaced, truncated or removed while it was read: what was read may belong to either file.
+            return scan, None, False
+        result = replace(scan, warnings=[warning, *scan.warnings]) if warning else scan
+        # The replacement is news for this call only; the stored scan stays clean.
+        return result, _Entry(st.st_size, st.st_mtime_ns, st.st_ino, head, tail, scan, scan.nbytes), True
 
     def _store(self, key: str, entry: _Entry) -> None:
         with self._lock:
