@@ -26,6 +26,17 @@ def load(
     return load_run(target, roots=roots, trial=trial, roles=roles)
 
 
+def _remembered(analysis: str, target, roots, trial: bool, roles: RolesArg, options: dict, compute):
+    """``compute(run_data)``, or the report remembered for this analysis, these options and this exact
+    state of the run's files (see :mod:`traintriage.memo`)."""
+    from .memo import REPORTS, freeze
+    from .sources import plan_run, read_run
+
+    plan = plan_run(target, roots=roots, trial=trial)
+    key = (analysis, freeze(roles), freeze(options), plan.fingerprint())
+    return REPORTS.get_or_compute(key, lambda: compute(read_run(plan, roles)))
+
+
 def describe_run(target: str | Path, **kwargs) -> RunDescription:
     """What a target resolves to, its files, series and roles (see :mod:`traintriage.describe`)."""
     from .describe import summarize
@@ -50,7 +61,8 @@ def analyze_gradnorm(
     """Per-component gradient health of a run (see :mod:`traintriage.detectors.gradnorm`)."""
     from .detectors.gradnorm import analyze_gradnorm as analyze
 
-    return analyze(load(target, roots=roots, trial=trial, roles=roles), clip_threshold=clip_threshold, depth=depth)
+    options = {"clip_threshold": clip_threshold, "depth": depth}
+    return _remembered("gradnorm", target, roots, trial, roles, options, lambda data: analyze(data, **options))
 
 
 def correlate(
@@ -68,16 +80,12 @@ def correlate(
     """The triage report of a run (see :mod:`traintriage.triage`): top issues, root causes, plans."""
     from .triage import correlate as run_correlate
 
-    data = load(target, roots=roots, trial=trial, roles=roles)
-    return run_correlate(
-        data,
-        checkpoint=checkpoint,
-        memory=memory,
-        capacity=capacity,
-        clip_threshold=clip_threshold,
-        transitions=transitions,
-        roots=roots,
-    )
+    options = {"capacity": capacity, "clip_threshold": clip_threshold, "transitions": transitions}
+    if checkpoint is not None or memory is not None:  # other artifacts: not covered by the run's fingerprint
+        data = load(target, roots=roots, trial=trial, roles=roles)
+        return run_correlate(data, checkpoint=checkpoint, memory=memory, roots=roots, **options)
+    return _remembered("correlate", target, roots, trial, roles, options,
+                       lambda data: run_correlate(data, roots=roots, **options))
 
 
 def analyze_loss(
@@ -93,8 +101,8 @@ def analyze_loss(
     """Loss-curve critique of a run (see :mod:`traintriage.detectors.loss`): findings, statistics, phases."""
     from .detectors.loss import analyze_loss as analyze
 
-    data = load(target, roots=roots, trial=trial, roles=roles)
-    return analyze(data, series=series, transitions=list(transitions or []), diagnose=diagnose)
+    options = {"series": series, "transitions": list(transitions or []), "diagnose": diagnose}
+    return _remembered("loss", target, roots, trial, roles, options, lambda data: analyze(data, **options))
 
 
 def profile_memory(

@@ -117,14 +117,43 @@ def known_formats() -> str:
     return "; ".join(f"{f.name}: {f.description}" for f in FORMATS)
 
 
-def load_run(
-    target: str | Path,
-    *,
-    roots: Sequence[Path] | None = None,
-    trial: bool = False,
-    roles: Mapping[str, str] | Sequence[str] | None = None,
-) -> RunData:
-    """Resolve ``target``, read its series, infer roles (``roles`` overrides win).
+@dataclass(frozen=True)
+class RunPlan:
+    """What reading a target will read: the run's path, the format chosen and its files (nothing read yet)."""
+
+    path: Path
+    how: str
+    fmt: SourceFormat
+    files: list[Path]
+    others: list[str]
+
+    def fingerprint(self) -> tuple:
+        """Identity of everything a read of this run could depend on: every file under the run (or beside
+        a single-file target) with its size, modification time and inode.
+
+        Readers look beyond ``files`` (MLflow metric files next to ``meta.yaml``, ``training_args.json``
+        beside ``trainer_state.json``), so all files count. Stat calls only: ~1 ms for a typical run.
+        """
+        base = self.path if self.path.is_dir() else self.path.parent
+        depth = 6 if self.path.is_dir() else 0
+        entries = []
+        base_depth = len(base.parts)
+        for dirpath, dirnames, filenames in os.walk(base):
+            if len(Path(dirpath).parts) - base_depth >= depth:
+                dirnames[:] = []
+            else:
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
+            for name in sorted(filenames):
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                entries.append((dirpath, name, st.st_size, st.st_mtime_ns, st.st_ino))
+        return (str(self.path), self.fmt.name, os.environ.get("TRAINTRIAGE_LOG_REGEX"), tuple(entries))
+
+
+def plan_run(target: str | Path, *, roots: Sequence[Path] | None = None, trial: bool = False) -> RunPlan:
+    """Resolve ``target`` and choose its format and files, reading no data.
 
     Raises :class:`~traintriage.errors.TraintriageError` subclasses with a hint when the target
     does not exist, lies outside ``roots``, or holds nothing readable.
@@ -138,13 +167,17 @@ def load_run(
             hint="Known formats: " + known_formats(),
         )
     fmt = next(f for f in FORMATS if f.name in found)
-    files = found[fmt.name]
-    run_path = resolved.path
+    others = [name for name in found if name != fmt.name]
+    return RunPlan(path=resolved.path, how=resolved.how, fmt=fmt, files=found[fmt.name], others=others)
+
+
+def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = None) -> RunData:
+    """Read the series of a planned run and infer their roles (``roles`` overrides win)."""
+    run_path, fmt, files = plan.path, plan.fmt, plan.files
     # Loaders name series relative to a directory: a single file is read as a run of its own folder.
     series, warnings = fmt.load(run_path.parent if run_path.is_file() else run_path, files)
-    others = [name for name in found if name != fmt.name]
-    if others:
-        warnings.append(f"also found {', '.join(others)} logs here; read {fmt.name} (pass a file to choose).")
+    if plan.others:
+        warnings.append(f"also found {', '.join(plan.others)} logs here; read {fmt.name} (pass a file to choose).")
     if not series:
         raise InputError(
             f"{run_path} has {fmt.name} files but no scalar series in them.",
@@ -159,8 +192,33 @@ def load_run(
         roles=infer_roles(series.keys(), overrides),
         files=files,
         warnings=warnings,
-        resolution=resolved.how,
+        resolution=plan.how,
     )
 
 
-__all__ = ["FORMATS", "SourceFormat", "detect_formats", "known_formats", "load_run", "resolve_target"]
+def load_run(
+    target: str | Path,
+    *,
+    roots: Sequence[Path] | None = None,
+    trial: bool = False,
+    roles: Mapping[str, str] | Sequence[str] | None = None,
+) -> RunData:
+    """Resolve ``target``, read its series, infer roles (``roles`` overrides win).
+
+    Raises :class:`~traintriage.errors.TraintriageError` subclasses with a hint when the target
+    does not exist, lies outside ``roots``, or holds nothing readable.
+    """
+    return read_run(plan_run(target, roots=roots, trial=trial), roles)
+
+
+__all__ = [
+    "FORMATS",
+    "RunPlan",
+    "SourceFormat",
+    "detect_formats",
+    "known_formats",
+    "load_run",
+    "plan_run",
+    "read_run",
+    "resolve_target",
+]

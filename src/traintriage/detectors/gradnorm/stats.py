@@ -21,15 +21,20 @@ def align(steps_list: list[np.ndarray], values_list: list[np.ndarray]) -> tuple[
     """Values of several series on the steps they all share: ``(steps, matrix[k, n_steps])``.
 
     Aligned by step, never by index: components logged on different grids only meet where both exist.
+    Steps are sorted and unique (:class:`~traintriage.signals.Series`), so membership is a binary
+    search; components logged together (the usual case) share one step array and skip even that.
     """
     if not steps_list:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0))
     common = steps_list[0]
     for s in steps_list[1:]:
-        common = np.intersect1d(common, s)
+        if s.size == common.size and np.array_equal(s, common):
+            continue
+        pos = np.minimum(np.searchsorted(s, common), max(s.size - 1, 0))
+        common = common[s[pos] == common] if s.size else common[:0]
     mat = np.empty((len(steps_list), common.size))
     for i, (s, v) in enumerate(zip(steps_list, values_list, strict=True)):
-        mat[i] = v[np.searchsorted(s, common)]
+        mat[i] = v if s.size == common.size else v[np.searchsorted(s, common)]
     return common, mat
 
 
@@ -83,8 +88,10 @@ def log_slope(steps: np.ndarray, logv: np.ndarray) -> float:
     ok = np.isfinite(logv)
     if ok.sum() < 5 or np.ptp(steps[ok]) == 0:
         return float("nan")
-    slope = np.polyfit(steps[ok].astype(np.float64), logv[ok], 1)[0]
-    return float(slope * 1000.0)
+    t = steps[ok].astype(np.float64)
+    t -= t.mean()
+    y = logv[ok]
+    return float(np.dot(t, y - y.mean()) / np.dot(t, t) * 1000.0)
 
 
 def volatility(logv: np.ndarray) -> float:
