@@ -156,3 +156,12 @@ def test_spearman_matches_scipy(x, rnd):
         assert np.isnan(got)
     else:
         assert got == pytest.approx(want, abs=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrays(np.float64, st.integers(1, 150), elements=st.sampled_from([0.0, 1.0, 2.5, -3.0, np.nan, np.inf, -np.inf])
+              | st.floats(-5, 5)), st.data())
+def test_ranks_of_a_subset_equal_ranking_the_subset_afresh(x, data):
+    keep = np.array(data.draw(st.lists(st.booleans(), min_size=x.size, max_size=x.size)))
+    keep &= np.isfinite(x)
+    assert np.array_equal(rank.RankedSample(x).ranks_of(keep), rank.average_ranks(x[keep]))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ..rank import spearman
+from ..rank import RankedSample, rank_correlation
 from .stats import rolling_median, safe_log10
 
 MAX_LAG = 5
@@ -39,19 +39,21 @@ class LossCorrelation(BaseModel):
     by_lag: list[LagCorrelation]
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < MIN_POINTS or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-        return None
-    rho = spearman(a[ok], b[ok])
-    return round(float(rho), 4) if np.isfinite(rho) else None
-
-
-def _lagged(a: np.ndarray, b: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
-    """b shifted against a: pairs (a[t], b[t + lag])."""
+def _lag_spearman(a: RankedSample, b: RankedSample, lag: int) -> float | None:
+    """Spearman's rho of the pairs (a[t], b[t + lag]) where both are finite (None: too few, or constant)."""
+    n = a.x.size
+    in_a = np.zeros(n, dtype=bool)
+    in_b = np.zeros(n, dtype=bool)
     if lag >= 0:
-        return a[: a.size - lag], b[lag:]
-    return a[-lag:], b[: b.size + lag]
+        ok = np.isfinite(a.x[: n - lag]) & np.isfinite(b.x[lag:])
+        in_a[: n - lag], in_b[lag:] = ok, ok
+    else:
+        ok = np.isfinite(a.x[-lag:]) & np.isfinite(b.x[: n + lag])
+        in_a[-lag:], in_b[: n + lag] = ok, ok
+    if ok.sum() < MIN_POINTS or np.ptp(a.x[in_a]) == 0 or np.ptp(b.x[in_b]) == 0:
+        return None
+    rho = rank_correlation(a.ranks_of(in_a), b.ranks_of(in_b))
+    return round(float(rho), 4) if np.isfinite(rho) else None
 
 
 def loss_correlation(
@@ -77,11 +79,17 @@ def loss_correlation(
     w = max(5, min(25, lv.size // 10))
     l_dev = lv - rolling_median(lv, w, trailing=False)
     n_dev = ln - rolling_median(ln, w, trailing=False)
+    # Each series is ranked once; every lag re-ranks only the few points it drops (see RankedSample).
+    ranked = [RankedSample(x) for x in (ln, lv, n_dev, l_dev)]
     by_lag = []
     for lag in range(-MAX_LAG, MAX_LAG + 1):
-        a, b = _lagged(ln, lv, lag)
-        ad, bd = _lagged(n_dev, l_dev, lag)
-        by_lag.append(LagCorrelation(lag=lag, spearman=_spearman(a, b), spearman_detrended=_spearman(ad, bd)))
+        by_lag.append(
+            LagCorrelation(
+                lag=lag,
+                spearman=_lag_spearman(ranked[0], ranked[1], lag),
+                spearman_detrended=_lag_spearman(ranked[2], ranked[3], lag),
+            )
+        )
     scored = [c for c in by_lag if c.spearman_detrended is not None]
     best = max(scored, key=lambda c: abs(c.spearman_detrended or 0.0)).lag if scored else None
     zero = by_lag[MAX_LAG]

@@ -120,5 +120,5 @@ def lag1_autocorr(x: np.ndarray) -> float:
     if x.size < 4:
         return 0.0
     x = x - x.mean()
-    den = float(np.dot(x, x))
-    return 0.0 if den == 0 else float(np.dot(x[:-1], x[1:]) / den)
+    den = float((x * x).sum())  # not np.dot: see detectors.rank.rank_correlation
+    return 0.0 if den == 0 else float((x[:-1] * x[1:]).sum() / den)
