@@ -293,3 +293,18 @@ def test_fixture_copy_helper_is_independent(tmp_path: Path) -> None:
     # The records walk used as an oracle above agrees with TensorBoard's loader on a clean file.
     path = shutil.copy(_file("hf_trainer"), tmp_path / "events.out.tfevents.3.copy")
     assert len(_records(Path(path).read_bytes())) == len(_tensorboard_events(Path(path)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 40), st.integers(0, 3), st.integers(1, 20), st.randoms())
+def test_unique_rows_equals_numpy_unique_periodic_or_not(n_tags, reps, extra, width, rnd) -> None:
+    """Tag bytes of same-length records: the periodic fast path and the sorting path agree with np.unique."""
+    tags = np.array([[rnd.randrange(3) for _ in range(width)] for _ in range(n_tags)], dtype=np.uint8)
+    order = list(range(n_tags)) * reps + [rnd.randrange(n_tags) for _ in range(extra)]  # a broken tail
+    if rnd.random() < 0.3:
+        rnd.shuffle(order)
+    cols = tags[order]
+    got, inv = eventfile._unique_rows(cols)
+    rebuilt = np.array([np.frombuffer(got[i], np.uint8) for i in (inv if inv is not None else [0] * len(order))])
+    assert np.array_equal(rebuilt, cols)
+    assert len(set(got)) == len(got) == len({r.tobytes() for r in cols})

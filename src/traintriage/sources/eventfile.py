@@ -49,6 +49,7 @@ _HEADER = struct.Struct("<QI")
 _MAX_ROUNDS = 24  # vectorised layout rounds per length group before going record by record
 _MAX_WARNINGS = 25
 _PERIOD_MAX = 512
+_BINCOUNT_LENGTHS = 1 << 16  # record lengths below this are grouped by counting (a 512 KiB table)
 
 
 @dataclass
@@ -290,8 +291,31 @@ class _State:
         self.decls = []
 
 
+def _small_ids(inv: np.ndarray, count: int) -> np.ndarray:
+    """``inv`` in the narrowest unsigned dtype: NumPy's stable argsort is then a radix sort, O(n)."""
+    return inv.astype(np.uint8 if count <= 0xFF else np.uint16 if count <= 0xFFFF else np.int64)
+
+
+def _periodic_rows(words: np.ndarray, h: np.ndarray) -> int:
+    """Smallest p such that row i equals row i - p for every i >= p (0: none found below half the rows).
+
+    Training code logs the same tags in the same order every step, so the tag bytes of same-length
+    records usually repeat with a short period. Candidates are where the first row's hash ``h`` recurs;
+    each is verified exactly on the bytes, in one pass, where finding distinct rows by sorting costs a sort.
+    """
+    n = words.shape[0]
+    for p in np.flatnonzero(h[1 : min(n, _PERIOD_MAX + 1)] == h[0])[:4] + 1:
+        p = int(p)
+        if 2 * p <= n and bool((words[p:] == words[:-p]).all()):
+            return p
+    return 0
+
+
 def _unique_rows(cols: np.ndarray) -> tuple[list[bytes], np.ndarray | None]:
-    """Distinct rows of a 2-D uint8 array and each row's index among them (None: all rows equal)."""
+    """Distinct rows of a 2-D uint8 array and each row's index among them (None: all rows equal).
+
+    The distinct rows are listed in the order ``np.unique`` gives their hashes, whichever path finds them.
+    """
     n, t = cols.shape
     if n == 1 or t == 0 or bool((cols.min(axis=0) == cols.max(axis=0)).all()):
         return [cols[0].tobytes()], None
@@ -302,6 +326,11 @@ def _unique_rows(cols: np.ndarray) -> tuple[list[bytes], np.ndarray | None]:
     h = words[:, 0].copy()
     for i in range(1, w):
         h = (h * np.uint64(0x9E3779B97F4A7C15)) ^ words[:, i]
+    p = _periodic_rows(words, h)
+    if p:
+        tags, inv_first = _unique_rows(cols[:p])
+        if inv_first is not None:
+            return tags, np.tile(inv_first, n // p + 1)[:n]
     _, first, inv = np.unique(h, return_index=True, return_inverse=True)
     inv = inv.reshape(-1)
     if w > 1 and not bool((words[first][inv] == words).all()):  # hash collision: exact but slower
@@ -342,7 +371,7 @@ def _emit(state: _State, rows: np.ndarray, layout: Layout, rec: np.ndarray) -> N
         if inv is None:
             groups = [(tags[0], None)]
         else:
-            order = np.argsort(inv, kind="stable")
+            order = np.argsort(_small_ids(inv, len(tags)), kind="stable")
             bounds = np.concatenate([[0], np.cumsum(np.bincount(inv, minlength=len(tags)))])
             groups = [(tags[i], order[bounds[i] : bounds[i + 1]]) for i in range(len(tags))]
         for raw, sel in groups:
@@ -394,12 +423,19 @@ def _decode_window(state: _State, arr: np.ndarray, starts: np.ndarray, lens: np.
         return
     rec_ids = np.arange(starts.size, dtype=np.int64) + state.records
     state.records += int(starts.size)
-    uniq, inv = np.unique(lens, return_inverse=True)
-    inv = inv.reshape(-1)
+    if int(lens.max()) < _BINCOUNT_LENGTHS:  # the usual case: count lengths instead of sorting them
+        counts = np.bincount(lens)
+        uniq = np.flatnonzero(counts)
+        lookup = np.zeros(counts.size, dtype=np.int64)
+        lookup[uniq] = np.arange(uniq.size)
+        inv = lookup[lens]
+    else:
+        uniq, inv = np.unique(lens, return_inverse=True)
+        inv = inv.reshape(-1)
     if uniq.size == 1:
         groups = [(int(uniq[0]), np.arange(starts.size))]
     else:
-        order = np.argsort(inv, kind="stable")
+        order = np.argsort(_small_ids(inv, uniq.size), kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(inv))])
         groups = [(int(uniq[i]), order[bounds[i] : bounds[i + 1]]) for i in range(uniq.size)]
     win4 = sliding_window_view(arr, 4)
