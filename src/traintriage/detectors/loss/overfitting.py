@@ -201,29 +201,60 @@ def _memorization_finding(val_name, val_steps, val_y, train_name, tr, best_i) ->
     )
 
 
+def _first_peak_after(y: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``peak[i] = i + argmax(y[i : end])`` for every i, where ``end`` is the first entry of ``ends``
+    (sorted segment ends, the last one ``y.size``) above i: the first position of the maximum that
+    follows i within its segment. O(n): a suffix maximum per segment, then the next position at
+    which ``y`` equals its suffix maximum (the first maximum of the suffix is that position)."""
+    n = y.size
+    peak = np.empty(n, dtype=np.int64)
+    start = 0
+    for end in ends.tolist():
+        if end <= start:
+            continue
+        seg = y[start:end]
+        suffix_max = np.maximum.accumulate(seg[::-1])[::-1]
+        idx = np.arange(start, end)
+        at_max = np.where(seg == suffix_max, idx, end)
+        peak[start:end] = np.minimum.accumulate(at_max[::-1])[::-1]
+        start = end
+    return peak
+
+
 def _episode(val_steps: np.ndarray, val_y: np.ndarray, tr: np.ndarray, sig: float) -> tuple[int, int] | None:
     """The strongest rise of the validation loss from a running best that a disruption cut short:
-    (best index, peak index), or None. Log-space values."""
+    (best index, peak index), or None. Log-space values (finite: the caller passes the finite prefix).
+
+    Every running best ``b`` is a candidate; its stretch ends at the next disruption, its peak ``p`` is
+    the first maximum within the stretch. The cheap conditions are checked for all candidates at once
+    and Kendall's tau only for the survivors, strongest rise first (ties: the earliest best), so the
+    first survivor that also rises steadily is the answer.
+    """
     n = val_y.size
     jumps = np.diff(val_y)
     disruptions = np.flatnonzero(jumps > max(DISRUPTION_JUMP, 5 * sig)) + 1
     limit = max(EPISODE_RISE, RISE_Z * sig)
     running_min = np.minimum.accumulate(val_y)
-    best: tuple[float, int, int] | None = None
-    for b in np.flatnonzero(val_y <= running_min):
-        end = int(disruptions[disruptions > b][0]) if np.any(disruptions > b) else n
-        if end - b < EPISODE_MIN_POINTS:
-            continue
-        p = b + int(np.argmax(val_y[b:end]))
-        if p - b + 1 < EPISODE_MIN_POINTS:
-            continue
-        level = float(np.median(val_y[max(b, p - 2) : p + 1]))  # robust to one high evaluation
-        rise = level - float(val_y[b])
-        if rise <= limit or kendall_tau(val_y[b : p + 1]) < EPISODE_TAU or tr[b] - tr[p] < TRAIN_FALL:
-            continue
-        if best is None or rise > best[0]:
-            best = (rise, int(b), int(p))
-    return None if best is None else (best[1], best[2])
+    bs = np.flatnonzero(val_y <= running_min)
+    if bs.size == 0:
+        return None
+    seg_ends = np.append(disruptions, n)
+    ends = seg_ends[np.searchsorted(disruptions, bs, side="right")]
+    ps = _first_peak_after(val_y, seg_ends)[bs]
+    ok = (ends - bs >= EPISODE_MIN_POINTS) & (ps - bs + 1 >= EPISODE_MIN_POINTS)
+    bs, ps = bs[ok], ps[ok]
+    if bs.size == 0:
+        return None
+    # The level at the peak: median of the peak and the two evaluations before it (p - b >= 4 here).
+    level = np.sort(np.stack([val_y[ps - 2], val_y[ps - 1], val_y[ps]], axis=1), axis=1)[:, 1]
+    rise = level - val_y[bs]
+    ok = ~(rise <= limit) & ~(tr[bs] - tr[ps] < TRAIN_FALL)
+    bs, ps, rise = bs[ok], ps[ok], rise[ok]
+    for k in np.lexsort((bs, -rise)).tolist():
+        b, p = int(bs[k]), int(ps[k])
+        if not kendall_tau(val_y[b : p + 1]) < EPISODE_TAU:
+            return b, p
+    return None
 
 
 def _episode_finding(val_name, val_steps, val_y, train_name, tr, b: int, p: int) -> Finding:

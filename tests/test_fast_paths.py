@@ -1,4 +1,4 @@
-"""The window medians and ranks the detectors use equal the NumPy/SciPy expressions they replace, bit for bit.
+"""The fast paths of the detectors equal the NumPy/SciPy expressions and loops they replace, bit for bit.
 
 The references below are the per-window expressions the detectors used before they were made
 O(n log w); random data includes NaN, +-inf, ties and windows longer than the series.
@@ -104,7 +104,7 @@ def test_trailing_noise(y, window):
 
 
 def test_trailing_noise_long_series_chunks():
-    y = np.log(np.abs(np.random.default_rng(1).normal(size=60_000)) + 0.1)
+    y = np.log(np.abs(np.random.default_rng(1).normal(size=20_000)) + 0.1)
     assert same(robust.trailing_noise(y, 50), ref_trailing_noise(y, 50))
 
 
@@ -165,3 +165,64 @@ def test_ranks_of_a_subset_equal_ranking_the_subset_afresh(x, data):
     keep = np.array(data.draw(st.lists(st.booleans(), min_size=x.size, max_size=x.size)))
     keep &= np.isfinite(x)
     assert np.array_equal(rank.RankedSample(x).ranks_of(keep), rank.average_ranks(x[keep]))
+
+
+def ref_kendall(x: np.ndarray) -> float:
+    n = x.size
+    if n < 3:
+        return 0.0
+    s = np.sign(x[None, :] - x[:, None])
+    iu = np.triu_indices(n, 1)
+    return float(s[iu].sum() / (n * (n - 1) / 2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.integers(0, 700), elements=st.sampled_from([0.0, 1.0, 2.0, -1.0]) | st.floats(-9, 9)))
+def test_kendall_tau_is_the_all_pairs_sum(x):
+    assert robust.kendall_tau(x) == ref_kendall(x)
+
+
+def test_kendall_tau_of_a_long_series_is_bounded_and_keeps_the_trend():
+    rng = np.random.default_rng(4)
+    x = np.linspace(0, 1, 50_000) + rng.normal(scale=0.3, size=50_000)
+    thinned = x[np.linspace(0, x.size - 1, robust.KENDALL_MAX_POINTS).astype(int)]
+    assert robust.kendall_tau(x) == ref_kendall(thinned)
+    assert robust.kendall_tau(x) > 0.5
+
+
+def ref_episode(val_y, tr, sig):
+    """The per-candidate loop _episode replaced."""
+    n = val_y.size
+    disruptions = np.flatnonzero(np.diff(val_y) > max(overfitting.DISRUPTION_JUMP, 5 * sig)) + 1
+    limit = max(overfitting.EPISODE_RISE, overfitting.RISE_Z * sig)
+    running_min = np.minimum.accumulate(val_y)
+    best = None
+    for b in np.flatnonzero(val_y <= running_min):
+        end = int(disruptions[disruptions > b][0]) if np.any(disruptions > b) else n
+        if end - b < overfitting.EPISODE_MIN_POINTS:
+            continue
+        p = b + int(np.argmax(val_y[b:end]))
+        if p - b + 1 < overfitting.EPISODE_MIN_POINTS:
+            continue
+        level = float(np.median(val_y[max(b, p - 2) : p + 1]))
+        rise = level - float(val_y[b])
+        if (rise <= limit or ref_kendall(val_y[b : p + 1]) < overfitting.EPISODE_TAU
+                or tr[b] - tr[p] < overfitting.TRAIN_FALL):
+            continue
+        if best is None or rise > best[0]:
+            best = (rise, int(b), int(p))
+    return None if best is None else (best[1], best[2])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(5, 200), st.randoms(), st.floats(0.0, 0.3))
+def test_episode_matches_the_loop_it_replaced(n, rnd, sig):
+    # Validation curves that fall, rise in episodes, jump (disruptions) and repeat values (ties).
+    y = np.empty(n)
+    level = 1.0
+    for i in range(n):
+        r = rnd.random()
+        level += -0.05 if r < 0.45 else 0.04 if r < 0.85 else (0.6 if r < 0.9 else 0.0)
+        y[i] = round(level + rnd.choice([0.0, 0.01, -0.01]), 2)
+    tr = -np.cumsum([rnd.random() * 0.05 for _ in range(n)])
+    assert overfitting._episode(np.arange(n), y, tr, sig) == ref_episode(y, tr, sig)
