@@ -6,8 +6,11 @@ a fresh subprocess (peak RSS is ``ru_maxrss`` of that child):
 
 * ``tbparse read``: tbparse reading the run, nothing else: the baseline every ratio is taken against;
 * ``analysis, cold``: both analyses in a fresh process (imports, read, roles, detectors);
-* ``analysis, warm``: the same process calls them again on the unchanged run, so the event cache
-  answers the read and only the analysis is paid;
+* ``analysis, warm``: the same process calls them again on the unchanged run: the reports are
+  remembered (``traintriage.memo``, keyed by every file's size/mtime/inode), so this is the cost of
+  checking that nothing changed;
+* ``analysis only``: the same, with the remembered reports dropped first: the event cache answers
+  the read, and the detectors run in full (what any change to the run costs at least);
 * ``analysis after +1% events``: a copy of the run is analysed, 1% more steps are appended to its
   event file with the same writer, and the analysis is timed again; the incremental read must read
   exactly the appended bytes (checked, or the child fails);
@@ -84,6 +87,16 @@ def task_warm(run_dir: Path, args: argparse.Namespace) -> dict:
     return {"seconds": time.perf_counter() - t0, "count": _scalars(run_dir), **info}
 
 
+def task_analysis_only(run_dir: Path, args: argparse.Namespace) -> dict:
+    from traintriage.memo import REPORTS
+
+    _analyse(run_dir)
+    REPORTS.clear()
+    t0 = time.perf_counter()
+    info = _analyse(run_dir)
+    return {"seconds": time.perf_counter() - t0, "count": _scalars(run_dir), **info}
+
+
 def task_append(run_dir: Path, args: argparse.Namespace) -> dict:
     """Analyse a copy, append 1% more steps with the same writer, time the re-analysis."""
     import traintriage.sources.eventcache as eventcache
@@ -118,7 +131,8 @@ def task_append(run_dir: Path, args: argparse.Namespace) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
-TASKS = {"tbparse": task_tbparse, "cold": task_cold, "warm": task_warm, "append": task_append}
+TASKS = {"tbparse": task_tbparse, "cold": task_cold, "warm": task_warm, "analysis_only": task_analysis_only,
+         "append": task_append}
 
 # Run by the runmedic venv's interpreter: runmedic's own load -> roles -> checks, as `runmedic diagnose` does.
 RUNMEDIC_CHILD = r"""
@@ -217,7 +231,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"# {encoding}: {args.tags} tags x {args.steps} steps, {size_mb:.1f} MiB", file=sys.stderr, flush=True)
         res = {}
         for task, label in [("tbparse", "tbparse read (baseline)"), ("cold", "analysis, cold"),
-                            ("warm", "analysis, warm (same process)"), ("append", "analysis after +1% events")]:
+                            ("warm", "analysis, warm (same process)"),
+                            ("analysis_only", "analysis only (warm read, reports not remembered)"),
+                            ("append", "analysis after +1% events")]:
             res[task] = _measure(_task_cmd(task, run_dir, args, encoding), args.repeats)
             r = res[task]
             print(f"#   {label}: {r['seconds']:.3f} s, {r['rss_mb']:.0f} MB", file=sys.stderr, flush=True)
@@ -228,7 +244,9 @@ def main(argv: list[str] | None = None) -> None:
                 rm_note = f"failed on this run: {str(err).strip().splitlines()[-1]}"
         base = res["tbparse"]["seconds"]
         labels = {"tbparse": "tbparse read (baseline)", "cold": "traintriage analysis, cold",
-                  "warm": "traintriage analysis, warm", "append": "traintriage after +1% events",
+                  "warm": "traintriage analysis, warm (report remembered)",
+                  "analysis_only": "traintriage analysis only (warm read, not remembered)",
+                  "append": "traintriage after +1% events",
                   "runmedic": "runmedic diagnose, cold"}
         for task, r in res.items():
             rows.append((encoding, labels[task], r["count"], r["seconds"], base / r["seconds"],
