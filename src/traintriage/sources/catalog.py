@@ -66,10 +66,10 @@ def _holds_logs(dirpath: str, filenames: list[str]) -> bool:
     return False
 
 
-def _run_dirs(root: Path) -> tuple[list[Path], bool]:
+def run_dirs(root: Path) -> tuple[list[Path], bool]:
     """Directories holding log files, with phase and checkpoint-<step> subdirectories folded into their
-    parent run;
-    and whether the walk stopped early (too deep or too many directories)."""
+    parent run, and whether the walk stopped early (too deep or too many directories). Names only, no
+    reads: the listing and sweeps (:mod:`traintriage.sweeps.discover`) both start from it."""
     runs: set[Path] = set()
     base_depth = len(root.parts)
     stopped = False
@@ -116,11 +116,11 @@ def plan_runs(roots: Sequence[Path], *, under: str | None = None) -> tuple[list[
     truncated = False
     for root in roots:
         root = Path(root).resolve()
-        run_dirs, stopped = _run_dirs(root)
+        found, stopped = run_dirs(root)
         if stopped:
             truncated = True
             warnings.append(f"{root}: stopped after {MAX_DIRS_WALKED} directories; pass a narrower root.")
-        for run_dir in run_dirs:
+        for run_dir in found:
             rel_parent = run_dir.parent.relative_to(root) if run_dir != root else Path(".")
             experiment = run_dir.parent.name if run_dir != root else root.name
             if under is not None and under not in (experiment, str(rel_parent)):
