@@ -26,6 +26,7 @@ MODULES: list[str] = [
     "gradnorm",
     "memory",
     "params",
+    "sweep",
 ]
 
 

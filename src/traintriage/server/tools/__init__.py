@@ -12,4 +12,5 @@ MODULES: list[str] = [
     "analyze_gradnorm",
     "profile_memory",
     "count_parameters",
+    "triage_sweep",
 ]
