@@ -137,13 +137,11 @@ def time_limit_message(tool: str, timeout_s: float) -> str:
 
 
 def memory_limit_message(tool: str, memory_mb: int, grown_mb: float, planned_mb: float = 0.0) -> str:
+    what = f"the call has added {grown_mb:.0f} MB to the server's memory"
     if planned_mb:
-        what = (f"reading the next file needs about {planned_mb:.0f} MB more, on top of the {grown_mb:.0f} MB "
-                "the call already added")
-    else:
-        what = f"the server's memory grew by {grown_mb:.0f} MB while it ran"
+        what += f" and reading the next file needs about {planned_mb:.0f} MB more"
     return (
-        f"{tool} stopped: {what}, above its memory limit of {memory_mb} MB (per call). The server keeps "
+        f"{tool} stopped: {what}, over its memory limit of {memory_mb} MB (per call). The server keeps "
         f"serving. To allow more, start the server with `traintriage serve --call-memory-mb MB` or set "
         f"{ENV_CALL_MEMORY_MB}=MB (0 = no limit); or analyse a smaller target (one event file)."
     )
@@ -208,6 +206,7 @@ class Budget:
                 if grown + max(planned_bytes, 0) > self.memory_limit:
                     assert self.limits.memory_mb is not None
                     planned_mb = planned_bytes / (1 << 20) if grown <= self.memory_limit else 0.0
+                    planned_mb = max(planned_mb, 1.0) if planned_mb else 0.0
                     self._stop = BudgetExceeded(
                         memory_limit_message(self.tool, self.limits.memory_mb, grown / (1 << 20), planned_mb),
                         "memory")
