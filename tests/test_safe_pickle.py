@@ -107,3 +107,25 @@ def test_consecutive_pickles_in_one_file():
     assert restricted_loads(buf) == 1
     assert restricted_loads(buf) == [2]
     assert buf.read() == b"tail"
+
+
+def test_build_cannot_rewrite_shared_stand_ins():
+    # BUILD onto a stand-in from `allowed` used to change it for every later load in the process:
+    # torch.FloatStorage's stand-in became int8, a stand-in function got new __defaults__.
+    from traintriage.checkpoints.torch_reader import TORCH_GLOBALS, _rebuild_tensor_v3
+
+    storage = b"\x80\x02ctorch\nFloatStorage\nX\x04\x00\x00\x00int8\x85b."
+    defaults = (b"\x80\x02ctorch._utils\n_rebuild_tensor_v3\nN}X\x0c\x00\x00\x00__defaults__K\x01\x85s\x86b.")
+    for blob in (storage, defaults):
+        with pytest.raises(UnsafeArtifactError, match="BUILD"):
+            restricted_loads(blob, allowed=TORCH_GLOBALS)
+    assert TORCH_GLOBALS[("torch", "FloatStorage")].dtype == "float32"
+    assert _rebuild_tensor_v3.__defaults__ == (None, None, None)
+
+
+def test_build_still_sets_an_ordered_dicts_metadata():
+    # torch.save(state_dict) pickles the OrderedDict's _metadata attribute with BUILD.
+    od = OrderedDict(w=1)
+    od._metadata = {"": {"version": 1}}
+    out = restricted_loads(pickle.dumps(od, protocol=2), allowed=PLAIN_DATA_GLOBALS)
+    assert out == od and out._metadata == {"": {"version": 1}}

@@ -16,6 +16,12 @@ How it stays safe:
   an index in the stream, so ten bytes (``LONG_BINPUT 0x7fffffff``) can make it allocate tens of GB.
 * ``max_bytes`` caps how much of the input the pickle may consume, so a crafted length field
   (``BINBYTES8`` of 2**60) or a huge file cannot exhaust memory.
+* ``BUILD`` (set an object's state: ``__setstate__``, ``__dict__``, ``setattr``) is accepted only on
+  an ``OrderedDict`` (a state dict's ``_metadata``), the one target real checkpoints use. On anything
+  else it would let the file rewrite objects this process keeps: the stand-ins in ``allowed`` are
+  shared by every later load (``BUILD`` onto ``torch.FloatStorage``'s stand-in made every later
+  checkpoint's float32 storages int8; onto a stand-in function, its ``__defaults__``), and a tensor
+  record's fields are trusted once built.
 
 Usage::
 
@@ -123,12 +129,25 @@ def _refuse_extension(self: Any) -> None:
     )
 
 
+def _build_only_ordered_dicts(self: Any) -> None:
+    inst = self.stack[-2] if len(self.stack) >= 2 else None
+    if not isinstance(inst, OrderedDict):
+        raise UnsafeArtifactError(
+            f"the pickle sets the state of a {type(inst).__name__} object (BUILD opcode), which is refused: "
+            "only an OrderedDict's state may be set.",
+            hint="Nothing in the file was run. A torch.save checkpoint or a memory snapshot never needs this; "
+            "the file is crafted or not one of those.",
+        )
+    pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
+
+
 class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
     """Pure-Python unpickler whose global lookup is a dictionary lookup, nothing else."""
 
     dispatch: ClassVar[dict[int, Callable[..., Any]]] = {
         **pickle._Unpickler.dispatch,  # type: ignore[attr-defined]
         **{op[0]: _refuse_extension for op in (pickle.EXT1, pickle.EXT2, pickle.EXT4)},
+        pickle.BUILD[0]: _build_only_ordered_dicts,
     }
 
     def __init__(
