@@ -9,11 +9,10 @@ trials, in worker processes), so the server keeps answering other requests meanw
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from ...sweeps.models import SweepReport
-from ..context import ServerContext
+from ..context import ServerContext, run_call
 
 
 def register(server: MCPServer, ctx: ServerContext) -> None:
@@ -42,9 +41,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         import contextlib
 
         import anyio.from_thread
-        import anyio.to_thread
 
-        from ...errors import TraintriageError
         from ...sweeps import plan_sweep, run_plan
         from ...sweeps.text import trial_line
 
@@ -57,7 +54,5 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
             plan = plan_sweep(target, roots=ctx.roots, study=study, log_dir_attr=log_dir_attr)
             return run_plan(plan, workers=workers, on_row=progress)
 
-        try:
-            return await anyio.to_thread.run_sync(work)
-        except TraintriageError as err:
-            raise ToolError(str(err)) from None
+        # A worker thread within the call's time/memory budget, cancellable (see server/context.py).
+        return await run_call("triage_sweep", work)
