@@ -84,5 +84,7 @@ async def test_triage_sweep_over_stdio_with_progress(tmp_path: Path) -> None:
         assert outside.is_error and "outside every root" in outside.content[0].text
         remote = await client.call_tool("triage_sweep", {"target": "s3://bucket/sweep"})
         assert remote.is_error and "remote root" in remote.content[0].text
-        again = await client.call_tool("triage_sweep", {"target": str(root / "study" / "runs"), "workers": 1})
+        # A directory of trials, in a process pool started from the server (a threaded process: forkserver).
+        again = await client.call_tool("triage_sweep", {"target": str(root / "study" / "runs"), "workers": 2})
         assert not again.is_error and again.structured_content["trials_total"] == 16
+        assert again.structured_content["backend"] == "processes:2"

@@ -17,8 +17,9 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+from ..limits import checkpoint
 from .jobs import TrialJob
 from .models import TrialRow
 from .trial import analyze_trial, error_row
@@ -48,22 +49,35 @@ def _context() -> multiprocessing.context.BaseContext | None:
 
 
 def iter_local(jobs: Sequence[TrialJob], *, workers: int = 0) -> Iterator[TrialRow]:
-    """Rows as trials finish: serially in this process, or in a process pool (see module docstring)."""
+    """Rows as trials finish: serially in this process, or in a process pool (see module docstring).
+
+    Between trials (and every half second while waiting on the pool) the call's budget is checked
+    (:func:`traintriage.limits.checkpoint`): a server call that is cancelled or runs out of time stops
+    there, dropping the trials not started instead of waiting for them.
+    """
     n = effective_workers(workers, len(jobs))
     if n <= 1:
         for job in jobs:
+            checkpoint()
             yield analyze_trial(job)
         return
     pool = ProcessPoolExecutor(max_workers=n, mp_context=_context())
     try:
         futures = {pool.submit(analyze_trial, job): job for job in jobs}
-        for fut in as_completed(futures):
-            try:
-                yield fut.result()
-            except Exception as err:  # the worker died (killed, out of memory): that trial's row says so
-                yield error_row(futures[fut], f"worker failed ({type(err).__name__}: {err})")
-    finally:  # also when the consumer stops early: drop what has not started
-        pool.shutdown(wait=True, cancel_futures=True)
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            checkpoint()
+            for fut in done:
+                try:
+                    row = fut.result()
+                except Exception as err:  # the worker died (killed, out of memory): that trial's row says so
+                    row = error_row(futures[fut], f"worker failed ({type(err).__name__}: {err})")
+                yield row
+    except BaseException:  # stopped, or the consumer stopped early: drop what has not started, do not wait
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def iter_results(jobs: Sequence[TrialJob], *, workers: int = 0, ray: str | None = None) -> Iterator[TrialRow]:

@@ -14,9 +14,11 @@ an import error on the node) becomes a row with the error.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 
 from ..errors import InputError
+from ..limits import checkpoint
 from .jobs import TrialJob
 from .models import TrialRow
 from .trial import analyze_trial, error_row
@@ -48,17 +50,24 @@ def iter_ray(jobs: Sequence[TrialJob], *, address: str = "local") -> Iterator[Tr
                 hint="Use --ray local for a private local instance, --ray auto inside a cluster, "
                 "or ray://HOST:10001 for a remote one.",
             ) from None
+    pending: list = []
     try:
         task = ray.remote(num_cpus=1, max_retries=1)(analyze_trial)
         refs = {task.remote(job): job for job in jobs}
         pending = list(refs)
         while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+            done, pending = ray.wait(pending, num_returns=1, timeout=0.5)
+            checkpoint()  # a stopped server call ends here (see traintriage.limits)
             for ref in done:
                 try:
                     yield ray.get(ref)
                 except Exception as err:  # the task failed on the cluster: that trial's row says why
                     yield error_row(refs[ref], f"ray task failed ({type(err).__name__}: {err})")
+    except BaseException:
+        for ref in pending:  # stopped early: do not leave the cluster working for nobody
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)
+        raise
     finally:
         if started_here:
             ray.shutdown()
