@@ -234,6 +234,20 @@ def test_optuna_sweep_finds_divergence_and_the_learning_rate_behind_it() -> None
     assert "n=5 with nan_inf, 11 without" in top.verdict
     text = render_sweep(report)
     assert "FAILURE MODES" in text and "lr >= " in text and "FAIL" in text
+    # Modes found in exactly the same trials are shown (and counted as tests) once.
+    groups: dict[tuple, list[str]] = {}
+    for m in report.failure_modes:
+        groups.setdefault(tuple(sorted(m.trial_ids)), []).append(m.code)
+    for codes in groups.values():
+        if len(codes) > 1:
+            assert "/".join(codes) in text
+    tested = {
+        (tuple(sorted(m.trial_ids)), e.param)
+        for m in report.failure_modes
+        for e in m.effects
+        if e.p_value is not None and min(e.n_with, e.n_without) >= 3
+    }
+    assert report.comparisons == len(tested)
 
 
 def test_optuna_errors_become_rows_or_clear_messages(tmp_path: Path) -> None:

@@ -29,6 +29,10 @@ from ..textreport import fmt_num
 from .models import CategoryRate, ParamEffect, Split, TrialRow
 
 MIN_TEST_N = 3
+SMALL_EFFECT = 0.33
+LARGE_EFFECT = 0.474
+"""Cliff's delta below 0.33 is negligible or small, from 0.474 large (Romano et al., 2006): a direction is
+only claimed from a medium effect up."""
 MAX_CATEGORIES = 12
 ALPHA = 0.05
 
@@ -158,12 +162,16 @@ def verdict(effect: ParamEffect, code: str, comparisons: int) -> str:
         return f"{code} by {effect.param}: {rates} ({n}); rates only, no test."
     d = effect.effect_size or 0.0
     medians = f"median {fmt_num(effect.median_with)} vs {fmt_num(effect.median_without)}"
-    if abs(d) < 0.2:
+    if abs(d) < SMALL_EFFECT:
         head = f"{effect.param}: no clear difference ({medians}; Cliff's delta {d:+.2f}; {n})"
     else:
         direction = "higher" if d > 0 else "lower"
-        head = f"{effect.param} is {direction} in trials with {code} ({medians}; Cliff's delta {d:+.2f}; {n})"
-    if effect.split is not None and abs(d) >= 0.2:
+        size = "large" if abs(d) >= LARGE_EFFECT else "medium"
+        head = (
+            f"{effect.param} is {direction} in trials with {code} ({size} effect: Cliff's delta {d:+.2f}; "
+            f"{medians}; {n})"
+        )
+    if effect.split is not None and abs(d) >= SMALL_EFFECT:
         s = effect.split
         head += f"; best cut {s.rule}: {code} in {s.inside} trials there vs {s.outside} elsewhere"
     if min(effect.n_with, effect.n_without) < MIN_TEST_N:

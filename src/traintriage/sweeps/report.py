@@ -70,8 +70,15 @@ def failure_modes(rows: list[TrialRow]) -> tuple[list[FailureMode], int]:
                 mode.note = "no hyperparameter varies across these trials (none were read, or all are equal)."
         modes.append(mode)
     modes.sort(key=lambda m: (-m.trials, SEVERITY_RANK[m.severity], m.code))
-    comparisons = sum(  # counted before trimming: every test made counts against chance
-        1 for m in modes for e in m.effects if e.p_value is not None and min(e.n_with, e.n_without) >= MIN_TEST_N
+    # Counted before trimming (every test made counts against chance), once per distinct split of the
+    # trials: modes found in exactly the same trials (nan_inf and divergence, often) are one test, not two.
+    comparisons = len(
+        {
+            (tuple(sorted(m.trial_ids)), e.param)
+            for m in modes
+            for e in m.effects
+            if e.p_value is not None and min(e.n_with, e.n_without) >= MIN_TEST_N
+        }
     )
     for m in modes:
         m.effects = m.effects[:MAX_EFFECTS]

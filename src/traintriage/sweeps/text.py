@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import textwrap
+
+from ..findings import SEVERITY_RANK
 from ..textreport import fmt_num, warnings_block
-from .models import SweepReport, TrialRow
+from .effects import verdict
+from .models import FailureMode, SweepReport, TrialRow
 
 PARAMS_WIDTH = 48
+TOP_WIDTH = 40
+WIDTH = 116
 
 
 def _params(row: TrialRow, shown: list[str]) -> str:
@@ -45,7 +51,7 @@ def trial_line(row: TrialRow, done: int | None = None, total: int | None = None)
 def render_sweep(report: SweepReport) -> str:
     lines = [f"Sweep: {report.target}" + (f" (study {report.study})" if report.study else "")]
     lines.append(
-        f"  {report.trials_total} trials: {report.trials_ok} analysed, {report.trials_failed} failed to read; "
+        f"  {report.trials_total} trials: {report.trials_ok} analysed, {report.trials_failed} unreadable; "
         f"{report.backend}, {report.seconds:.1f} s"
     )
     lines.append(f"  ranked {report.ranked_by}")
@@ -56,7 +62,7 @@ def render_sweep(report: SweepReport) -> str:
     has_state = any(r.state for r in report.trials)
     has_obj = any(r.objective for r in report.trials)
     header = f"{'#':>3} {'trial':<{id_w}} " + (f"{'state':<9}" if has_state else "")
-    header += f"{'crit':>4} {'warn':>4}  {'top issues':<28} {'best val @step':<18} {'best train @step':<18} "
+    header += f"{'crit':>4} {'warn':>4}  {'top issues':<{TOP_WIDTH}} {'best val @step':<18} {'best train @step':<18} "
     header += (f"{'objective':<10} " if has_obj else "") + "params"
     lines.append(header)
     for r in report.trials:
@@ -66,7 +72,8 @@ def render_sweep(report: SweepReport) -> str:
             lines.append(line)
             continue
         top = ", ".join(r.top_codes) or "-"
-        line += f"{r.critical:>4} {r.warnings:>4}  {top[:28]:<28} {_loss(r.best_val_loss, r.best_val_step):<18} "
+        line += f"{r.critical:>4} {r.warnings:>4}  {top[:TOP_WIDTH]:<{TOP_WIDTH}} "
+        line += f"{_loss(r.best_val_loss, r.best_val_step):<18} "
         line += f"{_loss(r.best_train_loss, r.best_train_step):<18} "
         if has_obj:
             line += f"{', '.join(fmt_num(v) for v in (r.objective or [])) or '-':<10} "
@@ -76,11 +83,24 @@ def render_sweep(report: SweepReport) -> str:
         lines.append("FAILURE MODES: none at warning or critical severity.")
     else:
         lines.append(f"FAILURE MODES (in {report.trials_ok} analysed trials; {report.comparisons} tests made)")
-        for m in report.failure_modes:
+        for group in _same_trials(report.failure_modes):
+            m = group[0]
+            label = "/".join(g.code for g in group)
+            severity = min((g.severity for g in group), key=lambda s: SEVERITY_RANK[s])
             ids = ", ".join(m.trial_ids[:8]) + (" ..." if len(m.trial_ids) > 8 else "")
-            lines.append(f"  {m.code} [{m.severity}]: {m.trials}/{m.of} trials ({ids})")
+            same = " (found together in the same trials)" if len(group) > 1 else ""
+            lines.append(f"  {label} [{severity}]: {m.trials}/{m.of} trials ({ids}){same}")
             if m.note:
                 lines.append(f"      {m.note}")
             for e in m.effects[:6]:
-                lines.append(f"      - {e.verdict}")
+                text = verdict(e, label, report.comparisons)
+                lines.extend(textwrap.wrap(text, WIDTH, initial_indent="      - ", subsequent_indent="        "))
     return "\n".join(lines + ([""] if report.warnings else []) + warnings_block(report.warnings))
+
+
+def _same_trials(modes: list[FailureMode]) -> list[list[FailureMode]]:
+    """Modes grouped when they were found in exactly the same trials: their comparisons are identical."""
+    groups: dict[tuple[str, ...], list[FailureMode]] = {}
+    for m in modes:
+        groups.setdefault(tuple(sorted(m.trial_ids)), []).append(m)
+    return list(groups.values())
