@@ -157,3 +157,21 @@ def test_loopback_addresses_are_recognised(host: str) -> None:
 
     assert is_loopback(host)
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.10") and not is_loopback("example.com")
+
+
+def test_any_loopback_bind_address_gets_the_host_and_origin_checks() -> None:
+    """Bound to 127.0.0.2 (loopback, but not one of the names the SDK knows by itself): still checked."""
+    from starlette.testclient import TestClient
+
+    from traintriage.server.app import build_server
+    from traintriage.server.http import build_http_app
+
+    app = build_http_app(build_server([CORPUS]), "127.0.0.2", None)
+    with TestClient(app, base_url="http://127.0.0.2:8765") as client:
+        assert client.post("/mcp", json=INIT, headers=MCP_HEADERS).status_code == 200
+        ok_origin = {**MCP_HEADERS, "origin": "http://127.0.0.2:8765"}
+        assert client.post("/mcp", json=INIT, headers=ok_origin).status_code == 200
+        foreign = {**MCP_HEADERS, "origin": "http://evil.example"}
+        assert client.post("/mcp", json=INIT, headers=foreign).status_code == 403
+        rebound = {**MCP_HEADERS, "host": "evil.example:8765"}
+        assert client.post("/mcp", json=INIT, headers=rebound).status_code == 421

@@ -1,9 +1,9 @@
 """Serving the MCP server over streamable HTTP, guarded: loopback by default, Host/Origin checks, an optional
 bearer token.
 
-* Bound to 127.0.0.1 unless ``--host`` says otherwise. On a loopback address the SDK checks the Host
-  header (DNS rebinding: a foreign page whose name resolves to 127.0.0.1 gets 421) and the Origin
-  header (a browser page from another origin gets 403).
+* Bound to 127.0.0.1 unless ``--host`` says otherwise. On a loopback address the SDK's checks are on,
+  for the loopback names and the bound address: the Host header (DNS rebinding: a foreign page whose
+  name resolves to 127.0.0.1 gets 421) and the Origin header (a browser page from another origin gets 403).
 * On any other address the Host cannot be known in advance, so the SDK's checks are off; this module
   then refuses any request whose Origin header (sent by browsers) is not the address it was sent to
   (403), and the operator is warned when no token guards the server.
@@ -105,21 +105,39 @@ class GuardMiddleware:
         await self.app(scope, receive, send)
 
 
+def build_http_app(server: Any, host: str, token: str | None) -> ASGIApp:
+    """The ASGI app serving ``server`` (an MCPServer) at ``/mcp`` when bound to ``host``, guarded as described
+    in the module docstring."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    loopback = is_loopback(host)
+    security = None
+    if loopback:
+        # The SDK's Host/Origin checks, for the address actually bound too (by itself it knows only
+        # 127.0.0.1, localhost and ::1; 127.0.0.2 would go unchecked).
+        names = ["127.0.0.1", "localhost", "[::1]", f"[{host}]" if ":" in host else host]
+        names = list(dict.fromkeys(names))
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=[f"{n}:*" for n in names],
+            allowed_origins=[f"{scheme}://{n}:*" for n in names for scheme in ("http", "https")],
+        )
+    app = server.streamable_http_app(host=host, transport_security=security)
+    return GuardMiddleware(app, token=token, check_origin=not loopback)
+
+
 def serve_http(server: Any, host: str, port: int, token: str | None, log: Callable[[str], None]) -> None:
     """Serve ``server`` (an MCPServer) over streamable HTTP at ``http://host:port/mcp`` until interrupted."""
     import uvicorn
 
-    loopback = is_loopback(host)
-    # On loopback the SDK turns its Host/Origin checks on by itself (it is given the host).
-    app = server.streamable_http_app(host=host)
-    guarded = GuardMiddleware(app, token=token, check_origin=not loopback)
+    app = build_http_app(server, host, token)
     shown = f"[{host}]" if ":" in host else host
     log(f"traintriage: serving MCP over HTTP at http://{shown}:{port}/mcp "
         f"({'bearer token required' if token else 'no token'})")
-    if not loopback and not token:
+    if not is_loopback(host) and not token:
         log(f"traintriage: WARNING: {host} is not a loopback address and no token is set: anyone who can reach "
             f"this port can read every run under the server's roots. Set a secret in an environment variable "
             f"and pass its name: {TOKEN_ENV}=... traintriage serve --transport http (or --token-env VAR); "
             "clients then send 'Authorization: Bearer <token>'.")
-    config = uvicorn.Config(guarded, host=host, port=port, log_level="warning")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     uvicorn.Server(config).run()
