@@ -133,6 +133,9 @@ async def run_call(tool: str, fn: Callable[[], R], limits: CallLimits | None = N
     except TraintriageError as err:
         finished = True
         raise ToolError(str(err)) from None
+    except Exception:  # a bug: the SDK reports a generic failure and logs it
+        finished = True
+        raise
     finally:
         if not finished:
             # Cancelled by the client (or the server shutting down), or past the deadline: the thread
