@@ -29,12 +29,18 @@ def load(
 def _remembered(analysis: str, target, roots, trial: bool, roles: RolesArg, options: dict, compute):
     """``compute(run_data)``, or the report remembered for this analysis, these options and this exact
     state of the run's files (see :mod:`traintriage.memo`)."""
+    from .limits import checkpoint
     from .memo import REPORTS, freeze
     from .sources import plan_run, read_run
 
     plan = plan_run(target, roots=roots, trial=trial)
     key = (analysis, freeze(roles), freeze(options), plan.fingerprint())
-    return REPORTS.get_or_compute(key, lambda: compute(read_run(plan, roles)))
+    def fresh():
+        data = read_run(plan, roles)
+        checkpoint()  # a stopped or over-budget server call ends between the read and the analysis
+        return compute(data)
+
+    return REPORTS.get_or_compute(key, fresh)
 
 
 def describe_run(target: str | Path, **kwargs) -> RunDescription:

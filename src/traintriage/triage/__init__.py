@@ -39,6 +39,7 @@ def correlate(
     """Triage ``run``; ``checkpoint`` and ``memory`` (a trace or snapshot) add their analyses."""
     from ..detectors.gradnorm import analyze_gradnorm
     from ..detectors.loss import analyze_loss
+    from ..limits import checkpoint as stop_if_over_budget
 
     warnings = list(run.warnings)
     findings: list[Finding] = []
@@ -49,6 +50,7 @@ def correlate(
     findings += loss.findings
     analyses["loss"] = "ok"
     _extend_unique(warnings, loss.warnings)
+    stop_if_over_budget()  # a server call that was stopped or ran out of time ends between analyses
 
     shares: dict[str, float] = {}
     try:
@@ -60,6 +62,7 @@ def correlate(
     except TraintriageError as err:
         analyses["gradnorm"] = f"skipped: {err.message}"
         warnings.append(f"gradient checks skipped: {err.message}")
+    stop_if_over_budget()
 
     if run.roles.memory:
         from ..memory import profile_memory
