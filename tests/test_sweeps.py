@@ -323,3 +323,17 @@ def test_parallel_sweep_equals_serial(tmp_path: Path, monkeypatch: pytest.Monkey
 
     assert strip(parallel) == strip(serial)
     assert parallel.model_dump(include={"failure_modes"}) == serial.model_dump(include={"failure_modes"})
+
+
+def test_relative_targets_resolve_against_the_roots(tmp_path: Path) -> None:
+    """As the other tools do: a relative path under a root, or a study's name under outputs/optuna/."""
+    root = tmp_path / "project"
+    shutil.copytree(STUDY, root / "outputs" / "optuna" / "mlp")
+    by_name = plan_sweep("mlp", roots=[root])
+    assert by_name.kind == "directory" and len(by_name.jobs) == 16
+    by_path = plan_sweep("outputs/optuna/mlp/runs", roots=[root])
+    assert ["runs/" + j.id for j in by_path.jobs] == [j.id for j in by_name.jobs]
+    study = plan_sweep("sqlite:///outputs/optuna/mlp/study.db", roots=[root])
+    assert study.kind == "optuna" and all(j.error is None for j in study.jobs)
+    with pytest.raises(TargetNotFoundError, match="not a directory"):
+        plan_sweep("no_such_study", roots=[root])

@@ -44,7 +44,7 @@ def plan_sweep(
     """
     from ..errors import TargetNotFoundError
     from ..sources import remote
-    from .discover import plan_directory
+    from .discover import locate, plan_directory
     from .optuna_db import is_optuna_url, plan_optuna
 
     text = str(target).strip()
@@ -54,12 +54,12 @@ def plan_sweep(
         url = remote.check_remote_roots(text, remote_roots)
         local = remote.mirror(url, cache_dir=cache_dir)
         return plan_directory(local, roots=[local], target=url, display_base=url)
-    path = Path(text).expanduser()
-    if not path.is_dir():
+    path = locate(text, roots)
+    if path is None or not path.is_dir():
         raise TargetNotFoundError(
             f"{text} is not a directory.",
-            hint="Pass the directory holding the trials, an Optuna storage URL (sqlite:///study.db), "
-            "or a remote URL (s3://bucket/prefix) with a matching --root.",
+            hint="Pass the directory holding the trials (or a study's name under outputs/optuna/, hpo/, sweeps/), "
+            "an Optuna storage URL (sqlite:///study.db), or a remote URL (s3://bucket/prefix) with a matching --root.",
         )
     return plan_directory(path, roots=roots, target=text)
 

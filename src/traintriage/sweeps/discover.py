@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import OutsideRootsError
 from ..sources.catalog import MAX_RUNS, run_dirs
-from ..sources.resolve import check_inside_roots
+from ..sources.resolve import TRIAL_DIRS, check_inside_roots
 from .jobs import SweepPlan, TrialJob
 
 TRIAL_NAME_RE = re.compile(r"(?i)^trial[_-]?\d+(?:[_-].*)?$|_[0-9a-f]{5}_\d{5}(?:_|$)")
@@ -58,6 +58,24 @@ def find_trials(root: Path) -> tuple[list[Path], bool]:
 
 def trial_id(trial: Path, root: Path) -> str:
     return "." if trial == root else trial.relative_to(root).as_posix()
+
+
+def locate(target: str, roots: Sequence[Path] | None = None) -> Path | None:
+    """Where ``target`` is, as the other tools resolve paths: absolute as given; relative to each root in
+    turn (the working directory without roots); else a study by name under ``outputs/{training,optuna,
+    hpo,sweeps}/``. None when nothing exists (the caller checks the roots on what it gets)."""
+    path = Path(target).expanduser()
+    if path.is_absolute():
+        return path if path.exists() else None
+    bases = [Path(r).resolve() for r in roots] if roots else [Path.cwd()]
+    for base in bases:
+        if (base / path).exists():
+            return base / path
+    for base in bases:
+        for folder in TRIAL_DIRS:
+            if (base / folder / path).is_dir():
+                return base / folder / path
+    return None
 
 
 def plan_directory(

@@ -29,10 +29,12 @@ PARALLEL_MIN_TRIALS = 4
 
 def effective_workers(workers: int, trials: int) -> int:
     """Processes used for ``trials`` trials: ``workers`` (0 or less: one per CPU), one below
-    :data:`PARALLEL_MIN_TRIALS`, never more than there are trials."""
+    :data:`PARALLEL_MIN_TRIALS`, never more than there are trials or CPUs (the work is CPU-bound, and
+    an MCP client choosing ``workers`` must not be able to fork hundreds of processes)."""
+    cpus = os.cpu_count() or 1
     if workers <= 0:
-        workers = os.cpu_count() or 1
-    return 1 if trials < PARALLEL_MIN_TRIALS else max(1, min(workers, trials))
+        workers = cpus
+    return 1 if trials < PARALLEL_MIN_TRIALS else max(1, min(workers, trials, cpus))
 
 
 def backend_name(jobs: Sequence[TrialJob], *, workers: int = 0, ray: str | None = None) -> str:

@@ -100,6 +100,11 @@ def _log_dir(value: Any, base: Path, roots: Sequence[Path] | None, attr: str) ->
     """The trial's log directory from its user attribute, checked; or None and why not."""
     if not isinstance(value, str) or not value.strip():
         return None, f"no log directory: the trial has no user attribute {attr!r} (set it in the objective)."
+    if "://" in value:
+        return None, (
+            f"the log directory {value!r} is a URL; a study's trials are read from local paths. "
+            "Sweep the remote prefix itself instead (traintriage sweep URL --root URL)."
+        )
     path = Path(value).expanduser()
     path = path if path.is_absolute() else base / path
     if not path.exists():
@@ -118,12 +123,17 @@ def plan_optuna(
     log_dir_attr: str = "log_dir",
 ) -> SweepPlan:
     """One job per trial of the study (in trial-number order), with params, state and values attached."""
-    path = db_path(url)
-    if not path.is_absolute():
-        path = Path.cwd() / path
-    if not path.is_file():
-        raise TargetNotFoundError(f"no database file {path}.", hint="Check the sqlite:/// URL (three slashes + path).")
-    path = check_inside_roots(path, roots)
+    from .discover import locate
+
+    given = db_path(url)
+    found = locate(str(given), roots)
+    if found is None or not found.is_file():
+        raise TargetNotFoundError(
+            f"no database file {given}.",
+            hint="sqlite:///relative/study.db (relative to the working directory or a root) or "
+            "sqlite:////absolute/study.db, as given to optuna.create_study(storage=...).",
+        )
+    path = check_inside_roots(found, roots)
     conn = _connect(path)
     try:
         study_id, name = _choose_study(conn, study, path)
