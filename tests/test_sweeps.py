@@ -313,6 +313,7 @@ def test_directory_sweep_matches_the_study_and_survives_a_bad_trial(tmp_path: Pa
 def test_parallel_sweep_equals_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _ray_layout(tmp_path)
     monkeypatch.setattr(execute, "PARALLEL_MIN_TRIALS", 2)
+    monkeypatch.setattr(execute.os, "cpu_count", lambda: 2)  # the pool is used even on a 1-CPU runner
     plan = plan_sweep(root)
     serial = run_plan(plan, workers=1)
     parallel = run_plan(plan, workers=2)
