@@ -133,3 +133,11 @@ def count_parameters(
     from .checkpoints import count_parameters as run_count
 
     return run_count(checkpoint, depth=depth, scan_values=scan_values, roots=roots)
+
+
+def sweep(target: str | Path, *, roots: Sequence[Path] | None = None, **kwargs):
+    """Triage every trial of a hyperparameter search (a directory of trials, ``sqlite:///study.db``, a remote
+    URL): ranking, recurring failure modes, their hyperparameter correlates (see :mod:`traintriage.sweeps`)."""
+    from .sweeps import sweep as run_sweep
+
+    return run_sweep(target, roots=roots, **kwargs)
