@@ -6,7 +6,6 @@ so a person or an agent can see whether the right run, the right files and the r
 
 from __future__ import annotations
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from .findings import json_number
@@ -35,6 +34,8 @@ class RunDescription(BaseModel):
 
 
 def summarize(data: RunData) -> RunDescription:
+    import numpy as np  # here, not at module top: the server imports this module's models at start-up
+
     summaries = []
     for name, s in sorted(data.series.items()):
         finite = s.values[np.isfinite(s.values)]

@@ -13,11 +13,14 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from .errors import InputError
+
+if TYPE_CHECKING:  # numpy is imported by the code that builds series, not by the server's start-up
+    import numpy as np
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -52,6 +55,8 @@ class Series:
         Repeated steps come from resumed runs: the run restarted from a checkpoint and logged the
         same steps again, and the later write is the one that describes the model that went on.
         """
+        import numpy as np
+
         steps_arr = np.asarray(steps, dtype=np.int64)
         values_arr = np.asarray(values, dtype=np.float64)
         walls_arr = np.full(steps_arr.shape, np.nan) if wall_times is None else np.asarray(wall_times, dtype=np.float64)
@@ -66,6 +71,8 @@ def dedupe_last(
 
     Returns the arrays and how many points were dropped as repeats.
     """
+    import numpy as np
+
     if steps.size == 0:
         return steps, values, wall_times, 0
     if np.all(steps[1:] > steps[:-1]):

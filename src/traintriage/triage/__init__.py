@@ -16,11 +16,10 @@ from pathlib import Path
 from ..errors import TraintriageError
 from ..findings import SEVERITY_RANK, Evidence, Finding, sort_findings
 from ..signals import RunData
-from .attribution import attribute
-from .context import RunContext
-from .issues import group_findings
 from .models import RootCause, TriageIssue, TriageReport
-from .plans import build_plans
+
+# attribution, context, issues and plans (numpy) are imported by correlate() itself: the server imports
+# this package for the report model at start-up, and must not pay for numpy there.
 
 MAX_ISSUES = 10
 MAX_EVIDENCE = 6
@@ -40,6 +39,10 @@ def correlate(
     from ..detectors.gradnorm import analyze_gradnorm
     from ..detectors.loss import analyze_loss
     from ..limits import checkpoint as stop_if_over_budget
+    from .attribution import attribute
+    from .context import RunContext
+    from .issues import group_findings
+    from .plans import build_plans
 
     warnings = list(run.warnings)
     findings: list[Finding] = []

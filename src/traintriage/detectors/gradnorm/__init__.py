@@ -6,6 +6,16 @@ Modules: ``components`` (which series, grouping, layer order), ``stats`` (scale-
 ``report`` (the pydantic report and the orchestration), ``text`` (the ``--text`` rendering).
 """
 
-from .report import ComponentStats, GradNormReport, NormStats, analyze_gradnorm
+from .models import ComponentStats, GradNormReport, NormStats
+
+
+def __getattr__(name: str):
+    # The analysis (numpy and the detectors) is imported on first use, not with the models.
+    if name == "analyze_gradnorm":
+        from .report import analyze_gradnorm
+
+        return analyze_gradnorm
+    raise AttributeError(name)
+
 
 __all__ = ["ComponentStats", "GradNormReport", "NormStats", "analyze_gradnorm"]

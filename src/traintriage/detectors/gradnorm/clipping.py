@@ -20,9 +20,9 @@ warning; >= 90% with a median factor >= 5 -> critical; 20-50% -> info. A few % i
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from ...findings import Evidence, Finding, json_number, make_finding
+from .models import ClippingStats
 from .stats import align
 
 CLIP_EPS = 1e-3
@@ -30,23 +30,6 @@ HEAVY_SHARE = 0.5
 CRITICAL_SHARE = 0.9
 CRITICAL_FACTOR = 5.0
 INFO_SHARE = 0.2
-
-
-class ClippingStats(BaseModel):
-    """How often and how hard gradient clipping acted."""
-
-    method: str = Field(description="'pre_post' (both norms logged) or 'threshold' (norm vs a clip threshold).")
-    pre_series: str
-    post_series: str | None = None
-    threshold: float | str | None = Field(description="Clip threshold given, logged, or estimated.")
-    threshold_source: str = Field(description="'argument', 'logged' (series name) or 'estimated'.")
-    steps: int = Field(description="Steps compared.")
-    clipped_steps: int
-    clipped_percent: float
-    factor_median: float | str | None = Field(description="Median pre/threshold on clipped steps.")
-    factor_p95: float | str | None
-    factor_max: float | str | None
-    first_clipped_step: int | None
 
 
 def clipping_stats(

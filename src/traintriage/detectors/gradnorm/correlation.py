@@ -13,30 +13,13 @@ the gradient norm moves k logged points *before* the loss.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from ..rank import RankedSample, rank_correlation
+from .models import LagCorrelation, LossCorrelation
 from .stats import rolling_median, safe_log10
 
 MAX_LAG = 5
 MIN_POINTS = 10
-
-
-class LagCorrelation(BaseModel):
-    lag: int = Field(description="Norm at point t vs loss at point t+lag (positive: norm leads).")
-    spearman: float | None
-    spearman_detrended: float | None
-
-
-class LossCorrelation(BaseModel):
-    loss_series: str
-    norm_series: str
-    alignment: str = Field(description="'intersect' (shared steps) or 'interpolated' (loss onto norm steps).")
-    points: int
-    spearman: float | None = Field(description="Spearman(loss, log10 norm) at lag 0.")
-    spearman_detrended: float | None = Field(description="Same on deviations from a rolling median.")
-    best_lag: int | None = Field(description="Lag with the largest |detrended correlation|.")
-    by_lag: list[LagCorrelation]
 
 
 def _lag_spearman(a: RankedSample, b: RankedSample, lag: int) -> float | None:

@@ -9,80 +9,19 @@ with the scale it was judged against.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from ...errors import InputError
 from ...findings import Finding, json_number, sort_findings
-from ...signals import RunData, RunInfo, Series
-from .clipping import ClippingStats, clipping_stats, detect_heavy_clipping
+from ...signals import RunData, Series
+from .clipping import clipping_stats, detect_heavy_clipping
 from .components import Component, find_components, layer_stacks
-from .correlation import LossCorrelation, loss_correlation
+from .correlation import loss_correlation
 from .depth import depth_profile, detect_depth, detect_growth, detect_non_finite, growth_decades
 from .health import dead_mask, detect_dead, detect_imbalance, log_ratio_to_siblings, sibling_reference
 from .howto import HOW_TO_LOG
+from .models import ComponentStats, GradNormReport, LayerStack, NormStats, RegimeShift
 from .spikes import detect_spikes, spike_events
 from .stats import align, log_slope, percent, regime_shifts, safe_log10, volatility
-
-
-class RegimeShift(BaseModel):
-    step: int
-    before: float | str | None = Field(description="Median norm in the window before.")
-    after: float | str | None = Field(description="Median norm in the window after.")
-
-
-class NormStats(BaseModel):
-    """Statistics of one gradient-norm series (a component, or the total)."""
-
-    name: str
-    series: list[str] = Field(description="Series it was read from (several when parameters were grouped).")
-    points: int
-    first_step: int | None
-    last_step: int | None
-    median: float | str | None
-    p95: float | str | None
-    min: float | str | None
-    max: float | str | None
-    non_finite: int
-    dead_percent: float = Field(description="% of steps with a zero (or negligible) norm.")
-    spikes: int = Field(description="Spike events (see gradient_spike).")
-    volatility: float | None = Field(description="MAD of step-to-step change of log10 norm (decades).")
-    log_slope_per_1k_steps: float | None = Field(description="Least-squares slope of log10 norm per 1000 steps.")
-    growth_decades: float | None = Field(description="log10(median of last 10%) - log10(median of first 25%).")
-    regime_shifts: list[RegimeShift] = Field(default_factory=list)
-    effective_update_median: float | str | None = Field(None, description="Median of norm x learning rate.")
-    effective_update_p95: float | str | None = None
-
-
-class ComponentStats(NormStats):
-    share_median: float | None = Field(description="Median over steps of c_i^2 / sum_j c_j^2 (aligned by step).")
-    share_early: float | None = Field(description="Median share over the first quarter of the run.")
-    share_late: float | None = Field(description="Median share over the last quarter of the run.")
-    log10_ratio_to_siblings: float | None = Field(description="Median log10(norm / typical norm of the group).")
-    layer_index: int | None = Field(None, description="Position in its layer stack (0 = nearest the input).")
-    status: str = Field(
-        description="'ok', 'dead', 'starved', 'dominant', 'vanishing' / 'exploding' (front layers of a flagged "
-        "stack), 'non_finite'."
-    )
-
-
-class LayerStack(BaseModel):
-    layers: list[str]
-    front_minus_back_decades: float
-    spearman_rho: float
-    per_layer_median: list[float | str | None]
-
-
-class GradNormReport(BaseModel):
-    """Gradient health of a run: components, total, clipping, loss correlation, and findings."""
-
-    run: RunInfo
-    warnings: list[str]
-    findings: list[Finding]
-    components: list[ComponentStats]
-    total: NormStats | None = Field(description="The total norm (pre-clip when logged; derived when not logged).")
-    clipping: ClippingStats | None
-    loss_correlation: LossCorrelation | None
-    layer_stacks: list[LayerStack] = Field(default_factory=list)
 
 
 def _num(x: float) -> float | None:

@@ -22,7 +22,7 @@ DepthArg = Annotated[
 
 
 def register(server: MCPServer, ctx: ServerContext) -> None:
-    from ...detectors.gradnorm.report import GradNormReport
+    from ...detectors.gradnorm.models import GradNormReport
 
     @server.tool(
         name="analyze_gradnorm",
