@@ -35,7 +35,7 @@ def rank_rows(rows: Iterable[TrialRow]) -> tuple[list[TrialRow], str]:
     for i, row in enumerate(ranked, start=1):
         row.rank = i
     how = (
-        f"healthiest first: analysed trials before failed ones, then fewest critical issues, fewest warning "
+        f"healthiest first: analysed trials before unreadable ones, then fewest critical issues, fewest warning "
         f"issues, lowest {metric}" + (" (trials without one after those with one)" if use_val else "")
     )
     return ranked, how
