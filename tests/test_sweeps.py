@@ -254,7 +254,7 @@ def test_optuna_errors_become_rows_or_clear_messages(tmp_path: Path) -> None:
     # The database alone, without its runs/: every trial is a row saying its logs are missing.
     shutil.copy(STUDY / "study.db", tmp_path / "study.db")
     report = sweep(f"sqlite:///{tmp_path / 'study.db'}", workers=1)
-    assert report.trials_total == 16 and report.trials_failed == 16
+    assert report.trials_total == 16 and report.trials_unreadable == 16
     assert all("does not exist" in r.error and r.params for r in report.trials)
     # A wrong attribute key: rows, plus a warning saying which key to set.
     plan = plan_sweep(STUDY_URL, log_dir_attr="logdir")
@@ -272,7 +272,7 @@ def test_optuna_log_dirs_must_lie_under_the_roots(tmp_path: Path) -> None:
     shutil.copy(STUDY / "study.db", root / "study.db")
     (root / "runs").symlink_to(STUDY / "runs")  # the logs really live outside the root
     report = sweep(f"sqlite:///{root / 'study.db'}", roots=[root], workers=1)
-    assert report.trials_failed == 16 and all("outside every root" in r.error for r in report.trials)
+    assert report.trials_unreadable == 16 and all("outside every root" in r.error for r in report.trials)
     with pytest.raises(OutsideRootsError):
         plan_sweep(STUDY_URL, roots=[tmp_path])
 
@@ -296,7 +296,7 @@ def _ray_layout(tmp_path: Path) -> Path:
 def test_directory_sweep_matches_the_study_and_survives_a_bad_trial(tmp_path: Path) -> None:
     root = _ray_layout(tmp_path)
     report = sweep(root, workers=1)
-    assert report.trials_total == 17 and report.trials_ok == 16 and report.trials_failed == 1
+    assert report.trials_total == 17 and report.trials_ok == 16 and report.trials_unreadable == 1
     bad = report.trials[-1]
     assert bad.id == "train_mlp_1a2b3_00099" and bad.status == "error" and bad.rank == 17 and bad.error
     study = sweep(STUDY_URL, workers=1)

@@ -113,7 +113,7 @@ class SweepReport(BaseModel):
     backend: str = Field(description="How trials were analysed: 'serial', 'processes:N' or 'ray:ADDRESS'.")
     trials_total: int
     trials_ok: int
-    trials_failed: int = Field(description="Trials that could not be analysed (rows with an error).")
+    trials_unreadable: int = Field(description="Trials that could not be analysed (rows with an error).")
     ranked_by: str = Field(description="The sort key of the ranking, in words.")
     trials: list[TrialRow]
     failure_modes: list[FailureMode]

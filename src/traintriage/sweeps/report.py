@@ -99,7 +99,7 @@ def build_report(plan: SweepPlan, rows: Iterable[TrialRow], *, backend: str, sec
         backend=backend,
         trials_total=len(ranked),
         trials_ok=ok,
-        trials_failed=len(ranked) - ok,
+        trials_unreadable=len(ranked) - ok,
         ranked_by=how,
         trials=ranked,
         failure_modes=modes,

@@ -51,7 +51,7 @@ def trial_line(row: TrialRow, done: int | None = None, total: int | None = None)
 def render_sweep(report: SweepReport) -> str:
     lines = [f"Sweep: {report.target}" + (f" (study {report.study})" if report.study else "")]
     lines.append(
-        f"  {report.trials_total} trials: {report.trials_ok} analysed, {report.trials_failed} unreadable; "
+        f"  {report.trials_total} trials: {report.trials_ok} analysed, {report.trials_unreadable} unreadable; "
         f"{report.backend}, {report.seconds:.1f} s"
     )
     lines.append(f"  ranked {report.ranked_by}")
