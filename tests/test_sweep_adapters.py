@@ -89,3 +89,20 @@ async def test_triage_sweep_over_stdio_with_progress(tmp_path: Path) -> None:
         again = await client.call_tool("triage_sweep", {"target": str(root / "study" / "runs"), "workers": 2})
         assert not again.is_error and again.structured_content["trials_total"] == 16
         assert again.structured_content["backend"] == ("processes:2" if (os.cpu_count() or 1) >= 2 else "serial")
+
+
+@pytest.mark.anyio
+async def test_serve_accepts_a_url_root_and_enforces_it(tmp_path: Path) -> None:
+    """`serve --root memory://bucket/sweeps` admits remote sweep targets under that prefix and no others."""
+    pytest.importorskip("fsspec")
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "traintriage", "serve", "--root", str(tmp_path), "--root", "memory://bucket/sweeps"],
+        env={k: v for k, v in os.environ.items() if k != "TRAINTRIAGE_REMOTE_ROOTS"},
+    )
+    async with Client(params, read_timeout_seconds=60) as client:
+        other = await client.call_tool("triage_sweep", {"target": "memory://bucket/other"})
+        assert other.is_error and "remote root" in other.content[0].text
+        inside = await client.call_tool("triage_sweep", {"target": "memory://bucket/sweeps/empty"})
+        assert inside.is_error and "remote root" not in inside.content[0].text  # admitted; nothing is there
+        assert "Traceback" not in inside.content[0].text

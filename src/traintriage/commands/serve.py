@@ -20,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--root",
         action="append",
         default=[],
-        metavar="DIR",
-        help="directory the server may read (repeatable; default: the working directory)",
+        metavar="DIR|URL",
+        help="directory the server may read (repeatable; default: the working directory); a URL prefix such as "
+        "s3://bucket/sweeps lets triage_sweep read remote trials under it (needs the 'remote' extra)",
     )
     p.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1: local only)")
@@ -70,19 +71,25 @@ def _token(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> None:
+    import os
     import sys
     from pathlib import Path
 
     from ..errors import TargetNotFoundError
     from ..limits import CallLimits
     from ..server.app import build_server
+    from ..sources.remote import ENV_ROOTS, is_remote
 
-    for root in args.root:
+    local_roots = [r for r in args.root if not is_remote(r)]
+    remote_roots = [r for r in args.root if is_remote(r)]
+    for root in local_roots:
         if not Path(root).expanduser().is_dir():
             raise TargetNotFoundError(f"--root {root} is not a directory.", hint="Pass an existing directory.")
+    if remote_roots:  # read by the sweep tool and inherited by its worker processes
+        os.environ[ENV_ROOTS] = " ".join([*remote_roots, os.environ.get(ENV_ROOTS, "")]).strip()
     limits = CallLimits.resolve(args.call_timeout, args.call_memory_mb, args.max_concurrent_calls)
     token = _token(args) if args.transport == "http" else None
-    server = build_server(args.root or None, limits=limits)
+    server = build_server(local_roots or None, limits=limits)
     if args.transport == "stdio":
         server.run("stdio")
     else:
