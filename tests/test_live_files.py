@@ -25,15 +25,27 @@ STEPS = 2500
 ROTATE_AT = 1500
 
 WRITER = """
-import sys, time
+import os, sys, time
 from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 logdir, steps, rotate_at, offset = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+gates = sys.argv[5] if len(sys.argv) > 5 else None
+
+
+def wait_for(name):
+    # Hand-shake with the reading test (if it asked for one): wait until it has seen this phase, so a
+    # loaded machine cannot let the writer finish before the reader saw the run grow. 60 s at most.
+    deadline = time.monotonic() + 60
+    while gates and not os.path.exists(os.path.join(gates, name)) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 writer = EventFileWriter(logdir)
 for step in range(steps):
     if step == rotate_at:  # the job restarts: a new event file in the same directory
+        wait_for("rotate")
         writer.close()
         time.sleep(0.01)
         writer = EventFileWriter(logdir, filename_suffix=".restarted")
@@ -43,6 +55,8 @@ for step in range(steps):
     if step % 5 == 0:
         writer.flush()
         time.sleep(0.002)
+    if step == steps - 2:
+        wait_for("finish")
 writer.close()
 """
 
@@ -52,8 +66,13 @@ def _expected(tag: str, steps: np.ndarray, offset: float = 0.0) -> np.ndarray:
     return values.astype(np.float32).astype(np.float64)  # simple_value is a float32
 
 
-def _write(logdir: Path, steps: int, rotate_at: int, offset: float = 0.0) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(logdir), str(steps), str(rotate_at), str(offset)])
+def _write(
+    logdir: Path, steps: int, rotate_at: int, offset: float = 0.0, gates: Path | None = None
+) -> subprocess.Popen:
+    """Start the writer; with ``gates``, it pauses before the restart until ``gates/rotate`` exists and before
+    its last step until ``gates/finish`` exists."""
+    args = [str(logdir), str(steps), str(rotate_at), str(offset)] + ([str(gates)] if gates else [])
+    return subprocess.Popen([sys.executable, "-c", WRITER, *args])
 
 
 def _check_prefix_api(run: Path, seen: dict[str, int]) -> None:
@@ -89,7 +108,9 @@ async def test_reads_while_a_writer_appends_are_consistent_prefixes_and_changes_
     run = tmp_path / "live_run"
     run.mkdir()
     async with stdio_client("--root", str(tmp_path)) as client:
-        writer = _write(run, STEPS, ROTATE_AT)
+        gates = tmp_path / "gates"
+        gates.mkdir()
+        writer = _write(run, STEPS, ROTATE_AT, gates=gates)
         api_seen: dict[str, int] = {}
         server_seen: dict[str, int] = {}
         api_lengths, server_lengths = set(), set()
@@ -102,6 +123,12 @@ async def test_reads_while_a_writer_appends_are_consistent_prefixes_and_changes_
                     if not result.is_error:  # the first instants: no scalar written yet
                         _check_prefix_server(result.structured_content, server_seen)
                         server_lengths.add(server_seen["loss"])
+                # Let the writer restart once both readers saw the first file grow, and finish once they
+                # saw the second one grow too.
+                if min(len(api_lengths), len(server_lengths)) >= 3:
+                    (gates / "rotate").touch()
+                if sum(n > ROTATE_AT for n in api_lengths) >= 2 and sum(n > ROTATE_AT for n in server_lengths) >= 2:
+                    (gates / "finish").touch()
                 await anyio.sleep(0.005)
         finally:
             if writer.poll() is None:
