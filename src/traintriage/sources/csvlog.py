@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 
 from ..signals import Series
+from ..untrusted import as_step, short_repr
 from .collect import STEP_KEYS, Columns, LineProblems, load_each_and_merge, to_float
 
 WALL_KEYS = ("wall_time", "walltime", "_timestamp", "timestamp")
@@ -74,11 +75,11 @@ def parse_csv_lines(path: Path, lines, first_line_no: int = 1) -> tuple[dict[str
         if step_col is None:
             step = row_no
         else:
-            step_value = to_float(row[step_col])
-            if step_value is None or not math.isfinite(step_value):
-                problems.add(line_no, f"{header[step_col]!r} is not a number ({row[step_col]!r})")
+            step_value = as_step(row[step_col])  # None for NaN, Inf and steps past int64 (1e300)
+            if step_value is None:
+                problems.add(line_no, f"{header[step_col]!r} is not a step number ({short_repr(row[step_col])})")
                 continue
-            step = int(step_value)
+            step = step_value
         wall = math.nan
         if wall_col is not None:
             wall = to_float(row[wall_col]) or math.nan

@@ -18,7 +18,8 @@ import math
 from pathlib import Path
 
 from ..signals import Series
-from .collect import STEP_KEYS, Columns, LineProblems, flatten, load_each_and_merge, to_float
+from ..untrusted import as_float, as_step, json_error, json_loads
+from .collect import STEP_KEYS, Columns, LineProblems, flatten, load_each_and_merge
 
 WALL_KEYS = ("_timestamp", "timestamp", "wall_time")
 _PROBE_RECORDS = 200
@@ -47,17 +48,17 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
         if step_key is None:
             step = ordinal
         else:
-            value = to_float(flat.get(step_key))
-            if value is None or not math.isfinite(value):
+            value = as_step(flat.get(step_key))  # None for NaN, Inf and steps past int64 (1e300, 2**70)
+            if value is None:
                 missing_step += 1
                 return
-            step = int(value)
+            step = value
         ordinal += 1
-        wall = next((w for w in (to_float(flat.get(k)) for k in WALL_KEYS) if w is not None), math.nan)
+        wall = next((w for w in (as_float(flat.get(k)) for k in WALL_KEYS) if w is not None), math.nan)
         for key, raw in flat.items():
             if key == step_key or key.startswith("_") or key in WALL_KEYS:
                 continue
-            number = to_float(raw) if not isinstance(raw, str) else None
+            number = as_float(raw) if not isinstance(raw, str) else None  # None for 10**400
             if number is not None:
                 cols.add(key, step, number, wall)
 
@@ -68,9 +69,12 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
                 if not text:
                     continue
                 try:
-                    record = json.loads(text)
+                    record = json_loads(text)  # lone surrogates ("\ud800") come back escaped
                 except json.JSONDecodeError as err:
                     problems.add(line_no, f"not valid JSON ({err.msg} at column {err.colno})")
+                    continue
+                except (ValueError, RecursionError) as err:  # nested past the recursion limit, a 5000-digit number
+                    problems.add(line_no, f"unreadable JSON ({json_error(err)})")
                     continue
                 if not isinstance(record, dict):
                     problems.add(line_no, f"a JSON {type(record).__name__}, not an object")
@@ -96,7 +100,8 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
     if step_key is None and ordinal:
         warnings.append(f"{path}: records carry no step ({', '.join(STEP_KEYS[:4])}, _step); steps are record numbers.")
     if missing_step:
-        warnings.append(f"{path}: {missing_step} records without a numeric {step_key!r} were skipped.")
+        warnings.append(f"{path}: {missing_step} records without a numeric {step_key!r} (a finite integer within "
+                        "int64) were skipped.")
     return cols.to_series(), warnings + problems.finish()
 
 

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from ..signals import Series
+from ..untrusted import as_step
 from .collect import Columns, LineProblems, to_float
 from .filecache import cached
 
@@ -49,11 +50,11 @@ def _parse_metric(path: Path) -> tuple[dict[str, Series], list[str]]:
                     problems.add(line_no, f"expected 'timestamp value step', got {len(parts)} fields")
                     continue
                 stamp, value = to_float(parts[0]), to_float(parts[1])
-                step = to_float(parts[2]) if len(parts) == 3 else float(line_no - 1)
-                if stamp is None or value is None or step is None or not math.isfinite(step):
+                step = as_step(parts[2]) if len(parts) == 3 else line_no - 1  # None past int64 (1e300)
+                if stamp is None or value is None or step is None:
                     problems.add(line_no, f"not numbers: {line.strip()[:80]!r}")
                     continue
-                cols.add("value", int(step), value, stamp / 1000.0)
+                cols.add("value", step, value, stamp / 1000.0)
     except OSError as err:
         return {}, [f"{path}: cannot read ({err})"]
     return cols.to_series(), problems.finish()

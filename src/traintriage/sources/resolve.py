@@ -139,7 +139,13 @@ def _choose_in_experiment(exp_dir: Path, label: str) -> Resolved:
 
 def check_inside_roots(path: Path, roots: Sequence[Path] | None) -> Path:
     """Resolve ``path`` (symlinks, ``..``) and refuse it unless it lies under one of ``roots``."""
-    real = path.resolve()
+    try:
+        real = path.resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a symlink loop (RuntimeError), a NUL byte (ValueError)
+        raise TargetNotFoundError(
+            f"the target cannot be resolved ({_why_unusable(exc)}).",
+            hint="Pass an existing file or directory; follow its symlinks by hand if it has any.",
+        ) from None
     if roots is None:
         return real
     for root in roots:
@@ -152,6 +158,29 @@ def check_inside_roots(path: Path, roots: Sequence[Path] | None) -> Path:
         + ", ".join(str(Path(r).resolve()) for r in roots)
         + " (or restart the server with another --root).",
     )
+
+
+def _why_unusable(exc: BaseException) -> str:
+    if isinstance(exc, RuntimeError):
+        return "a symlink loop"
+    if isinstance(exc, ValueError):
+        return "it holds a NUL byte"
+    return (exc.strerror or type(exc).__name__) if isinstance(exc, OSError) else type(exc).__name__
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()`` that is False, not an exception, for a name the file system cannot hold (too long)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _bases(roots: Sequence[Path] | None) -> list[Path]:
@@ -174,7 +203,7 @@ def _nearby(target: str, roots: Sequence[Path] | None) -> str:
                     )
         candidate = (base / target) if not Path(target).is_absolute() else Path(target)
         parent = candidate.parent
-        if parent.is_dir():
+        if _is_dir(parent):
             try:
                 check_inside_roots(parent, roots)
             except OutsideRootsError:
@@ -204,10 +233,16 @@ def resolve_target(target: str, *, roots: Sequence[Path] | None = None, trial: b
     if not target or not target.strip():
         raise TargetNotFoundError("no target given.", hint="Pass a run directory, event file or experiment name.")
     target = target.strip()
+    if "\0" in target:
+        raise TargetNotFoundError("the target holds a NUL byte, which no path can.",
+                                  hint="Pass a run directory, event file or experiment name.")
+    try:
+        expanded = Path(target).expanduser()
+    except RuntimeError:  # ~user of a user that does not exist: keep the name as it is
+        expanded = Path(target)
     for base in _bases(roots):
-        candidate = Path(target).expanduser()
-        candidate = candidate if candidate.is_absolute() else base / candidate
-        if not candidate.exists():
+        candidate = expanded if expanded.is_absolute() else base / expanded
+        if not _exists(candidate):
             continue
         real = check_inside_roots(candidate, roots)
         if real.is_file():
@@ -222,7 +257,7 @@ def resolve_target(target: str, *, roots: Sequence[Path] | None = None, trial: b
         dirs = TRIAL_DIRS if trial else EXPERIMENT_DIRS
         for exp_root in dirs:
             candidate = base / exp_root / target
-            if candidate.is_dir():
+            if _is_dir(candidate):
                 real = check_inside_roots(candidate, roots)
                 if trial:
                     return Resolved(real, f"trial {target} found under {base / exp_root}")

@@ -39,6 +39,7 @@ import re
 from pathlib import Path
 
 from ..signals import Series
+from ..untrusted import as_float, as_step, clean_text, in_int64, short_repr, small_int
 from .collect import STEP_KEYS, Columns, LineProblems, looks_like_metric, merge_files, to_float
 from .csvlog import parse_csv_lines
 from .filecache import cached
@@ -109,14 +110,23 @@ class _Reader:
         self.bar_last_val: dict[str, str] = {}
         self.user_lines = 0
 
+    def step_fits(self, step: int, line_no: int) -> bool:
+        """A step an int64 holds; else the line is reported (a 30-digit step, or one computed from huge parts)."""
+        if in_int64(step):
+            return True
+        self.problems.add(line_no, f"step {short_repr(step, 40)} is past the int64 range")
+        return False
+
     def add_pairs(self, pattern: str, step: int, pairs, line_no: int) -> bool:
+        if not self.step_fits(step, line_no):
+            return False
         added = False
         for name, raw in pairs:
             if not looks_like_metric(name):
                 continue
-            value = to_float(raw)
+            value = as_float(raw)  # None for 10**400 from a dict line, which float() cannot take
             if value is None:
-                self.problems.add(line_no, f"{name!r} is not a number ({raw!r})")
+                self.problems.add(line_no, f"{name!r} is not a number ({short_repr(raw, 60)})")
                 continue
             self.cols.add(name, step, value)
             added = True
@@ -138,7 +148,11 @@ class _Reader:
             return
         keras = _KERAS_EPOCH_RE.match(text)
         if keras:
-            self.keras_epoch = int(keras.group(1))
+            epoch = small_int(keras.group(1))
+            if epoch is None:
+                self.problems.add(line_no, "epoch number too long to be one")
+            else:
+                self.keras_epoch = epoch
             return
         if " - " in text and self._keras(line_no, text):
             return
@@ -155,11 +169,11 @@ class _Reader:
         self.user_lines += 1
         step = self.user_lines - 1
         if groups.get("step") is not None:
-            value = to_float(groups["step"])
-            if value is None or not math.isfinite(value):
-                self.problems.add(line_no, f"step {groups['step']!r} is not a number")
+            value = as_step(groups["step"])
+            if value is None:
+                self.problems.add(line_no, f"step {short_repr(groups['step'], 60)} is not a number")
                 return True
-            step = int(value)
+            step = value
         for name, raw in groups.items():
             if name == "step" or raw is None:
                 continue
@@ -184,11 +198,15 @@ class _Reader:
             return False
         if not isinstance(record, dict) or not all(isinstance(k, str) for k in record):
             return False
+        record = {clean_text(k): v for k, v in record.items()}  # '\udcff' escapes: no UTF-8 output takes them
         if "train_runtime" in record:
             return True
         explicit = next((record[k] for k in ("step", "global_step") if k in record), None)
-        if explicit is not None and to_float(explicit) is not None:
-            step = int(to_float(explicit))
+        if explicit is not None and as_float(explicit) is not None:
+            step = as_step(explicit)
+            if step is None:  # NaN, Inf, 1e300
+                self.problems.add(line_no, f"step {short_repr(explicit, 40)} is not a step number")
+                return True
         elif any(k.startswith("eval_") for k in record):
             self.hf_eval += 1
             step = self.hf_train
@@ -205,7 +223,10 @@ class _Reader:
     def _torch(self, line_no: int, text: str) -> bool:
         batch = _TORCH_BATCH_RE.match(text)
         if batch:
-            epoch, n, total = int(batch.group(1)), int(batch.group(2)), int(batch.group(3))
+            epoch, n, total = small_int(batch.group(1)), small_int(batch.group(2)), small_int(batch.group(3))
+            if epoch is None or n is None or total is None:
+                self.problems.add(line_no, "epoch or batch number too long to be one")
+                return True
             self.torch_batches = total
             self.torch_step = (epoch - 1) * total + n
             fields = [_TORCH_FIELD_RE.match(seg) for seg in batch.group(4).split("|")]
@@ -215,7 +236,10 @@ class _Reader:
         end = _TORCH_END_RE.match(text)
         if end:
             if end.group(2) is not None:
-                epoch = int(end.group(2))
+                epoch = small_int(end.group(2))
+                if epoch is None:
+                    self.problems.add(line_no, "epoch number too long to be one")
+                    return True
                 self.torch_step = epoch * self.torch_batches if self.torch_batches else epoch
             fields = [_TORCH_FIELD_RE.match(seg) for seg in end.group(3).split("|")]
             pairs = [(m.group(1).strip().replace(" ", "_"), m.group(2)) for m in fields if m]
@@ -241,8 +265,11 @@ class _Reader:
         pairs = _TQDM_PAIR_RE.findall(match.group("info"))
         if not any(looks_like_metric(name) for name, _ in pairs):
             return False
-        n = int(match.group("n") or match.group("n2"))
-        total = int(match.group("total") or 0)
+        n = small_int(match.group("n") or match.group("n2"))
+        total = small_int(match.group("total") or "0")
+        if n is None or total is None:
+            self.problems.add(line_no, "progress-bar count too long to be one")
+            return True
         if n < self.bar_last_n:  # a new bar (next epoch): continue counting after the last one
             self.bar_base += self.bar_last_total or self.bar_last_n
         self.bar_last_n, self.bar_last_total = n, total
@@ -283,6 +310,9 @@ class _Reader:
         # A config echo ("Num Epochs = 3", "lr=0.001") is not a record: it needs a step and a metric besides epoch.
         metrics = [n for n, _ in pairs if looks_like_metric(n) and n.lower() not in ("epoch", "epochs")]
         if step is None or not math.isfinite(step) or not metrics:
+            return
+        if not -(2.0**63) <= step < 2.0**63:
+            self.problems.add(line_no, f"step {short_repr(step)} is past the int64 range")
             return
         self.add_pairs("key:value", int(step), pairs, line_no)
 

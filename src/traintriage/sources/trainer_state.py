@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from ..signals import Series
-from .collect import Columns, LineProblems, to_float
+from ..untrusted import as_float, as_step, json_error, json_loads, short_repr
+from .collect import Columns, LineProblems
 from .filecache import cached
 
 SUMMARY_KEYS = frozenset({"train_runtime", "total_flos"})
@@ -33,12 +34,14 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str], int]:
     problems = LineProblems(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            state = json.load(fh)
+            state = json_loads(fh.read())
     except json.JSONDecodeError as err:
         problems.add(err.lineno, f"not valid JSON ({err.msg}); the file may be cut off mid-write")
         return {}, problems.finish(), -1
     except (OSError, UnicodeDecodeError) as err:
         return {}, [f"{path}: cannot read ({err})"], -1
+    except (ValueError, RecursionError) as err:  # nested past the recursion limit, a 5000-digit number
+        return {}, [f"{path}: cannot read ({json_error(err)})"], -1
     history = state.get("log_history") if isinstance(state, dict) else None
     if not isinstance(history, list):
         return {}, [f"{path}: no log_history list; is this a Hugging Face trainer_state.json?"], -1
@@ -49,19 +52,19 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str], int]:
             continue
         if SUMMARY_KEYS & record.keys():
             continue
-        step = to_float(record.get("step"))
+        step = as_step(record.get("step"))  # NaN, Inf, 1e300, 2**70: no step an int64 can hold
         if step is None:
-            problems.add(f"log_history[{index}]", "record has no numeric 'step'")
+            problems.add(f"log_history[{index}]", "record has no numeric 'step' (a finite integer within int64)")
             continue
         for key, value in record.items():
             if key == "step":
                 continue
-            number = to_float(value)
+            number = as_float(value)  # None for 10**400, which float() cannot take
             if number is None:
                 if value is not None and not isinstance(value, str | dict | list):
-                    problems.add(f"log_history[{index}]", f"{key!r} is not a number ({value!r})")
+                    problems.add(f"log_history[{index}]", f"{key!r} is not a number ({short_repr(value)})")
                 continue
-            cols.add(key, int(step), number)
+            cols.add(key, step, number)
     global_step = state.get("global_step")
     if not isinstance(global_step, int):
         global_step = max((int(s.steps[-1]) for s in cols.to_series().values() if len(s)), default=0)
@@ -76,10 +79,10 @@ def _max_grad_norm(state_path: Path, run_dir: Path) -> tuple[float | None, str |
         if args_json.is_file():
             try:
                 with open(args_json, encoding="utf-8") as fh:
-                    args = json.load(fh)
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-                return None, f"{args_json}: cannot read ({err}); gradient clipping threshold unknown"
-            value = to_float(args.get("max_grad_norm")) if isinstance(args, dict) else None
+                    args = json_loads(fh.read())
+            except (OSError, ValueError, RecursionError) as err:  # ValueError: bad JSON, not UTF-8, 5000 digits
+                return None, f"{args_json}: cannot read ({json_error(err)}); gradient clipping threshold unknown"
+            value = as_float(args.get("max_grad_norm")) if isinstance(args, dict) else None
             return value, None
     for folder in dict.fromkeys(candidates):
         if (folder / "training_args.bin").is_file():

@@ -1,0 +1,187 @@
+"""Values from untrusted artifacts, converted without crashing or hanging.
+
+Every artifact is untrusted input: an agent may point the server at any file, and files get cut
+short, corrupted or crafted. Python's own conversions raise on values that are perfectly valid
+JSON, CSV or pickle, and those exceptions would escape a reader as crashes:
+
+* ``int(float("inf"))`` and ``int(float("nan"))`` raise; a step of ``1e300`` is finite but no int64,
+  so the readers' ``array("q")`` columns raise ``OverflowError`` on it;
+* ``float(10**400)`` raises ``OverflowError`` (JSON integers have no size limit);
+* ``int("9" * 5000)`` raises ``ValueError`` (Python's 4300-digit limit), and so does ``json.loads``
+  of such a number;
+* ``json.loads("[" * 100_000 + ...)`` raises ``RecursionError``;
+* ``str()`` of a pickled value recurses without bound, and of a list that holds the level below twice
+  (64 levels: a few hundred bytes of pickle) it never finishes;
+* JSON (``"\\udcff"``), Python literals and pickles (``surrogatepass``) can carry lone surrogates, which
+  no UTF-8 output can encode: the result would fail when the server or the CLI sends it as JSON.
+
+The readers use these helpers where such values can reach them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from itertools import islice
+from typing import Any
+
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+_MAX_INT_DIGITS = 18  # every integer of up to 18 digits fits in an int64
+
+
+def as_float(value: object) -> float | None:
+    """A number from a logged value (int, float, numeric string incl. ``nan``/``inf``); None when it is
+    not one, or is an integer too large for a float (``10**400`` in a JSON log)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def as_step(value: object) -> int | None:
+    """A training step from a logged value: a finite number whose integer part fits in an int64
+    (truncated towards zero, as ``int()`` does), else None (NaN, Inf, ``1e300``, ``2**70``, text)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if INT64_MIN <= value <= INT64_MAX else None
+    number = as_float(value)
+    if number is None or not math.isfinite(number):
+        return None
+    step = int(number)
+    return step if INT64_MIN <= step <= INT64_MAX else None
+
+
+def in_int64(value: int) -> bool:
+    return INT64_MIN <= value <= INT64_MAX
+
+
+def small_int(digits: str) -> int | None:
+    """``int(digits)`` for a regex's digit group, or None when it has too many digits for an int64
+    (``int()`` itself would raise past 4300 digits)."""
+    digits = digits.strip()
+    if len(digits.lstrip("+-").lstrip("0")) > _MAX_INT_DIGITS:
+        return None
+    try:
+        return int(digits)
+    except ValueError:
+        return None
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates written as ``\\udcff`` escapes, so that it can be sent as UTF-8."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _clean_json(value: Any) -> Any:
+    """Every string (keys too) of a decoded JSON value through :func:`clean_text`, without recursion."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if not isinstance(value, dict | list):
+        return value
+    root: list[Any] = [value]
+    stack: list[Any] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            items = list(node.items())
+            node.clear()
+            for k, v in items:
+                node[clean_text(k)] = clean_text(v) if isinstance(v, str) else v
+                if isinstance(v, dict | list):
+                    stack.append(v)
+        else:
+            for i, v in enumerate(node):
+                if isinstance(v, str):
+                    node[i] = clean_text(v)
+                elif isinstance(v, dict | list):
+                    stack.append(v)
+    return root[0]
+
+
+def json_loads(text: str | bytes) -> Any:
+    """``json.loads`` whose every failure is a :class:`ValueError` (``json.JSONDecodeError`` for bad
+    syntax, as before): nesting past the recursion limit and numbers past Python's digit limit
+    raise ``ValueError`` with a message saying so instead of ``RecursionError``. Lone surrogates
+    (``"\\ud800"`` escapes) come back as :func:`clean_text` writes them."""
+    if isinstance(text, bytes | bytearray):
+        text = bytes(text).decode("utf-8")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read (deeper than Python's recursion limit)") from None
+    except ValueError as exc:  # int('9' * 5000): "Exceeds the limit (4300 digits) ..."
+        raise ValueError(f"a JSON number too long to read ({str(exc).split(':')[0]})") from None
+    return _clean_json(value) if _SURROGATE_ESCAPE.search(text) else value
+
+
+def json_error(exc: BaseException) -> str:
+    """A short description of a failure of :func:`json_loads` / ``json.load``."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply to read (deeper than Python's recursion limit)"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    return str(exc)[:200]
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """A bounded ``repr`` for error messages: at most three container levels and eight items per
+    container are shown, huge integers by their size, long strings cut; never recurses without bound."""
+    text = _render(value, 3)
+    return text if len(text) <= limit else text[: max(limit - 3, 0)] + "..."
+
+
+def short_text(value: Any, limit: int = 200) -> str:
+    """``value`` itself when it is a string (cut to ``limit``), else :func:`short_repr` of it."""
+    if isinstance(value, str):
+        return clean_text(str(value[:limit]))
+    return short_repr(value, limit)
+
+
+def _render(value: Any, depth: int) -> str:
+    if value is None or isinstance(value, bool | float | complex):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(int(value)) if value.bit_length() <= 64 else f"<{value.bit_length()}-bit int>"
+    if isinstance(value, str):
+        return repr(str(value[:60])) + ("..." if len(value) > 60 else "")
+    if isinstance(value, bytes | bytearray):
+        return repr(bytes(value[:40])) + ("..." if len(value) > 40 else "")
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        opener, closer = ("{", "}") if isinstance(value, Mapping | set | frozenset) else (
+            ("(", ")") if isinstance(value, tuple) else ("[", "]"))
+        if depth <= 0:
+            return opener + "..." + closer
+        if isinstance(value, Mapping):
+            parts = [f"{_render(k, depth - 1)}: {_render(v, depth - 1)}" for k, v in islice(value.items(), 8)]
+        else:
+            parts = [_render(v, depth - 1) for v in islice(value, 8)]
+        if len(value) > 8:
+            parts.append("...")
+        return opener + ", ".join(parts) + closer
+    return f"<{type(value).__name__}>"
