@@ -15,7 +15,9 @@ How it stays safe:
 * It runs on the pure-Python unpickler, whose memo is a dict: the C unpickler sizes its memo from
   an index in the stream, so ten bytes (``LONG_BINPUT 0x7fffffff``) can make it allocate tens of GB.
 * ``max_bytes`` caps how much of the input the pickle may consume, so a crafted length field
-  (``BINBYTES8`` of 2**60) or a huge file cannot exhaust memory.
+  (``BINBYTES8`` of 2**60) or a huge file cannot exhaust memory. Nothing is allocated from a length
+  field: reads grow with the bytes actually there, and ``BYTEARRAY8`` (whose stock implementation
+  allocates and zeroes the declared length before reading: 4 GB for a 43-byte pickle) reads first.
 * ``BUILD`` (set an object's state: ``__setstate__``, ``__dict__``, ``setattr``) is accepted only on
   an ``OrderedDict`` (a state dict's ``_metadata``), the one target real checkpoints use. On anything
   else it would let the file rewrite objects this process keeps: the stand-ins in ``allowed`` are
@@ -46,6 +48,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO, ClassVar
 
 from .errors import InputError, UnsafeArtifactError
+from .untrusted import short_repr
 
 __all__ = ["DEFAULT_MAX_BYTES", "PLAIN_DATA_GLOBALS", "restricted_loads"]
 
@@ -54,11 +57,26 @@ DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB of pickle stream
 
 def _latin1_encode(text: Any, encoding: str = "latin1") -> bytes:
     """``_codecs.encode`` as protocol-2 pickles use it for ``bytes`` (``encode(str, 'latin1')``), nothing more."""
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+    if not isinstance(text, str) or not isinstance(encoding, str) or encoding not in ("latin1", "latin-1"):
         raise UnsafeArtifactError(
-            f"the pickle calls _codecs.encode({type(text).__name__}, {encoding!r}); only latin1 text is allowed."
+            f"the pickle calls _codecs.encode({type(text).__name__}, {short_repr(encoding, 40)}); only latin1 "
+            "text is allowed.",
+            hint="Nothing in the file was run. Protocol-2 pickles encode bytes as latin1 text; this file is "
+            "corrupt or crafted.",
         )
     return text.encode("latin1")
+
+
+def _bytearray(source: Any = b"") -> bytearray:
+    """``bytearray`` as pickles call it (from bytes; from the result of ``_codecs.encode``), never from a size:
+    ``bytearray(2**36)`` would allocate and zero 64 GiB for a twenty-byte pickle."""
+    if not isinstance(source, bytes | bytearray):
+        raise UnsafeArtifactError(
+            f"the pickle calls bytearray({type(source).__name__}); only bytes are allowed.",
+            hint="Nothing in the file was run. Pickled bytearrays are built from bytes; this file is corrupt or "
+            "crafted (bytearray of a number allocates that many bytes).",
+        )
+    return bytearray(source)
 
 
 #: Globals that only build plain data, for pickles written with protocol 2 (``torch.save``'s default)
@@ -68,16 +86,19 @@ PLAIN_DATA_GLOBALS: Mapping[tuple[str, str], Callable[..., Any]] = {
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
     ("builtins", "complex"): complex,
-    ("builtins", "bytearray"): bytearray,
+    ("builtins", "bytearray"): _bytearray,
     ("builtins", "slice"): slice,
     ("_codecs", "encode"): _latin1_encode,
     # Protocols 0-2 written with fix_imports=True (the default) spell builtins the Python 2 way.
     ("__builtin__", "set"): set,
     ("__builtin__", "frozenset"): frozenset,
     ("__builtin__", "complex"): complex,
-    ("__builtin__", "bytearray"): bytearray,
+    ("__builtin__", "bytearray"): _bytearray,
     ("__builtin__", "slice"): slice,
 }
+
+
+_READ_PIECE = 1 << 20
 
 
 class _BoundedReader(io.RawIOBase):
@@ -103,9 +124,18 @@ class _BoundedReader(io.RawIOBase):
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             n = self._left  # 'everything' means everything we may still hand out
-        data = self._raw.read(self._take(n))
-        self._left += n - len(data)  # give back what the file did not have
-        return data
+        self._take(n)
+        # In pieces: a file object's read(n) allocates n bytes up front, whatever the file holds.
+        pieces: list[bytes] = []
+        got = 0
+        while got < n:
+            piece = self._raw.read(min(n - got, _READ_PIECE))
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+        self._left += n - got  # give back what the file did not have
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def readinto(self, b: Any) -> int:
         data = self.read(len(b))
@@ -129,6 +159,15 @@ def _refuse_extension(self: Any) -> None:
     )
 
 
+def _load_bytearray8(self: Any) -> None:
+    """BYTEARRAY8, reading the bytes before building the bytearray (never allocating the declared length)."""
+    (n,) = struct.unpack("<Q", self.read(8))
+    data = self.read(n)
+    if len(data) < n:
+        raise pickle.UnpicklingError(f"BYTEARRAY8 declares {n:,} bytes; the pickle has {len(data):,}")
+    self.append(bytearray(data))
+
+
 def _build_only_ordered_dicts(self: Any) -> None:
     inst = self.stack[-2] if len(self.stack) >= 2 else None
     if not isinstance(inst, OrderedDict):
@@ -148,6 +187,7 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc
         **pickle._Unpickler.dispatch,  # type: ignore[attr-defined]
         **{op[0]: _refuse_extension for op in (pickle.EXT1, pickle.EXT2, pickle.EXT4)},
         pickle.BUILD[0]: _build_only_ordered_dicts,
+        pickle.BYTEARRAY8[0]: _load_bytearray8,
     }
 
     def __init__(
@@ -166,7 +206,8 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc
         except (KeyError, TypeError):
             pass
         raise UnsafeArtifactError(
-            f"the pickle asks for the global `{module}.{name}`, which traintriage refuses to import; "
+            f"the pickle asks for the global `{str(module)[:100]}.{str(name)[:100]}`, which traintriage refuses to "
+            "import; "
             "nothing in the file was run.",
             hint="Only plain data and tensor records are read. If the file is yours, re-save it as a "
             "state dict (torch.save(model.state_dict(), ...)) or as safetensors; if it is not, do not "

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import TargetNotFoundError
 from ..findings import sort_findings
 from . import analysis
 from .imbalance import block_outliers, dominant_tensor, embedding_imbalance, nonfinite_finding
@@ -25,6 +26,16 @@ from .scan import scan_tensors
 DEFAULT_MAX_SCAN_BYTES = 8 * 1024**3
 
 __all__ = ["DEFAULT_MAX_SCAN_BYTES", "ParamReport", "count_parameters"]
+
+
+def _expand(path: str | Path) -> Path:
+    if "\0" in str(path):
+        raise TargetNotFoundError("the checkpoint path holds a NUL byte, which no path can.",
+                                  hint="Give a checkpoint file or a model directory.")
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # ~user of a user that does not exist: the name as it is
+        return Path(path)
 
 
 def count_parameters(
@@ -44,7 +55,7 @@ def count_parameters(
     outside the tensor-rebuild allowlist; nothing in it runs). ``roots`` (the MCP server's) confines
     the target and every shard to those directories; a relative path is looked up under each root.
     """
-    loaded = load(_within_roots(Path(path).expanduser(), roots), roots=roots)
+    loaded = load(_within_roots(_expand(path), roots), roots=roots)
     warnings = list(loaded.warnings)
     tensors = loaded.tensors
 
@@ -68,7 +79,8 @@ def count_parameters(
                                nonfinite=nonfinite, all_zero=all_zero)
         if skipped:
             warnings.append(f"{len(skipped)} tensors not scanned for NaN/Inf (e.g. {skipped[0]}).")
-        zero_mats = [n for n in all_zero if len(next(t for t in tensors if t.name == n).shape) >= 2]
+        ndim = {t.name: len(t.shape) for t in tensors}  # a lookup per name was quadratic: minutes at 100k tensors
+        zero_mats = [n for n in all_zero if ndim[n] >= 2]
         if zero_mats:
             warnings.append(f"all-zero weight matrices: {', '.join(zero_mats[:10])} (untrained or dead layers?).")
 

@@ -8,22 +8,32 @@ published sizes: GPT-2 124,439,808; Llama-2-7B 6,738,415,616; bert-base-uncased 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..untrusted import json_error, json_loads, short_repr
 from .tensors import TensorInfo
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 LLAMA_LIKE = ("llama", "mistral", "qwen2", "qwen3")
 BERT_LIKE = ("bert", "roberta")
+MAX_LAYERS = 10_000
+MAX_SIZE = 1 << 40
+"""Bounds on a config's numbers. The largest published models have a few hundred layers and widths of a
+few hundred thousand; the tensors are listed one per layer, so ``num_hidden_layers: 10**9`` would take
+minutes and gigabytes, and sizes past 2**40 only overflow the arithmetic."""
+
+_CONFIG_HINT = "Pass the model's config.json as saved by transformers, or point at the checkpoint itself."
 
 
-def _int(cfg: dict[str, Any], *keys: str, default: int | None = None) -> int:
+def _int(cfg: dict[str, Any], *keys: str, default: int | None = None, limit: int = MAX_SIZE) -> int:
     for key in keys:
         value = cfg.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            if value > limit:
+                raise InputError(f"config.json gives {key} over {limit:,}: not a real model's size.",
+                                 hint=_CONFIG_HINT)
             return value
     if default is not None:
         return default
@@ -33,13 +43,13 @@ def _int(cfg: dict[str, Any], *keys: str, default: int | None = None) -> int:
 
 def load_config(path: Path) -> dict[str, Any]:
     if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise InputError(f"{path.name} is over {MAX_CONFIG_BYTES:,} bytes: not a model config.")
+        raise InputError(f"{path.name} is over {MAX_CONFIG_BYTES:,} bytes: not a model config.", hint=_CONFIG_HINT)
     try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InputError(f"{path.name} is not valid JSON ({str(exc)[:120]}).") from None
+        cfg = json_loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: bad syntax, too deep, a 5000-digit number
+        raise InputError(f"{path.name} is not readable JSON ({json_error(exc)[:120]}).", hint=_CONFIG_HINT) from None
     if not isinstance(cfg, dict):
-        raise InputError(f"{path.name} is not a JSON object.")
+        raise InputError(f"{path.name} is not a JSON object.", hint=_CONFIG_HINT)
     return cfg
 
 
@@ -49,7 +59,7 @@ def _t(name: str, shape: tuple[int, ...], dtype: str, tied_to: str | None = None
 
 def _gpt2(cfg: dict[str, Any], dtype: str) -> list[TensorInfo]:
     v, p = _int(cfg, "vocab_size"), _int(cfg, "n_positions", "n_ctx")
-    d, n_layer = _int(cfg, "n_embd", "hidden_size"), _int(cfg, "n_layer", "num_hidden_layers")
+    d, n_layer = _int(cfg, "n_embd", "hidden_size"), _int(cfg, "n_layer", "num_hidden_layers", limit=MAX_LAYERS)
     inner = _int(cfg, "n_inner", default=4 * d) if cfg.get("n_inner") is not None else 4 * d
     out = [_t("transformer.wte.weight", (v, d), dtype), _t("transformer.wpe.weight", (p, d), dtype)]
     for i in range(n_layer):
@@ -70,7 +80,7 @@ def _gpt2(cfg: dict[str, Any], dtype: str) -> list[TensorInfo]:
 
 def _llama(cfg: dict[str, Any], dtype: str) -> list[TensorInfo]:
     v, d = _int(cfg, "vocab_size"), _int(cfg, "hidden_size")
-    n_layer, ff = _int(cfg, "num_hidden_layers"), _int(cfg, "intermediate_size")
+    n_layer, ff = _int(cfg, "num_hidden_layers", limit=MAX_LAYERS), _int(cfg, "intermediate_size")
     heads = _int(cfg, "num_attention_heads")
     kv = _int(cfg, "num_key_value_heads", default=heads) if cfg.get("num_key_value_heads") is not None else heads
     hd = _int(cfg, "head_dim", default=d // max(heads, 1)) if cfg.get("head_dim") is not None else d // max(heads, 1)
@@ -105,7 +115,7 @@ def _llama(cfg: dict[str, Any], dtype: str) -> list[TensorInfo]:
 
 def _bert(cfg: dict[str, Any], dtype: str, prefix: str) -> list[TensorInfo]:
     v, d = _int(cfg, "vocab_size"), _int(cfg, "hidden_size")
-    n_layer, ff = _int(cfg, "num_hidden_layers"), _int(cfg, "intermediate_size")
+    n_layer, ff = _int(cfg, "num_hidden_layers", limit=MAX_LAYERS), _int(cfg, "intermediate_size")
     p, types = _int(cfg, "max_position_embeddings"), _int(cfg, "type_vocab_size", default=2)
     e = f"{prefix}.embeddings"
     out = [_t(f"{e}.word_embeddings.weight", (v, d), dtype), _t(f"{e}.position_embeddings.weight", (p, d), dtype),
@@ -141,7 +151,7 @@ def tensors_from_config(cfg: dict[str, Any]) -> tuple[list[TensorInfo], str]:
     if model_type in BERT_LIKE:
         return _bert(cfg, dtype, model_type), f"{model_type} encoder with pooler, no task head"
     raise InputError(
-        f"config.json has model_type {model_type or '(none)'!r}; analytic counts cover "
+        f"config.json has model_type {short_repr(model_type) if model_type else '(none)'}; analytic counts cover "
         f"{', '.join(('gpt2', *LLAMA_LIKE, *BERT_LIKE))}.",
         hint="Point traintriage at the checkpoint (safetensors or torch.save file) to count any architecture.",
     )

@@ -8,7 +8,7 @@ safetensors; ``*.index.json`` -> shards; ``config.json`` -> analytic count.
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import InputError, TargetNotFoundError, UnsafeArtifactError
 from ..sources.resolve import check_inside_roots
+from ..untrusted import json_error, json_loads, short_repr, short_text
 from .hf_config import load_config, tensors_from_config
 from .optimizer import optimizer_stats
 from .report import OptimizerStats
@@ -25,6 +26,8 @@ from .torch_reader import LEGACY_PREFIX, read_plain_pickle, read_torch_legacy, r
 from .unwrap import unwrap
 
 MAX_INDEX_BYTES = 64 * 1024 * 1024
+MAX_SHARDS = 10_000  # real indexes name up to a few hundred shards
+_INDEX_HINT = "A shard index (*.index.json, as transformers writes it) maps tensor names to shard files."
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".pkl")
 DIR_PREFERENCE = ("model.safetensors.index.json", "model.safetensors", "pytorch_model.bin.index.json",
                   "pytorch_model.bin")
@@ -46,7 +49,7 @@ class Loaded:
 
 def resolve_target(path: Path) -> Path:
     """A directory becomes its checkpoint file (HF layout first), else the file itself."""
-    if not path.exists():
+    if not _exists(path):
         raise TargetNotFoundError(f"{path} does not exist.", hint="Give a checkpoint file or a model directory.")
     if not path.is_dir():
         return path
@@ -65,12 +68,19 @@ def resolve_target(path: Path) -> Path:
                      hint="Point at the checkpoint file itself.")
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return False
+
+
 def _within_roots(path: Path, roots: Sequence[Path] | None) -> Path:
     """``path`` resolved and confined to ``roots`` (None: no limit, as on the command line)."""
     if roots is None:
         return path
     if not path.is_absolute():
-        path = next((Path(r) / path for r in roots if (Path(r) / path).exists()), Path(roots[0]) / path)
+        path = next((Path(r) / path for r in roots if _exists(Path(r) / path)), Path(roots[0]) / path)
     return check_inside_roots(path, roots)
 
 
@@ -132,26 +142,30 @@ def _from_pickled(path: Path, ck: Any) -> Loaded:
 
 def _load_sharded(index: Path, roots: Sequence[Path] | None) -> Loaded:
     if index.stat().st_size > MAX_INDEX_BYTES:
-        raise InputError(f"{index.name} is over {MAX_INDEX_BYTES:,} bytes: not a shard index.")
+        raise InputError(f"{index.name} is over {MAX_INDEX_BYTES:,} bytes: not a shard index.", hint=_INDEX_HINT)
     try:
-        data = json.loads(index.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InputError(f"{index.name} is not valid JSON ({str(exc)[:120]}).") from None
+        data = json_loads(index.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: bad syntax, too deep, a 5000-digit number
+        raise InputError(f"{index.name} is not readable JSON ({json_error(exc)[:120]}).", hint=_INDEX_HINT) from None
     weight_map = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
         raise InputError(f"{index.name} has no weight_map.", hint="A shard index maps tensor names to shard files.")
     warnings: list[str] = []
-    shard_names = sorted({str(v) for v in weight_map.values()})
+    per_shard = Counter(short_text(v, 300) for v in weight_map.values())
+    if len(per_shard) > MAX_SHARDS:
+        raise InputError(f"{index.name} names {len(per_shard):,} shard files (at most {MAX_SHARDS:,} are read).",
+                         hint=_INDEX_HINT)
+    shard_names = sorted(per_shard)
     tensors: list[TensorInfo] = []
     files: list[Path] = []
     formats = set()
     for name in shard_names:
-        if Path(name).name != name or name in ("", ".", ".."):
-            warnings.append(f"shard {name!r} is not a plain file name next to the index; skipped.")
+        if Path(name).name != name or name in ("", ".", "..") or "\0" in name or len(name) > 255:
+            warnings.append(f"shard {short_repr(name)} is not a plain file name next to the index; skipped.")
             continue
         shard = _within_roots(index.parent / name, roots)
         if not shard.is_file():
-            missing = sum(1 for v in weight_map.values() if v == name)
+            missing = per_shard[name]
             warnings.append(f"shard {name} is missing: {missing} tensors not counted.")
             continue
         loaded = _load_file(shard)

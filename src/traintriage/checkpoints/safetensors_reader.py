@@ -8,12 +8,12 @@ Every field is checked against the file size, because a header is untrusted inpu
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..untrusted import json_error, json_loads, short_repr
 from .tensors import ITEMSIZE, Location, TensorInfo, valid_shape
 
 # safetensors' own reader refuses headers over 100 MB; so do we.
@@ -57,10 +57,10 @@ def read_header(path: Path) -> tuple[dict[str, Any], dict[str, str], int]:
             )
         raw = fh.read(n)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        header = json_loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: bad syntax, too deep, a 5000-digit number
         raise InputError(
-            f"{path.name}: the safetensors header is not valid JSON ({str(exc)[:120]}).",
+            f"{path.name}: the safetensors header is not readable JSON ({json_error(exc)[:120]}).",
             hint="The file is corrupt or truncated.",
         ) from None
     if not isinstance(header, dict):
@@ -86,9 +86,9 @@ def read_safetensors(path: Path) -> tuple[list[TensorInfo], dict[str, str], list
             shape = valid_shape(entry.get("shape"))
             offsets = entry.get("data_offsets")
             if dtype is None:
-                problem = f"unknown dtype {entry.get('dtype')!r}"
+                problem = f"unknown dtype {short_repr(entry.get('dtype'))}"
             elif shape is None:
-                problem = f"bad shape {entry.get('shape')!r}"[:200]
+                problem = f"bad shape {short_repr(entry.get('shape'), 160)}"
             elif (not isinstance(offsets, list) or len(offsets) != 2
                   or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
                 problem = "bad data_offsets"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -153,7 +154,9 @@ def scan_tensors(tensors: list[TensorInfo], *, budget_bytes: int | None,
                 continue
             try:
                 results[t.name] = scan_tensor(t, opener, t.name in digest_names)
-            except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+            # NotImplementedError: unknown compression or zip version; RuntimeError: an encrypted member
+            except (OSError, EOFError, zipfile.BadZipFile, ValueError, zlib.error, NotImplementedError,
+                    RuntimeError) as exc:
                 skipped.append(f"{t.name}: unreadable ({str(exc)[:100]})")
                 continue
             read += cost

@@ -88,10 +88,17 @@ def extent(shape: tuple[int, ...], strides: tuple[int, ...]) -> int:
     return 1 + sum((d - 1) * abs(s) for d, s in zip(shape, strides, strict=True))
 
 
+MAX_NUMEL = (1 << 63) - 1
+"""No tensor holds more elements than an int64 counts; a larger shape is crafted or corrupt (and its
+counts would overflow the float arithmetic of the analysis)."""
+
+
 def valid_shape(shape: object) -> tuple[int, ...] | None:
-    """The shape as a tuple of non-negative ints, or None if it is not one (crafted or corrupt input)."""
+    """The shape as a tuple of non-negative ints with at most :data:`MAX_NUMEL` elements, or None if it is
+    not one (crafted or corrupt input)."""
     if not isinstance(shape, list | tuple) or len(shape) > MAX_NDIM:
         return None
-    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+    if not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_NUMEL for d in shape):
         return None
-    return tuple(int(d) for d in shape)
+    dims = tuple(int(d) for d in shape)
+    return dims if math.prod(dims) <= MAX_NUMEL else None

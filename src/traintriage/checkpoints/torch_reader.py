@@ -28,6 +28,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..safe_pickle import PLAIN_DATA_GLOBALS, restricted_loads
+from ..untrusted import short_repr, short_text
 from .tensors import ITEMSIZE, Location, TensorInfo, contiguous_strides, extent, valid_shape
 
 MAX_PICKLE_BYTES = 256 * 1024 * 1024
@@ -90,7 +91,7 @@ class _DType(str):
 def _ints(value: Any, what: str) -> tuple[int, ...]:
     shape = valid_shape(value)
     if shape is None:
-        raise InputError(f"a tensor record has a bad {what}: {str(value)[:80]}.", hint="The checkpoint is corrupt.")
+        raise InputError(f"a tensor record has a bad {what}: {short_repr(value)}.", hint="The checkpoint is corrupt.")
     return shape
 
 
@@ -109,7 +110,7 @@ def _rebuild_tensor_v3(storage: Any, storage_offset: Any, size: Any, stride: Any
 
 def _tensor(storage: StorageRef, storage_offset: Any, size: Any, stride: Any, dtype: str) -> TensorRef:
     if not isinstance(storage_offset, int) or storage_offset < 0:
-        raise InputError(f"a tensor record has a bad storage offset {storage_offset!r}.",
+        raise InputError(f"a tensor record has a bad storage offset {short_repr(storage_offset)}.",
                          hint="The checkpoint is corrupt.")
     shape = _ints(size, "size")
     strides = _ints(stride, "stride")
@@ -123,7 +124,7 @@ def _rebuild_parameter(data: Any, *rest: Any) -> Any:
 
 
 def _device(*args: Any) -> str:
-    return ":".join(str(a) for a in args)[:40]
+    return ":".join(short_text(a, 20) for a in args[:4])[:40]
 
 
 def _size(dims: Any = ()) -> tuple:
@@ -157,14 +158,23 @@ class PickledCheckpoint:
     warnings: list[str] = field(default_factory=list)
 
 
+def storage_key(value: Any) -> str:
+    """A storage key as torch writes it (a short string of digits; int keys are accepted), else InputError."""
+    if isinstance(value, str) and len(value) <= 256:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() <= 64:
+        return str(value)
+    raise InputError(f"a storage key is not a short string: {short_repr(value)}.", hint="The checkpoint is corrupt.")
+
+
 def _storage_from_pid(pid: Any, storages: dict[str, StorageRef]) -> StorageRef:
     if (not isinstance(pid, tuple) or len(pid) < 5 or pid[0] not in ("storage", b"storage")
             or not isinstance(pid[1], StorageType)):
-        raise InputError(f"unexpected persistent id {str(pid)[:80]} in the checkpoint's pickle.",
+        raise InputError(f"unexpected persistent id {short_repr(pid)} in the checkpoint's pickle.",
                          hint="The checkpoint is corrupt or not written by torch.save.")
-    key, location, numel = str(pid[2]), str(pid[3])[:40], pid[4]
+    key, location, numel = storage_key(pid[2]), short_text(pid[3], 40), pid[4]
     if not isinstance(numel, int) or numel < 0:
-        raise InputError(f"storage {key!r} has a bad size {numel!r}.", hint="The checkpoint is corrupt.")
+        raise InputError(f"storage {key!r} has a bad size {short_repr(numel)}.", hint="The checkpoint is corrupt.")
     dtype = pid[1].dtype
     view_offset = 0
     if len(pid) > 5 and isinstance(pid[5], tuple) and len(pid[5]) == 3 and isinstance(pid[5][1], int):
@@ -211,7 +221,7 @@ def _resolver(kind: str, path: Path, where: Callable[[str], tuple[str | None, in
 def read_torch_zip(path: Path) -> PickledCheckpoint:
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise InputError(f"{path.name}: not a readable zip archive ({exc}).",
                          hint="A torch checkpoint (zip format) is truncated or corrupt; save or copy it again.",
                          ) from None
@@ -230,8 +240,11 @@ def read_torch_zip(path: Path) -> PickledCheckpoint:
         try:
             data = zf.read(pkl)
             big_endian = prefix + "byteorder" in names and zf.read(prefix + "byteorder").strip() == b"big"
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
-            raise InputError(f"{path.name}: the archive's data.pkl cannot be read ({exc}).",
+        # NotImplementedError: an unknown compression method or zip version; RuntimeError: an encrypted member;
+        # ValueError: a member name that is not the UTF-8 its flag claims.
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError,
+                ValueError) as exc:
+            raise InputError(f"{path.name}: the archive's data.pkl cannot be read ({str(exc)[:200]}).",
                              hint="The checkpoint is truncated or corrupt.") from None
         storages: dict[str, StorageRef] = {}
         obj = restricted_loads(data, allowed=TORCH_GLOBALS,
@@ -272,7 +285,8 @@ def read_torch_legacy(path: Path) -> PickledCheckpoint:
         spans: dict[str, tuple[str | None, int, int]] = {}
         pos = fh.tell()
         for key in keys:
-            ref = storages.get(str(key))
+            key = storage_key(key)
+            ref = storages.get(key)
             itemsize = ITEMSIZE.get(ref.dtype or "uint8", 1) if ref else 1
             fh.seek(pos)
             head = fh.read(8)
@@ -282,7 +296,7 @@ def read_torch_legacy(path: Path) -> PickledCheckpoint:
                 warnings.append(f"{path.name}: storage data is truncated at storage {key!r}; "
                                 "tensors from there on are counted, not scanned.")
                 break
-            spans[str(key)] = (None, pos + 8, nbytes)
+            spans[key] = (None, pos + 8, nbytes)
             pos += 8 + nbytes
 
     def where(key: str) -> tuple[str | None, int, int] | None:
