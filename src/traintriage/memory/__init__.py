@@ -16,6 +16,7 @@ And :func:`estimate_memory` (:mod:`.estimate`) answers "will it fit" before ther
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def artifact_kind(path: Path) -> str | None:
         if head[:2] == b"\x1f\x8b":
             with gzip.open(path, "rb") as g:
                 head = g.read(_SNIFF_BYTES)
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):  # unreadable, or a gzip stream cut short or corrupt
         return None
     if name.endswith(_SNAPSHOT_SUFFIXES) or head[:1] == b"\x80":
         return "snapshot"

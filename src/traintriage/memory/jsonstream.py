@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -95,6 +96,12 @@ class TraceStream:
         while True:
             try:
                 value, end = self._decoder.raw_decode(self._buf, self._pos)
+            except RecursionError:
+                raise InputError(
+                    f"{self.path}: a JSON value nested too deeply to read near character {self._pos} "
+                    "(deeper than Python's recursion limit; profiler events are flat).",
+                    hint="The trace is corrupt or not a profiler trace; export it again with export_chrome_trace.",
+                ) from None
             except json.JSONDecodeError as err:
                 if len(self._buf) - self._pos > MAX_EVENT_CHARS:
                     raise InputError(
@@ -106,6 +113,12 @@ class TraceStream:
                         raise _Truncated("file ends inside the event list") from None
                     raise _Truncated(f"file ends inside a value ({err.msg})") from None
                 continue
+            except ValueError as err:  # int('9' * 5000): Python's 4300-digit limit
+                raise InputError(
+                    f"{self.path}: a JSON number too long to read near character {self._pos} "
+                    f"({str(err).split(':')[0]}).",
+                    hint="The trace is corrupt or not a profiler trace; export it again with export_chrome_trace.",
+                ) from None
             # A number (or literal) touching the end of the buffer may continue in the next chunk.
             if end == len(self._buf) and not self._eof and self._fill():
                 continue
@@ -131,7 +144,7 @@ class TraceStream:
                     )
             except _Truncated as cut:
                 self.truncated = str(cut)
-            except (OSError, EOFError, UnicodeDecodeError) as err:  # gzip cut short, bad bytes
+            except (OSError, EOFError, UnicodeDecodeError, zlib.error) as err:  # gzip cut short or corrupt
                 self.truncated = f"read error: {err}"
             finally:
                 self._f = None

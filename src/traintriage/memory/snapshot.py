@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..findings import Evidence, Finding, make_finding
+from ..untrusted import clean_text
 from .report import BlockInfo, FrameAllocation, HistoryEntry, SnapshotDevice, SnapshotMemory
 from .series import PRESSURE_CRITICAL, PRESSURE_WARNING
 from .sizes import format_bytes
@@ -67,28 +68,45 @@ def looks_like_snapshot_file(path: Path) -> bool:
         return False
 
 
+def _text(value: Any, default: str = "") -> str:
+    """A string field of the snapshot; anything else (a pickle may put a list nested 100k deep there, or
+    one whose str() would never end) is ``default``, or a number as text."""
+    if isinstance(value, str):
+        return clean_text(str(value[:500]))
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() <= 64:
+        return str(value)
+    return default
+
+
 def user_frame(frames: Any) -> str | None:
     """The frame to blame for an allocation: the innermost Python frame outside torch, as file:line:func."""
     if not isinstance(frames, list) or not frames:
         return None
-    clean = [f for f in frames if isinstance(f, dict)
-             and not any(n in str(f.get("name", "")) for n in _NOISE) and f.get("filename") not in ("??", "")]
+    fields = [tuple(None if f.get(k) is None else _text(f.get(k)) for k in ("filename", "line", "name"))
+              for f in frames if isinstance(f, dict)]
+    clean = [f for f in fields if not any(n in (f[2] or "") for n in _NOISE) and f[0] not in ("??", "")]
     for pick in (
-        lambda f: str(f.get("filename", "")).endswith(".py") and "/torch/" not in str(f.get("filename")),
-        lambda f: str(f.get("filename", "")).endswith(".py"),
+        lambda f: (f[0] or "").endswith(".py") and "/torch/" not in f[0],
+        lambda f: (f[0] or "").endswith(".py"),
         lambda f: True,
     ):
         for f in clean:
             if pick(f):
-                return f"{f.get('filename')}:{f.get('line')}:{f.get('name')}"
+                return f"{f[0]}:{f[1]}:{f[2]}"
     return None
 
 
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _int(value: Any) -> int:
+    """An integer field; 0 when it is not one or lies past the int64 range (no allocator counts past it)."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         return 0
+    return number if -(1 << 63) <= number < (1 << 63) else 0
 
 
 @dataclass
@@ -116,10 +134,10 @@ def analyze_snapshot(
         d["segments"] += 1
         d["large" if seg.get("segment_type") == "large" else "small"] += 1
         d["reserved"] += total
-        seg_blocks = [b for b in seg.get("blocks") or [] if isinstance(b, dict)]
+        seg_blocks = [b for b in _list(seg.get("blocks")) if isinstance(b, dict)]
         seg_active = seg_inactive = 0
         for b in seg_blocks:
-            size, state = _int(b.get("size")), str(b.get("state", ""))
+            size, state = _int(b.get("size")), _text(b.get("state"))
             if state == "active_allocated":
                 d["allocated"] += size
                 d["requested"] += _int(b.get("requested_size", size))
@@ -131,7 +149,7 @@ def analyze_snapshot(
                 blocks.append(BlockInfo(
                     device=dev, address=_int(b.get("address")), size=size, size_human=format_bytes(size),
                     requested_size=_int(b.get("requested_size", size)), state=state,
-                    segment_type=str(seg.get("segment_type", "?")), frame=user_frame(b.get("frames")),
+                    segment_type=_text(seg.get("segment_type"), "?"), frame=user_frame(b.get("frames")),
                 ))
             elif state == "inactive":
                 seg_inactive += size
@@ -191,7 +209,7 @@ def _replay(
     first entry is not zero: it is the active bytes at the snapshot minus the history's net change.
     Returns (entries, peak over devices, entries around that peak, OOM entries).
     """
-    traces = data.get("device_traces") or []
+    traces = _list(data.get("device_traces"))
     total_entries = 0
     best: tuple[int, int, list[dict], list[int]] | None = None
     ooms: list[HistoryEntry] = []
@@ -199,6 +217,8 @@ def _replay(
         if not isinstance(entries, list) or not entries:
             continue
         entries = [e for e in entries if isinstance(e, dict)]
+        if not entries:
+            continue
         total_entries += len(entries)
         net = 0
         deltas = []
@@ -231,7 +251,7 @@ def _replay(
 
 def _entry(i: int, e: dict, level: int | None) -> HistoryEntry:
     return HistoryEntry(
-        index=i, action=str(e.get("action")), addr=_int(e["addr"]) if "addr" in e else None,
+        index=i, action=_text(e.get("action"), "?"), addr=_int(e["addr"]) if "addr" in e else None,
         size=_int(e.get("size")), allocated_after=level,
         time_us=_int(e["time_us"]) if "time_us" in e else None, frame=user_frame(e.get("frames")),
     )

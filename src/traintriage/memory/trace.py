@@ -14,6 +14,7 @@ allocations by address.
 
 from __future__ import annotations
 
+import math
 import re
 from array import array
 from bisect import bisect_right
@@ -25,6 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..findings import Evidence, Finding, make_finding
+from ..untrusted import clean_text
 from .jsonstream import TraceStream
 from .report import DeviceMemory, OpAllocation, StepMemory, TimelinePoint, TraceMemory
 from .series import (
@@ -50,7 +52,7 @@ _ALLOCATOR_OPS = frozenset({
     "aten::empty", "aten::empty_strided", "aten::empty_like", "aten::new_empty", "aten::new_empty_strided",
     "aten::resize_", "aten::zeros_like", "aten::zero_", "aten::fill_",
 })
-_STEP_RE = re.compile(r"^ProfilerStep#(\d+)$")
+_STEP_RE = re.compile(r"^ProfilerStep#(\d{1,18})$")
 TIMELINE_POINTS = 200
 TOP_OPS = 15
 MAX_STEP_ROWS = 200
@@ -94,10 +96,27 @@ class _Collected:
 
 
 def _int(value, default: int = 0) -> int:
+    """An integer field; ``default`` when it is not one, is NaN/Inf, or lies past the int64 range the
+    compact columns hold (no allocator counts past it: a ``1e300`` is corrupt)."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         return default
+    return number if -(1 << 63) <= number < (1 << 63) else default
+
+
+def _time(value) -> float | None:
+    """A finite timestamp or duration, else None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _args(ev: dict) -> dict:
+    args = ev.get("args")
+    return args if isinstance(args, dict) else {}
 
 
 def _collect(stream: TraceStream) -> _Collected:
@@ -107,10 +126,9 @@ def _collect(stream: TraceStream) -> _Collected:
         name = ev.get("name")
         ph = ev.get("ph")
         if name == "[memory]":
-            args = ev.get("args") or {}
-            try:
-                ts = float(ev["ts"])
-            except (KeyError, TypeError, ValueError):
+            args = _args(ev)
+            ts = _time(ev.get("ts"))
+            if ts is None:
                 continue
             dev = c.intern(c.devices, (_int(args.get("Device Type")), _int(args.get("Device Id"), -1)))
             c.mem_ts.append(ts)
@@ -121,20 +139,19 @@ def _collect(stream: TraceStream) -> _Collected:
             c.mem_tid.append(c.intern(c.tids, str(ev.get("pid")) + ":" + str(ev.get("tid"))))
             c.mem_addr.append(_int(args.get("Addr")) & 0x7FFFFFFFFFFFFFFF)
         elif name == "[OutOfMemory]":
-            args = ev.get("args") or {}
-            c.oom.append((float(ev.get("ts", 0.0)), _int(args.get("Bytes")),
+            args = _args(ev)
+            c.oom.append((_time(ev.get("ts", 0.0)) or 0.0, _int(args.get("Bytes")),
                           c.intern(c.devices, (_int(args.get("Device Type")), _int(args.get("Device Id"), -1)))))
         elif ph == "X" and isinstance(name, str):
             cat = ev.get("cat")
-            try:
-                start = float(ev["ts"])
-                end = start + float(ev.get("dur", 0.0))
-            except (KeyError, TypeError, ValueError):
+            start, dur = _time(ev.get("ts")), _time(ev.get("dur", 0.0))
+            if start is None or dur is None:
                 continue
+            end = start + dur
             if cat == "cpu_op":
                 c.op_start.append(start)
                 c.op_end.append(end)
-                c.op_name.append(c.intern(c.names, name))
+                c.op_name.append(c.intern(c.names, clean_text(name)))
                 c.op_tid.append(c.intern(c.tids, str(ev.get("pid")) + ":" + str(ev.get("tid"))))
             elif cat == "user_annotation":
                 match = _STEP_RE.match(name)
