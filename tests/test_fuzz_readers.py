@@ -373,3 +373,37 @@ def test_symlink_loop_is_a_clear_error(tmp_path: Path) -> None:
         with pytest.raises(TraintriageError) as err:
             fn(str(tmp_path / "loop"), roots=[tmp_path])
         assert err.value.hint
+
+
+def test_symlinks_inside_a_run_do_not_reach_outside_the_roots(tmp_path: Path) -> None:
+    """Targets were resolved and checked against the roots, but files found inside a target directory were
+    not: a run holding ``metrics.csv -> /etc/passwd`` handed the file's first line back in a warning, a model
+    directory's ``model.safetensors`` and a trace directory's newest trace were read wherever they pointed."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.csv"
+    secret.write_text("step,the_secret_column\n1,2\n")
+    root = tmp_path / "root"
+    (root / "run").mkdir(parents=True)
+    (root / "run" / "metrics.csv").symlink_to(secret)
+    with pytest.raises(InputError) as err:
+        api.describe_run("run", roots=[root])
+    assert "the_secret_column" not in str(err.value) and "symlinks to outside the roots" in err.value.message
+    (root / "run" / "log.csv").write_text("step,loss\n1,2.0\n2,1.0\n")
+    out = api.describe_run("run", roots=[root]).model_dump_json()
+    assert "the_secret_column" not in out and "symlinks to outside the roots" in out
+    assert api.describe_run(str(root / "run" / "log.csv"), roots=[root]).series[0].name == "loss"
+    (root / "model").mkdir()
+    st = outside / "model.safetensors"
+    st.write_bytes(struct.pack("<Q", 2) + b"{}")
+    (root / "model" / "model.safetensors").symlink_to(st)
+    with pytest.raises(TraintriageError) as err:
+        api.count_parameters("model", roots=[root])
+    assert "outside every root" in err.value.message
+    (root / "traces").mkdir()
+    trace = outside / "t.pt.trace.json"
+    trace.write_bytes(dict(fuzzkit.trace_hostile())["Bytes of 1e300"])
+    (root / "traces" / "t.pt.trace.json").symlink_to(trace)
+    with pytest.raises(TraintriageError):
+        api.profile_memory("traces", roots=[root])
+    assert api.profile_memory(str(trace)).kind == "trace"  # the CLI (no roots) reads it

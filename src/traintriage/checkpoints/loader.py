@@ -86,6 +86,8 @@ def _within_roots(path: Path, roots: Sequence[Path] | None) -> Path:
 
 def load(path: Path, *, roots: Sequence[Path] | None = None) -> Loaded:
     target = resolve_target(path)
+    if target != path:  # a file chosen in a directory may be a symlink to outside the roots
+        target = check_inside_roots(target, roots) if roots is not None else target
     if target.name.endswith(".index.json"):
         return _load_sharded(target, roots)
     if target.suffix == ".json":

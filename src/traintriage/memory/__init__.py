@@ -63,6 +63,16 @@ def artifact_kind(path: Path) -> str | None:
     return None
 
 
+def _inside(path: Path, roots: Sequence[Path], check) -> bool:
+    from ..errors import TraintriageError
+
+    try:
+        check(path, roots)
+    except TraintriageError:
+        return False
+    return True
+
+
 def _traces_in(directory: Path) -> list[Path]:
     found = [p for pattern in ("*.pt.trace.json", "*.pt.trace.json.gz", "*/*.pt.trace.json", "*/*.pt.trace.json.gz")
              for p in directory.glob(pattern) if p.is_file()]
@@ -97,6 +107,10 @@ def profile_memory(
         from ..sources import detect_formats
 
         traces = _traces_in(path)
+        if roots is not None:  # a trace in the directory may be a symlink to outside the roots
+            from ..sources.resolve import check_inside_roots
+
+            traces = [t for t in traces if _inside(t, roots, check_inside_roots)]
         if traces and not detect_formats(path):
             path, kind = traces[-1], "trace"
             if len(traces) > 1:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
@@ -126,6 +126,7 @@ class RunPlan:
     fmt: SourceFormat
     files: list[Path]
     others: list[str]
+    notes: list[str] = field(default_factory=list)  # said with the result's warnings
 
     def fingerprint(self) -> tuple:
         """Identity of everything a read of this run could depend on: every file under the run (or beside
@@ -160,15 +161,50 @@ def plan_run(target: str | Path, *, roots: Sequence[Path] | None = None, trial: 
     """
     resolved: Resolved = resolve_target(str(target), roots=roots, trial=trial)
     found = detect_formats(resolved.path)
+    outside = confine_to_roots(found, roots)
     if not found:
         where = "file" if resolved.path.is_file() else "directory"
+        if outside:
+            raise InputError(
+                f"the {where} {resolved.path} holds logs only as symlinks to outside the roots ({outside}); "
+                "they are not read.",
+                hint="Copy the logs under a root, or restart the server with a --root that holds them.",
+            )
         raise InputError(
             f"the {where} {resolved.path} holds no training log this tool can read.",
             hint="Known formats: " + known_formats(),
         )
     fmt = next(f for f in FORMATS if f.name in found)
     others = [name for name in found if name != fmt.name]
-    return RunPlan(path=resolved.path, how=resolved.how, fmt=fmt, files=found[fmt.name], others=others)
+    notes = [f"{outside} log file(s) here are symlinks to outside the roots; not read."] if outside else []
+    return RunPlan(path=resolved.path, how=resolved.how, fmt=fmt, files=found[fmt.name], others=others,
+                   notes=notes)
+
+
+def confine_to_roots(found: dict[str, list[Path]], roots: Sequence[Path] | None) -> int:
+    """Drop, in place, the files found under a target that resolve outside ``roots`` (symlinks in a run
+    directory: ``metrics.csv -> /etc/passwd`` would hand its header to the caller); returns how many."""
+    if roots is None:
+        return 0
+    real_roots = [Path(r).resolve() for r in roots]
+    dropped = 0
+    for name in list(found):
+        kept = []
+        for path in found[name]:
+            try:
+                real = path.resolve()
+            except (OSError, RuntimeError, ValueError):  # a symlink loop
+                dropped += 1
+                continue
+            if any(real == r or real.is_relative_to(r) for r in real_roots):
+                kept.append(path)
+            else:
+                dropped += 1
+        if kept:
+            found[name] = kept
+        else:
+            del found[name]
+    return dropped
 
 
 def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = None) -> RunData:
@@ -178,6 +214,7 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
     series, warnings = fmt.load(run_path.parent if run_path.is_file() else run_path, files)
     if plan.others:
         warnings.append(f"also found {', '.join(plan.others)} logs here; read {fmt.name} (pass a file to choose).")
+    warnings.extend(plan.notes)
     if not series:
         raise InputError(
             f"{run_path} has {fmt.name} files but no scalar series in them.",
