@@ -407,3 +407,26 @@ def test_symlinks_inside_a_run_do_not_reach_outside_the_roots(tmp_path: Path) ->
     with pytest.raises(TraintriageError):
         api.profile_memory("traces", roots=[root])
     assert api.profile_memory(str(trace)).kind == "trace"  # the CLI (no roots) reads it
+
+
+@pytest.mark.parametrize(("name", "head", "tail"), [
+    ("train.log", "step:1 loss:2.0\n", "step:2 loss:1.0\n"),
+    ("metrics.jsonl", '{"step": 1, "loss": 2.0}\n', '{"step": 2, "loss": 1.0}\n'),
+    ("metrics.csv", "step,loss\n1,2.0\n", "2,1.0\n"),
+])
+def test_a_64_mib_line_is_skipped_without_holding_it(tmp_path: Path, name: str, head: str, tail: str) -> None:
+    """Line readers held each line whole: a log of one 64 MiB line took ~140 MB (a 10 GB one, all of memory)."""
+    path = tmp_path / name
+    with open(path, "w") as fh:
+        fh.write(head + "step:9 loss:" + "9" * (64 << 20) + "\n" + tail)
+    from traintriage.sources import load_run
+
+    tracemalloc.start()
+    try:
+        run = load_run(str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert run.series["loss"].steps.tolist() == [1, 2]
+    assert any("longer than" in w for w in run.warnings)
+    assert peak < 40 << 20

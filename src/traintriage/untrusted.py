@@ -23,13 +23,35 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from itertools import islice
-from typing import Any
+from typing import IO, Any
 
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
 _MAX_INT_DIGITS = 18  # every integer of up to 18 digits fits in an int64
+
+
+MAX_LINE_CHARS = 4 << 20
+"""Longest line a line-oriented reader takes (4 Mi characters). Iterating a text file yields whole lines,
+so one 10 GB line without a newline would be held in memory at once (several times over, as str)."""
+
+
+def bounded_lines(fh: IO[str], limit: int = MAX_LINE_CHARS) -> Iterator[str | None]:
+    """The lines of a text file, as iterating it would give them; a line longer than ``limit`` characters is
+    yielded as None, read and dropped in pieces of ``limit`` (never held whole)."""
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line[-1] in "\r\n":
+            yield line
+            continue
+        while True:  # drop the rest of the long line
+            rest = fh.readline(limit)
+            if not rest or rest[-1] in "\r\n":
+                break
+        yield None
 
 
 def as_float(value: object) -> float | None:

@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 
 from ..signals import Series
-from ..untrusted import as_step, short_repr
+from ..untrusted import MAX_LINE_CHARS, as_step, bounded_lines, short_repr
 from .collect import STEP_KEYS, Columns, LineProblems, load_each_and_merge, to_float
 
 WALL_KEYS = ("wall_time", "walltime", "_timestamp", "timestamp")
@@ -40,7 +40,17 @@ def parse_csv_lines(path: Path, lines, first_line_no: int = 1) -> tuple[dict[str
     """Parse CSV text (an iterator of lines, header first); shared with the text reader for ``training.log``."""
     problems = LineProblems(path)
     warnings: list[str] = []
-    reader = csv.reader(lines)
+    long_lines: list[int] = []
+
+    def feed():  # lines from bounded_lines: None stands for a line too long to read, seen as an empty one
+        for i, line in enumerate(lines):
+            if line is None:
+                long_lines.append(i + first_line_no)
+                yield "\n"
+            else:
+                yield line
+
+    reader = csv.reader(feed())
     try:
         header = next(reader)
     except StopIteration:
@@ -105,13 +115,15 @@ def parse_csv_lines(path: Path, lines, first_line_no: int = 1) -> tuple[dict[str
         warnings.append(f"{path}: columns without numbers not read: {', '.join(dropped[:10])}.")
     if how == "epoch":
         warnings.append(f"{path}: one row per epoch (Keras CSVLogger style); steps are epochs.")
+    for line_no in long_lines:
+        problems.add(line_no, f"line longer than {MAX_LINE_CHARS:,} characters; skipped")
     return cols.to_series(), warnings + problems.finish()
 
 
 def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
     try:
         with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-            return parse_csv_lines(path, fh)
+            return parse_csv_lines(path, bounded_lines(fh))
     except OSError as err:
         return {}, [f"{path}: cannot read ({err})"]
 

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 
 from ..signals import Series
-from ..untrusted import as_float, as_step, json_error, json_loads
+from ..untrusted import MAX_LINE_CHARS, as_float, as_step, bounded_lines, json_error, json_loads
 from .collect import STEP_KEYS, Columns, LineProblems, flatten, load_each_and_merge
 
 WALL_KEYS = ("_timestamp", "timestamp", "wall_time")
@@ -64,7 +64,10 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
 
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            for line_no, line in enumerate(fh, 1):
+            for line_no, line in enumerate(bounded_lines(fh), 1):
+                if line is None:
+                    problems.add(line_no, f"line longer than {MAX_LINE_CHARS:,} characters; skipped")
+                    continue
                 text = line.strip()
                 if not text:
                     continue

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from ..signals import Series
-from ..untrusted import as_step
+from ..untrusted import MAX_LINE_CHARS, as_step, bounded_lines
 from .collect import Columns, LineProblems, to_float
 from .filecache import cached
 
@@ -28,8 +28,8 @@ def _meta(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                match = _META_RE.match(line)
+            for line in bounded_lines(fh):
+                match = _META_RE.match(line) if line is not None else None
                 if match:
                     out[match.group(1)] = match.group(2).strip("'\"")
     except OSError:
@@ -42,7 +42,10 @@ def _parse_metric(path: Path) -> tuple[dict[str, Series], list[str]]:
     cols = Columns()
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            for line_no, line in enumerate(fh, 1):
+            for line_no, line in enumerate(bounded_lines(fh), 1):
+                if line is None:
+                    problems.add(line_no, f"line longer than {MAX_LINE_CHARS:,} characters; skipped")
+                    continue
                 parts = line.split()
                 if not parts:
                     continue

@@ -39,7 +39,16 @@ import re
 from pathlib import Path
 
 from ..signals import Series
-from ..untrusted import as_float, as_step, clean_text, in_int64, short_repr, small_int
+from ..untrusted import (
+    MAX_LINE_CHARS,
+    as_float,
+    as_step,
+    bounded_lines,
+    clean_text,
+    in_int64,
+    short_repr,
+    small_int,
+)
 from .collect import STEP_KEYS, Columns, LineProblems, looks_like_metric, merge_files, to_float
 from .csvlog import parse_csv_lines
 from .filecache import cached
@@ -320,7 +329,7 @@ class _Reader:
 def _looks_like_csv(path: Path) -> bool:
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            first = next((line for line in fh if line.strip()), "")
+            first = next((line for line in bounded_lines(fh) if line is None or line.strip()), "") or ""
     except OSError:
         return False
     if not _CSV_HEADER_RE.match(first):
@@ -332,14 +341,17 @@ def _looks_like_csv(path: Path) -> bool:
 def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
     if _looks_like_csv(path):
         with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-            series, warns = parse_csv_lines(path, fh)
+            series, warns = parse_csv_lines(path, bounded_lines(fh))
         return series, [f"{path}: read as CSV (its first line is a CSV header).", *warns]
     user, note = _user_regex()
     reader = _Reader(path, user)
     warnings = [note] if note else []
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:  # universal newlines: tqdm's \r splits lines
-            for line_no, line in enumerate(fh, 1):
+            for line_no, line in enumerate(bounded_lines(fh), 1):
+                if line is None:
+                    reader.problems.add(line_no, f"line longer than {MAX_LINE_CHARS:,} characters; skipped")
+                    continue
                 reader.line(line_no, line)
     except OSError as err:
         return {}, [f"{path}: cannot read ({err})"]

@@ -27,12 +27,15 @@ from .collect import Columns, LineProblems
 from .filecache import cached
 
 SUMMARY_KEYS = frozenset({"train_runtime", "total_flos"})
+MAX_STATE_BYTES = 256 << 20  # read whole (JSON): real ones are at most tens of MB
 
 
 def _parse(path: Path) -> tuple[dict[str, Series], list[str], int]:
     """Series, warnings and ``global_step`` of one trainer_state.json."""
     problems = LineProblems(path)
     try:
+        if path.stat().st_size > MAX_STATE_BYTES:
+            return {}, [f"{path}: over {MAX_STATE_BYTES:,} bytes, not read (a trainer_state.json is far smaller)"], -1
         with open(path, encoding="utf-8") as fh:
             state = json_loads(fh.read())
     except json.JSONDecodeError as err:
@@ -78,6 +81,8 @@ def _max_grad_norm(state_path: Path, run_dir: Path) -> tuple[float | None, str |
         args_json = folder / "training_args.json"
         if args_json.is_file():
             try:
+                if args_json.stat().st_size > MAX_STATE_BYTES:
+                    return None, f"{args_json}: over {MAX_STATE_BYTES:,} bytes, not read"
                 with open(args_json, encoding="utf-8") as fh:
                     args = json_loads(fh.read())
             except (OSError, ValueError, RecursionError) as err:  # ValueError: bad JSON, not UTF-8, 5000 digits
