@@ -430,3 +430,17 @@ def test_a_64_mib_line_is_skipped_without_holding_it(tmp_path: Path, name: str, 
     assert run.series["loss"].steps.tolist() == [1, 2]
     assert any("longer than" in w for w in run.warnings)
     assert peak < 40 << 20
+
+
+def test_the_runs_listing_does_not_read_through_symlinks_to_outside_the_roots(tmp_path: Path) -> None:
+    """The runs:// listing read each run without its roots: metrics.csv -> a file outside them came back in
+    the listing's warnings (its first line as an unread column name)."""
+    from traintriage.sources.catalog import list_runs
+
+    secret = tmp_path / "secret.csv"
+    secret.write_text("the_secret_column\nx\n")
+    (tmp_path / "root" / "run").mkdir(parents=True)
+    (tmp_path / "root" / "run" / "metrics.csv").symlink_to(secret)
+    catalog = list_runs([tmp_path / "root"])
+    assert "the_secret_column" not in catalog.model_dump_json()
+    assert any("symlinks to outside the roots" in w for w in catalog.warnings)

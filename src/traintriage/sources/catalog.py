@@ -86,11 +86,11 @@ def run_dirs(root: Path) -> tuple[list[Path], bool]:
     return sorted(runs), stopped
 
 
-def _last_step(path: Path) -> tuple[str, int | None, list[str]]:
+def _last_step(path: Path, roots: Sequence[Path] | None = None) -> tuple[str, int | None, list[str]]:
     from . import load_run
 
     try:
-        data = load_run(str(path))
+        data = load_run(str(path), roots=roots)  # roots: a log symlinked to outside them is not read
     except Exception as err:  # a listing must not fail because one run is unreadable
         return "unknown", None, [f"{path.name}: {err}"]
     steps = [int(s.steps[-1]) for s in data.series.values() if len(s)]
@@ -107,6 +107,7 @@ class RunJob:
 
     experiment: str
     run_dir: Path
+    roots: tuple[Path, ...] | None = None
 
 
 def plan_runs(roots: Sequence[Path], *, under: str | None = None) -> tuple[list[RunJob], bool, list[str]]:
@@ -129,7 +130,7 @@ def plan_runs(roots: Sequence[Path], *, under: str | None = None) -> tuple[list[
                 truncated = True
                 break
             check_inside_roots(run_dir, roots)
-            jobs.append(RunJob(experiment, run_dir))
+            jobs.append(RunJob(experiment, run_dir, tuple(Path(r) for r in roots)))
     return jobs, truncated, warnings
 
 
@@ -138,7 +139,7 @@ def read_listing(job: RunJob) -> tuple[RunListing, list[str]]:
     run_dir = job.run_dir
     files = [p for paths in detect_formats(run_dir, max_depth=2).values() for p in paths]
     stats = [p.stat() for p in files if p.exists()]
-    source, last_step, errs = _last_step(run_dir)
+    source, last_step, errs = _last_step(run_dir, job.roots)
     listing = RunListing(
         experiment=job.experiment,
         run=run_dir.name,
