@@ -17,11 +17,10 @@ from pathlib import Path
 
 from ..errors import TargetNotFoundError
 from ..findings import sort_findings
-from . import analysis
-from .imbalance import block_outliers, dominant_tensor, embedding_imbalance, nonfinite_finding
-from .loader import _within_roots, load
 from .report import CheckpointInfo, NonFinite, ParamReport, ValueScan
-from .scan import scan_tensors
+
+# The readers and the analysis (numpy) are imported by count_parameters() itself: the MCP server
+# imports this package for ParamReport at start-up and must not pay for numpy there.
 
 DEFAULT_MAX_SCAN_BYTES = 8 * 1024**3
 
@@ -55,6 +54,11 @@ def count_parameters(
     outside the tensor-rebuild allowlist; nothing in it runs). ``roots`` (the MCP server's) confines
     the target and every shard to those directories; a relative path is looked up under each root.
     """
+    from . import analysis
+    from .imbalance import block_outliers, dominant_tensor, embedding_imbalance, nonfinite_finding
+    from .loader import _within_roots, load
+    from .scan import scan_tensors
+
     loaded = load(_within_roots(_expand(path), roots), roots=roots)
     warnings = list(loaded.warnings)
     tensors = loaded.tensors
