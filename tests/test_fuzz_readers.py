@@ -444,3 +444,23 @@ def test_the_runs_listing_does_not_read_through_symlinks_to_outside_the_roots(tm
     catalog = list_runs([tmp_path / "root"])
     assert "the_secret_column" not in catalog.model_dump_json()
     assert any("symlinks to outside the roots" in w for w in catalog.warnings)
+
+
+def test_fifos_named_like_logs_or_checkpoints_do_not_block(tmp_path: Path) -> None:
+    """A FIFO named events.out.tfevents.*, model.safetensors or an MLflow metric was opened, and the open
+    blocks until something writes to it: the call never returned."""
+    import os
+
+    (tmp_path / "run").mkdir()
+    os.mkfifo(tmp_path / "run" / "events.out.tfevents.1.x")
+    (tmp_path / "run" / "log.csv").write_text("step,loss\n1,2.0\n2,1.0\n")
+    os.mkfifo(tmp_path / "model.safetensors")
+    run_dir = fuzzkit._place_mlflow_metric(tmp_path / "ml", b"1700000000000 2.0 1\n")
+    os.mkfifo(run_dir / "metrics" / "val_loss_fifo")
+    calls = [lambda _: api.describe_run("run", roots=[tmp_path]),
+             lambda _: api.count_parameters("model.safetensors", roots=[tmp_path]),
+             lambda _: api.describe_run(str(run_dir), roots=[tmp_path])]
+    for call in calls:  # run_entry's alarm interrupts a blocked open(): a hang is reported, not waited on
+        outcome, detail = fuzzkit.run_entry(call, tmp_path, time_limit=10)
+        assert outcome != CRASH, detail
+    assert [s.name for s in api.describe_run("run", roots=[tmp_path]).series] == ["loss"]

@@ -52,6 +52,8 @@ def resolve_target(path: Path) -> Path:
     if not _exists(path):
         raise TargetNotFoundError(f"{path} does not exist.", hint="Give a checkpoint file or a model directory.")
     if not path.is_dir():
+        if not path.is_file():  # a FIFO or a device: opening it would block, or never end
+            raise InputError(f"{path.name} is not a regular file.", hint="Give a checkpoint file or a model directory.")
         return path
     for name in DIR_PREFERENCE:
         if (path / name).is_file():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,9 +109,19 @@ def detect_formats(path: Path, *, max_depth: int = 6) -> dict[str, list[Path]]:
         for name in sorted(filenames):
             for fmt in FORMATS:
                 if fmt.matches(name):
-                    found.setdefault(fmt.name, []).append(Path(dirpath) / name)
+                    if is_regular_file(os.path.join(dirpath, name)):
+                        found.setdefault(fmt.name, []).append(Path(dirpath) / name)
                     break
     return found
+
+
+def is_regular_file(path: str | os.PathLike[str]) -> bool:
+    """A regular file (after symlinks): opening a FIFO named ``events.out.tfevents.x`` blocks for ever, and a
+    device file never ends."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def known_formats() -> str:
@@ -163,7 +174,7 @@ def plan_run(target: str | Path, *, roots: Sequence[Path] | None = None, trial: 
     found = detect_formats(resolved.path)
     outside = confine_to_roots(found, roots)
     if not found:
-        where = "file" if resolved.path.is_file() else "directory"
+        where = "file" if resolved.path.is_file() else "directory" if resolved.path.is_dir() else "special file"
         if outside:
             raise InputError(
                 f"the {where} {resolved.path} holds logs only as symlinks to outside the roots ({outside}); "

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..signals import Series
 from ..untrusted import MAX_LINE_CHARS, as_step, bounded_lines
+from . import is_regular_file
 from .collect import Columns, LineProblems, to_float
 from .filecache import cached
 
@@ -71,6 +72,8 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Series], list[str]]:
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(dirpath) / name
+            if not is_regular_file(path):  # a FIFO would block the read for ever
+                continue
             key = path.relative_to(metrics_dir).as_posix()
             parsed, warns = cached(path, _parse_metric)
             warnings.extend(warns)
