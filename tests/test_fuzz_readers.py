@@ -464,3 +464,17 @@ def test_fifos_named_like_logs_or_checkpoints_do_not_block(tmp_path: Path) -> No
         outcome, detail = fuzzkit.run_entry(call, tmp_path, time_limit=10)
         assert outcome != CRASH, detail
     assert [s.name for s in api.describe_run("run", roots=[tmp_path]).series] == ["loss"]
+
+
+def test_mlflow_metric_files_symlinked_out_of_the_run_are_not_read(tmp_path: Path) -> None:
+    """Metric files are found by walking the run's metrics/ directory, past the roots check of the run itself;
+    an unreadable line of one is quoted in a warning, so a symlink out of the run leaked 80 characters a line."""
+    import os
+
+    secret = tmp_path / "secret"
+    secret.write_text("1 2 3\nthe secret line\n")
+    run_dir = fuzzkit._place_mlflow_metric(tmp_path / "case", b"1700000000000 2.0 1\n")
+    os.symlink(secret, run_dir / "metrics" / "val_accuracy")
+    run = api.load(str(run_dir), roots=[tmp_path / "case"])
+    assert "val_accuracy" not in run.series and "secret" not in " ".join(run.warnings)
+    assert any("symlinks to outside the run" in w for w in run.warnings)

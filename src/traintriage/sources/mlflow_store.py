@@ -68,11 +68,16 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Series], list[str]]:
     metrics_dir = run_dir / "metrics"
     series: dict[str, Series] = {}
     warnings: list[str] = []
+    real_run = run_dir.resolve()
+    outside = 0
     for dirpath, dirnames, filenames in os.walk(metrics_dir):
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if not is_regular_file(path):  # a FIFO would block the read for ever
+                continue
+            if not path.resolve().is_relative_to(real_run):  # MLflow never writes symlinks: one out is not ours
+                outside += 1
                 continue
             key = path.relative_to(metrics_dir).as_posix()
             parsed, warns = cached(path, _parse_metric)
@@ -80,6 +85,8 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Series], list[str]]:
             if "value" in parsed:
                 s = parsed["value"]
                 series[key] = Series(key, s.steps, s.values, s.wall_times)
+    if outside:
+        warnings.append(f"{run_dir}: {outside} metric file(s) are symlinks to outside the run; not read.")
     return series, warnings
 
 
