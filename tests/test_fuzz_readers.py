@@ -478,3 +478,45 @@ def test_mlflow_metric_files_symlinked_out_of_the_run_are_not_read(tmp_path: Pat
     run = api.load(str(run_dir), roots=[tmp_path / "case"])
     assert "val_accuracy" not in run.series and "secret" not in " ".join(run.warnings)
     assert any("symlinks to outside the run" in w for w in run.warnings)
+
+
+def test_refused_codecs_call_has_a_hint() -> None:
+    from traintriage.safe_pickle import PLAIN_DATA_GLOBALS, restricted_loads
+
+    crafted = b"\x80\x02c_codecs\nencode\nX\x03\x00\x00\x00abcX\x05\x00\x00\x00rot13\x86R."
+    with pytest.raises(UnsafeArtifactError) as err:
+        restricted_loads(crafted, allowed=PLAIN_DATA_GLOBALS)
+    assert err.value.hint and "rot13" in err.value.message
+
+
+def test_unreadable_storage_member_is_skipped_not_raised(tmp_path: Path) -> None:
+    """The value scan opened each storage member; an unknown compression method raised NotImplementedError."""
+    import zipfile
+
+    path = tmp_path / "model.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", fuzzkit._tensor_pickle(b"(K\x02t"))
+        zf.writestr("archive/data/0", b"\x00" * 16)
+    data = bytearray(path.read_bytes())
+    for sig, at_method in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # the storage member's headers only
+        at = data.rfind(sig)
+        data[at + at_method: at + at_method + 2] = b"\x63\x00"
+    path.write_bytes(bytes(data))
+    report = api.count_parameters(str(path))
+    assert report.total_parameters == 2 and any("not scanned" in w for w in report.warnings)
+
+
+def test_shard_index_with_many_shards(tmp_path: Path) -> None:
+    """The missing-shard count walked the whole weight map once per shard: quadratic in the shards."""
+    index = tmp_path / "model.safetensors.index.json"
+    index.write_text(json.dumps({"weight_map": {f"w{i}": f"s{i}.safetensors" for i in range(20_000)}}))
+    with pytest.raises(InputError, match="20,000 shard files"):
+        api.count_parameters(str(index))
+    shard = sorted((fuzzkit.FIXTURES / "checkpoints" / "sharded").glob("*.safetensors"))[0]
+    (tmp_path / shard.name).write_bytes(shard.read_bytes())
+    weight_map = {f"w{i}": f"s{i}.safetensors" for i in range(9_000)}
+    weight_map.update({"x": shard.name})
+    index.write_text(json.dumps({"weight_map": weight_map}))
+    started = time.monotonic()
+    report = api.count_parameters(str(index))
+    assert report.tensors > 0 and time.monotonic() - started < 20
