@@ -27,6 +27,7 @@ from traintriage.limits import (
     checkpoint,
     current_budget,
 )
+from traintriage.sources import load_readers
 
 # ----------------------------------------------------------------------------------------------
 # Configuration
@@ -106,6 +107,8 @@ def test_checkpoint_is_a_no_op_outside_a_call_and_stops_a_call_over_its_limits()
 
 def test_a_real_read_stops_at_its_budget_and_leaves_the_cache_usable(tmp_path: Path) -> None:
     run = big_file_run(tmp_path / "big", 24)
+    load_readers()  # code loaded before the baseline, as the server does
+
     # Reading 24 MB of events builds ~12 MB of arrays: refused before a byte is read under an 8 MB budget.
     with active(Budget("describe_run", CallLimits(timeout_s=None, memory_mb=8))), pytest.raises(BudgetExceeded) as err:
         api.describe_run(run)

@@ -9,7 +9,9 @@ How a tool call runs (:func:`user_errors`):
   worker (their time budget runs while they wait, since it is the caller's time).
 * **Within a budget** (:mod:`traintriage.limits`): the caller gets a time-limit error at the deadline
   (the adapter stops waiting), and the worker stops at its next checkpoint; the memory limit is
-  checked at the same checkpoints.
+  checked at the same checkpoints. The memory baseline is taken after the analysis code (numpy and
+  the readers, ~20 MB, imported lazily so ``initialize`` stays fast) is loaded: that is the server's
+  one-time cost, not the data of whichever call happens to come first.
 * **Cancellable**: when the client cancels the call (``notifications/cancelled``, or an HTTP client
   closing the request), the adapter returns at once and the worker stops at its next checkpoint.
 * **Errors**: a :class:`~traintriage.errors.TraintriageError` becomes a tool error the agent can act on;
@@ -37,6 +39,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from ..errors import TraintriageError
 from ..limits import Budget, BudgetExceeded, CallCancelled, CallLimits, CallStopped, active, time_limit_message
+from ..sources import load_readers
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -102,6 +105,7 @@ def _work(budget: Budget, fn: Callable[[], R]) -> R:
     """In the worker thread: run ``fn`` with ``budget`` current."""
     if budget.stopped is not None:  # cancelled or timed out while waiting for a worker
         raise _Stopped(budget.stopped)
+    load_readers()  # before the memory baseline: see the module docstring
     with active(budget):
         try:
             return fn()
