@@ -179,3 +179,15 @@ def test_no_gradient_series_is_a_clear_error():
     text = str(err.value)
     assert "Loss/train" in text and "LR" in text
     assert "on_before_optimizer_step" in text and "logging_steps" in text and "clip_grad_norm_" in text
+
+
+def test_components_sort_naturally_whatever_digits_their_names_hold():
+    """layer2 before layer10; a 5000-digit number or a Unicode digit in a name is just a name (the
+    fuzzer found ``int()`` of a 5000-digit run raising ValueError out of analyze_gradnorm)."""
+    rng = np.random.default_rng(0)
+    names = ["layer10", "layer2", "layer" + "9" * 5000, "layer²", "layer02"]
+    tags = {"Loss/train": np.linspace(2, 1, 200)} | {f"gradnorm/{n}": 1 + 0.1 * rng.random(200) for n in names}
+    report = analyze_gradnorm(run_of(tags))
+    order = [c.name for c in report.components]
+    assert order.index("layer2") < order.index("layer10") < order.index("layer" + "9" * 5000)
+    assert {"layer²", "layer02"} <= set(order)

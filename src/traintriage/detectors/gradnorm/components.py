@@ -42,7 +42,26 @@ PARAM_LEAVES = frozenset(
     }
 )
 
-_INT_RE = re.compile(r"\d+")
+_INT_RE = re.compile(r"[0-9]+")
+
+
+def number_order(digits: str) -> tuple[int, str]:
+    """A key that orders ASCII digit runs as the numbers they spell (``"2" < "10"``, ``"07"`` as ``"7"``)
+    without ``int()``, which refuses runs past 4300 digits: a component name is untrusted text."""
+    return len(digits.lstrip("0")), digits.lstrip("0")
+
+
+def natural_key(name: str) -> list[tuple[int, int, str]]:
+    """Sort ``layer2`` before ``layer10``: digit runs compare as numbers, the rest as text."""
+    parts = _INT_RE.split(name)
+    numbers = _INT_RE.findall(name)
+    key = []
+    for i, text in enumerate(parts):
+        key.append((1, 0, text))
+        if i < len(numbers):
+            size, digits = number_order(numbers[i])
+            key.append((0, size, digits))
+    return key
 
 
 @dataclass(frozen=True)
@@ -178,7 +197,7 @@ def layer_stacks(names: list[str], min_layers: int = 3) -> list[list[str]]:
     """
     by_key: dict[str, list[tuple[tuple[int, ...], str]]] = {}
     for n in names:
-        ints = tuple(int(x) for x in _INT_RE.findall(n))
+        ints = tuple(number_order(x) for x in _INT_RE.findall(n))
         if not ints:
             continue
         by_key.setdefault(_INT_RE.sub("#", n), []).append((ints, n))

@@ -14,7 +14,7 @@ from ...errors import InputError
 from ...findings import Finding, json_number, sort_findings
 from ...signals import RunData, Series
 from .clipping import clipping_stats, detect_heavy_clipping
-from .components import Component, find_components, layer_stacks
+from .components import Component, find_components, layer_stacks, natural_key
 from .correlation import loss_correlation
 from .depth import depth_profile, detect_depth, detect_growth, detect_non_finite, growth_decades
 from .health import dead_mask, detect_dead, detect_imbalance, log_ratio_to_siblings, sibling_reference
@@ -26,13 +26,6 @@ from .stats import align, log_slope, percent, regime_shifts, safe_log10, volatil
 
 def _num(x: float) -> float | None:
     return round(float(x), 4) if x is not None and np.isfinite(x) else None
-
-
-def _natural_key(name: str) -> list:
-    """Sort ``layer2`` before ``layer10``: numbers compare as numbers."""
-    import re
-
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name)]
 
 
 def _lr_at(run: RunData, steps: np.ndarray) -> np.ndarray | None:
@@ -125,7 +118,7 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
         raise InputError(f"depth must be >= 1, got {depth!r}.")
     warnings = list(run.warnings)
     comps, notes = find_components(run, depth)
-    comps.sort(key=lambda c: _natural_key(c.name))
+    comps.sort(key=lambda c: natural_key(c.name))
     warnings += notes
     total = _total_series(run, comps)
     if total is None:
