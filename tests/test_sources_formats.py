@@ -69,6 +69,30 @@ def test_trainer_state_single_file_reads_that_file():
     assert data.series["loss"].steps.tolist() == [10, 20, 30, 40]
 
 
+def test_training_args_outside_the_roots_is_not_read(tmp_path):
+    """The HF loader looks for training_args.json beside the state and one directory above a checkpoint:
+    under a server's roots, neither look-up may reach a file outside them (a symlink, or the directory
+    above a root)."""
+    import shutil
+
+    output = tmp_path / "output"
+    shutil.copytree(HF / "checkpoint-40", output / "checkpoint-40")
+    args = output / "training_args.json"
+    args.write_text(json.dumps({"max_grad_norm": 0.5}))
+    checkpoint = output / "checkpoint-40"
+    # The directory above the checkpoint: read without roots, and under a root that holds it; not under
+    # a root that is the checkpoint itself.
+    assert set(load_run(checkpoint).series["max_grad_norm"].values) == {0.5}
+    assert set(load_run(checkpoint, roots=[output]).series["max_grad_norm"].values) == {0.5}
+    assert "max_grad_norm" not in load_run(checkpoint, roots=[checkpoint]).series
+    # A symlink beside the state that points out of the roots.
+    run = tmp_path / "root" / "run"
+    shutil.copytree(HF / "checkpoint-40", run)
+    (run / "training_args.json").symlink_to(args)
+    assert "max_grad_norm" not in load_run(run, roots=[tmp_path / "root"]).series
+    assert set(load_run(run, roots=[tmp_path]).series["max_grad_norm"].values) == {0.5}
+
+
 def test_trainer_state_bad_records_and_truncated_file(tmp_path):
     state = json.loads((HF / "checkpoint-40" / "trainer_state.json").read_text())
     state["log_history"][1] = "oops"

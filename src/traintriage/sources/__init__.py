@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..signals import RunData, Series, infer_roles, parse_role_overrides
-from .resolve import Resolved, resolve_target
+from .resolve import Resolved, reading_within, resolve_target
 
 Loader = Callable[[Path, list[Path]], tuple[dict[str, Series], list[str]]]
 
@@ -151,6 +151,7 @@ class RunPlan:
     files: list[Path]
     others: list[str]
     notes: list[str] = field(default_factory=list)  # said with the result's warnings
+    roots: tuple[Path, ...] | None = None  # what the loader's own look-ups beside the files are confined to
 
     def fingerprint(self) -> tuple:
         """Identity of everything a read of this run could depend on: every file under the run (or beside
@@ -174,7 +175,8 @@ class RunPlan:
                 except OSError:
                     continue
                 entries.append((dirpath, name, st.st_size, st.st_mtime_ns, st.st_ino))
-        return (str(self.path), self.fmt.name, os.environ.get("TRAINTRIAGE_LOG_REGEX"), tuple(entries))
+        roots = None if self.roots is None else tuple(map(str, self.roots))  # they confine what is read
+        return (str(self.path), self.fmt.name, os.environ.get("TRAINTRIAGE_LOG_REGEX"), roots, tuple(entries))
 
 
 def plan_run(target: str | Path, *, roots: Sequence[Path] | None = None, trial: bool = False) -> RunPlan:
@@ -202,7 +204,7 @@ def plan_run(target: str | Path, *, roots: Sequence[Path] | None = None, trial: 
     others = [name for name in found if name != fmt.name]
     notes = [f"{outside} log file(s) here are symlinks to outside the roots; not read."] if outside else []
     return RunPlan(path=resolved.path, how=resolved.how, fmt=fmt, files=found[fmt.name], others=others,
-                   notes=notes)
+                   notes=notes, roots=None if roots is None else tuple(roots))
 
 
 def confine_to_roots(found: dict[str, list[Path]], roots: Sequence[Path] | None) -> int:
@@ -235,7 +237,8 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
     """Read the series of a planned run and infer their roles (``roles`` overrides win)."""
     run_path, fmt, files = plan.path, plan.fmt, plan.files
     # Loaders name series relative to a directory: a single file is read as a run of its own folder.
-    series, warnings = fmt.load(run_path.parent if run_path.is_file() else run_path, files)
+    with reading_within(plan.roots):
+        series, warnings = fmt.load(run_path.parent if run_path.is_file() else run_path, files)
     if plan.others:
         warnings.append(f"also found {', '.join(plan.others)} logs here; read {fmt.name} (pass a file to choose).")
     warnings.extend(plan.notes)

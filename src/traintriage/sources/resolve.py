@@ -12,10 +12,12 @@ Roots: the MCP server reads only under the roots it was given. Every candidate i
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,6 +137,38 @@ def _choose_in_experiment(exp_dir: Path, label: str) -> Resolved:
     best, why = newest_run(runs)
     others = ", ".join(r.name for r in runs if r != best)
     return Resolved(best, f"{label}: chose run {best.name} ({why}) among {len(runs)} runs; others: {others}")
+
+
+_reading_roots: contextvars.ContextVar[tuple[Path, ...] | None] = contextvars.ContextVar(
+    "traintriage_reading_roots", default=None
+)
+
+
+@contextlib.contextmanager
+def reading_within(roots: Sequence[Path] | None) -> Iterator[None]:
+    """Make ``roots`` the ones a loader's own look-ups are confined to while it reads a planned run.
+
+    Loaders are called with a run and its files (all checked already), but some look beside them: the
+    HF loader reads ``training_args.json`` next to the state or one directory above a checkpoint, which
+    can be above the target and outside every root. They ask :func:`is_readable` first.
+    """
+    token = _reading_roots.set(None if roots is None else tuple(Path(r).resolve() for r in roots))
+    try:
+        yield
+    finally:
+        _reading_roots.reset(token)
+
+
+def is_readable(path: Path) -> bool:
+    """Whether ``path`` resolves inside the roots of the current read (always, outside a confined read)."""
+    roots = _reading_roots.get()
+    if roots is None:
+        return True
+    try:
+        real = path.resolve()
+    except (OSError, ValueError, RuntimeError):
+        return False
+    return any(real == r or real.is_relative_to(r) for r in roots)
 
 
 def check_inside_roots(path: Path, roots: Sequence[Path] | None) -> Path:

@@ -11,7 +11,8 @@ console, and :func:`~traintriage.signals.infer_roles` maps them (``loss`` -> tra
   are snapshots of one history, so the one with the most steps is read and a warning says which.
 - ``max_grad_norm`` comes from ``training_args.json`` next to the state, or in the output dir above a
   checkpoint, and becomes a constant ``max_grad_norm`` series (role ``clip_threshold``) over the
-  gradient-norm steps. ``training_args.bin`` is a pickle and is never unpickled.
+  gradient-norm steps. ``training_args.bin`` is a pickle and is never unpickled. Under a server's roots,
+  a ``training_args.json`` that resolves outside them is not read.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..signals import Series
 from ..untrusted import as_float, as_step, json_error, json_loads, short_repr
 from .collect import Columns, LineProblems
 from .filecache import cached
+from .resolve import is_readable
 
 SUMMARY_KEYS = frozenset({"train_runtime", "total_flos"})
 MAX_STATE_BYTES = 256 << 20  # read whole (JSON): real ones are at most tens of MB
@@ -79,7 +81,7 @@ def _max_grad_norm(state_path: Path, run_dir: Path) -> tuple[float | None, str |
     candidates = [state_path.parent, state_path.parent.parent, run_dir]
     for folder in dict.fromkeys(candidates):
         args_json = folder / "training_args.json"
-        if args_json.is_file():
+        if args_json.is_file() and is_readable(args_json):
             try:
                 if args_json.stat().st_size > MAX_STATE_BYTES:
                     return None, f"{args_json}: over {MAX_STATE_BYTES:,} bytes, not read"
@@ -90,7 +92,7 @@ def _max_grad_norm(state_path: Path, run_dir: Path) -> tuple[float | None, str |
             value = as_float(args.get("max_grad_norm")) if isinstance(args, dict) else None
             return value, None
     for folder in dict.fromkeys(candidates):
-        if (folder / "training_args.bin").is_file():
+        if (folder / "training_args.bin").is_file() and is_readable(folder / "training_args.bin"):
             return None, (
                 f"{folder / 'training_args.bin'} is a pickle and is not read; save args.to_json_string() "
                 "as training_args.json next to it to give the clipping threshold (max_grad_norm)"
