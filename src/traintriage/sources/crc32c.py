@@ -133,7 +133,7 @@ def crc32c_rows(rows: np.ndarray, varying: np.ndarray | None = None) -> np.ndarr
     if length > _LINEAR_MAX_LEN or n == 1:
         return np.array([crc32c(r.tobytes()) for r in rows], dtype=np.uint32)
     if varying is None:
-        varying = np.flatnonzero(rows.min(axis=0) != rows.max(axis=0))
+        varying = np.flatnonzero(np.bitwise_or.reduce(rows ^ rows[0], axis=0))
     base_row = rows[0].copy()
     base_row[varying] = 0
     result = np.full(n, crc32c(base_row.tobytes()), dtype=np.uint32)
