@@ -226,3 +226,41 @@ def test_episode_matches_the_loop_it_replaced(n, rnd, sig):
         y[i] = round(level + rnd.choice([0.0, 0.01, -0.01]), 2)
     tr = -np.cumsum([rnd.random() * 0.05 for _ in range(n)])
     assert overfitting._episode(np.arange(n), y, tr, sig) == ref_episode(y, tr, sig)
+
+
+# ----------------------------------------------------------------------------------------------
+# detectors.parallel: per-series work on several cores
+# ----------------------------------------------------------------------------------------------
+
+
+def test_map_each_keeps_order_runs_in_the_callers_budget_and_raises_its_stop(monkeypatch):
+    import threading
+
+    from traintriage.detectors import parallel
+    from traintriage.limits import Budget, CallCancelled, CallLimits, active, checkpoint, current_budget
+
+    if parallel._workers() < 2:
+        monkeypatch.setattr(parallel, "_workers", lambda: 2)
+    threads: set[int] = set()
+    budgets = []
+
+    def work(i: int) -> int:
+        threads.add(threading.get_ident())
+        budgets.append(current_budget())
+        checkpoint()
+        return i * i
+
+    items = list(range(40))
+    assert parallel.map_each(work, items, points=10) == [i * i for i in items]
+    assert threads == {threading.get_ident()}  # small work: the calling thread alone
+
+    budget = Budget("analyze_gradnorm", CallLimits(timeout_s=None, memory_mb=None))
+    threads.clear()
+    with active(budget):
+        assert parallel.map_each(work, items, points=10**6) == [i * i for i in items]
+    assert threading.get_ident() not in threads  # large work: the pool's threads
+    assert budgets[-1] is budget and all(b is budget for b in budgets[40:])  # the caller's budget, in each task
+
+    budget.stop(CallCancelled("analyze_gradnorm was cancelled"))  # a cancelled call stops its tasks too
+    with active(budget), pytest.raises(CallCancelled):
+        parallel.map_each(work, items, points=10**6)

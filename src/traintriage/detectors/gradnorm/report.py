@@ -13,6 +13,7 @@ import numpy as np
 from ...errors import InputError
 from ...findings import Finding, json_number, sort_findings
 from ...signals import RunData, Series
+from ..parallel import map_each
 from .clipping import clipping_stats, detect_heavy_clipping
 from .components import Component, find_components, layer_stacks, natural_key
 from .correlation import loss_correlation
@@ -250,14 +251,20 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
         if corr is None:
             warnings.append(f"loss {loss.name!r} and {t_name!r} overlap on too few steps to correlate.")
 
-    # Statistics.
+    # Statistics: independent per series, so spread over the cores for a large run.
+    def stats_of(item: tuple[str, list[str], np.ndarray, np.ndarray, float | None]) -> dict:
+        name, sources, c_steps, c_values, dead_pct = item
+        if dead_pct is None:
+            dead_pct = percent(dead_mask(c_values, np.full(c_values.shape, np.nan)))
+        return norm_stats(name, sources, c_steps, c_values, _lr_at(run, c_steps), dead_pct)
+
+    work = [(c.name, list(c.sources), c.steps, c.values,
+             comp_rows[c.name]["dead_pct"] if c.name in comp_rows else None) for c in comps]
+    work.append((t_name, t_sources, t_steps, t_values, None))
+    *comp_bases, total_base = map_each(stats_of, work, points=sum(item[3].size for item in work))
     comp_stats = []
-    for c in comps:
+    for c, base in zip(comps, comp_bases, strict=True):
         extra = comp_rows.get(c.name)
-        own_dead = percent(dead_mask(c.values, np.full(c.values.shape, np.nan)))
-        base = norm_stats(
-            c.name, list(c.sources), c.steps, c.values, _lr_at(run, c.steps), extra["dead_pct"] if extra else own_dead
-        )
         if extra is None:
             extra = {
                 "share_median": None,
@@ -270,8 +277,7 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
             }
         extra = {k: v for k, v in extra.items() if k != "dead_pct"}
         comp_stats.append(ComponentStats(**base, **extra))
-    t_dead = percent(dead_mask(t_values, np.full(t_values.shape, np.nan)))
-    total_stats = NormStats(**norm_stats(t_name, t_sources, t_steps, t_values, _lr_at(run, t_steps), t_dead))
+    total_stats = NormStats(**total_base)
 
     return GradNormReport(
         run=run.info(),
