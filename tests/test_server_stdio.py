@@ -96,3 +96,28 @@ async def test_agent_triage_workflow_over_stdio() -> None:
 
         loss = await client.call_tool("analyze_loss", {"run": "loss_spike_lr_bump"})
         assert not loss.is_error and any(f["code"] == "loss_spike" for f in loss.structured_content["findings"])
+
+
+async def test_a_file_name_that_is_not_utf8_is_answered_with_escapes(tmp_path: Path) -> None:
+    """``run\\xff/`` (a Latin-1 name, a name from a broken archive) reaches answers through os.fsdecode as a
+    lone surrogate, which cannot be written as JSON: the answer writes it as an escape instead of failing."""
+    import os
+    import subprocess
+
+    written = tmp_path / "written"
+    write_run(written, {"Loss/train": decaying(50), "gradnorm/total": [(i, 1.0) for i in range(50)]})
+    os.rename(bytes(written), os.fsencode(tmp_path) + b"/run\xff")  # the writer cannot name it itself
+    run = tmp_path / os.fsdecode(b"run\xff")
+    async with Client(_server(tmp_path), read_timeout_seconds=60) as client:
+        # The agent cannot send the name (the client cannot encode it either): it names the directory
+        # above, whose only run is the one inside it.
+        for tool in ("describe_run", "analyze_loss", "analyze_gradnorm", "correlate"):
+            result = await client.call_tool(tool, {"run": str(tmp_path)})
+            assert not result.is_error, (tool, result.content[0].text)
+            assert result.structured_content["run"]["path"] == str(tmp_path / "run\\udcff"), tool
+        listing = await client.read_resource("runs://")
+        assert '"run\\\\udcff"' in listing.contents[0].text
+        near = await client.call_tool("describe_run", {"run": "run"})  # the hint names it
+        assert near.is_error and "run\\udcff" in near.content[0].text
+    cli = subprocess.run([sys.executable, "-m", "traintriage", "loss", str(run)], capture_output=True, check=False)
+    assert cli.returncode == 0 and b"run\\\\udcff" in cli.stdout, cli.stderr

@@ -22,6 +22,7 @@ from . import __version__
 from .commands import MODULES, Outcome
 from .errors import TraintriageError
 from .findings import SEVERITY_RANK
+from .untrusted import sendable
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -66,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "text", False) and outcome.text is not None:
             sys.stdout.write(outcome.text().rstrip("\n") + "\n")
         else:
-            sys.stdout.write(outcome.model.model_dump_json(indent=2) + "\n")
+            sys.stdout.write(sendable(outcome.model).model_dump_json(indent=2) + "\n")
         return _exit_status(outcome, getattr(args, "fail_on", None))
     except TraintriageError as err:
         sys.stderr.write(f"traintriage: error: {err.message}\n")

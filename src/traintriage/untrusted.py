@@ -25,7 +25,9 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from itertools import islice
-from typing import IO, Any
+from typing import IO, Any, TypeVar
+
+T = TypeVar("T")
 
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
@@ -116,8 +118,9 @@ def clean_text(text: str) -> str:
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def _clean_json(value: Any) -> Any:
-    """Every string (keys too) of a decoded JSON value through :func:`clean_text`, without recursion."""
+def clean_strings(value: Any) -> Any:
+    """Every string (keys too) of a JSON-like value (dicts, lists, scalars) through :func:`clean_text`,
+    in place and without recursion."""
     if isinstance(value, str):
         return clean_text(value)
     if not isinstance(value, dict | list):
@@ -157,7 +160,7 @@ def json_loads(text: str | bytes) -> Any:
         raise ValueError("JSON nested too deeply to read (deeper than Python's recursion limit)") from None
     except ValueError as exc:  # int('9' * 5000): "Exceeds the limit (4300 digits) ..."
         raise ValueError(f"a JSON number too long to read ({str(exc).split(':')[0]})") from None
-    return _clean_json(value) if _SURROGATE_ESCAPE.search(text) else value
+    return clean_strings(value) if _SURROGATE_ESCAPE.search(text) else value
 
 
 def json_error(exc: BaseException) -> str:
@@ -207,3 +210,23 @@ def _render(value: Any, depth: int) -> str:
             parts.append("...")
         return opener + ", ".join(parts) + closer
     return f"<{type(value).__name__}>"
+
+
+def sendable(result: T) -> T:
+    """``result`` as it can be sent: a model holding a lone surrogate (a file name that is not UTF-8,
+    ``run\\xff/``, which ``os.fsdecode`` turns into ``\\udcff``) cannot be written as JSON, and the SDK
+    (and the CLI) would fail with a generic error. Such strings are written as escapes (``\\udcff``).
+
+    The check is one serialisation (well under a millisecond for a report); the cleaning only happens
+    for the rare answer that needs it.
+    """
+    from pydantic import BaseModel
+    from pydantic_core import PydanticSerializationError, to_json
+
+    if not isinstance(result, BaseModel):
+        return clean_text(result) if isinstance(result, str) else result
+    try:
+        to_json(result)
+    except PydanticSerializationError:
+        return type(result).model_validate(clean_strings(result.model_dump()))
+    return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..untrusted import sendable
 from . import Outcome, add_output_arguments
 
 
@@ -59,7 +60,7 @@ def stream(roots: list[Path], *, under: str | None, workers: int) -> None:
     for w in warnings:
         emit(json.dumps({"warning": w}))
     for _, listing, errs in iter_listings(jobs, workers=workers):
-        emit(listing.model_dump_json())
+        emit(sendable(listing).model_dump_json())
         for w in errs:
             emit(json.dumps({"warning": w}))
     emit(json.dumps({"summary": {"roots": [str(r) for r in roots], "runs": len(jobs), "truncated": truncated}}))

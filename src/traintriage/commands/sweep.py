@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..untrusted import sendable
 from . import Outcome, add_output_arguments
 
 
@@ -89,8 +90,8 @@ def run(args: argparse.Namespace) -> Outcome | None:
         emit(f"warning: {w}" if args.text else json.dumps({"warning": w}))
 
     def on_row(row, done: int, total: int) -> None:
-        emit(trial_line(row, done, total) if args.text else row.model_dump_json())
+        emit(trial_line(row, done, total) if args.text else sendable(row).model_dump_json())
 
     report = run_plan(plan, workers=args.workers, ray=args.ray, on_row=on_row)
-    emit("\n" + render_sweep(report) if args.text else json.dumps({"report": report.model_dump(mode="json")}))
+    emit("\n" + render_sweep(report) if args.text else json.dumps({"report": sendable(report).model_dump(mode="json")}))
     return None

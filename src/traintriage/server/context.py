@@ -40,6 +40,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from ..errors import TraintriageError
 from ..limits import Budget, BudgetExceeded, CallCancelled, CallLimits, CallStopped, active, time_limit_message
 from ..sources import load_readers
+from ..untrusted import clean_text, sendable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -108,7 +109,7 @@ def _work(budget: Budget, fn: Callable[[], R]) -> R:
     load_readers()  # before the memory baseline: see the module docstring
     with active(budget):
         try:
-            return fn()
+            return sendable(fn())
         except CallStopped as stop:
             raise _Stopped(stop) from None
 
@@ -133,10 +134,10 @@ async def run_call(tool: str, fn: Callable[[], R], limits: CallLimits | None = N
         raise ToolError(message)
     except _Stopped as stopped:
         finished = True
-        raise ToolError(str(stopped.stop)) from None
+        raise ToolError(clean_text(str(stopped.stop))) from None
     except TraintriageError as err:
         finished = True
-        raise ToolError(str(err)) from None
+        raise ToolError(clean_text(str(err))) from None
     except Exception:  # a bug: the SDK reports a generic failure and logs it
         finished = True
         raise

@@ -5,7 +5,8 @@ from __future__ import annotations
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from ..context import ServerContext
+from ...untrusted import clean_text
+from ..context import ServerContext, sendable
 
 
 def register(server: MCPServer, ctx: ServerContext) -> None:
@@ -18,7 +19,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     def all_runs() -> str:
         from ...sources.catalog import list_runs
 
-        return list_runs(ctx.roots).model_dump_json(indent=2)
+        return sendable(list_runs(ctx.roots)).model_dump_json(indent=2)
 
     @server.resource(
         "runs://{experiment}",
@@ -32,7 +33,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         catalog = list_runs(ctx.roots, under=experiment)
         if not catalog.runs:
             known = sorted({r.experiment for r in list_runs(ctx.roots).runs})
-            raise ResourceError(
+            raise ResourceError(clean_text(
                 f"no runs for experiment {experiment!r}. Experiments under the roots: {', '.join(known) or 'none'}"
-            )
-        return catalog.model_dump_json(indent=2)
+            ))
+        return sendable(catalog).model_dump_json(indent=2)
