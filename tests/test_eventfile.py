@@ -308,3 +308,45 @@ def test_unique_rows_equals_numpy_unique_periodic_or_not(n_tags, reps, extra, wi
     rebuilt = np.array([np.frombuffer(got[i], np.uint8) for i in (inv if inv is not None else [0] * len(order))])
     assert np.array_equal(rebuilt, cols)
     assert len(set(got)) == len(got) == len({r.tobytes() for r in cols})
+
+
+def _scan_both_ways(path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The scan decoded serially, and with every window's length groups decoded side by side."""
+    from traintriage import parallel
+
+    results = []
+    for threshold, workers in ((1 << 62, 1), (1, 2)):
+        monkeypatch.setattr(eventfile, "PARALLEL_MIN_POINTS", threshold)
+        monkeypatch.setattr(parallel, "PARALLEL_MIN_POINTS", threshold)
+        monkeypatch.setattr(parallel, "_workers", lambda w=workers: w)
+        try:
+            results.append(scan_event_file(path))
+        except InputError as err:
+            results.append(str(err))
+    return results
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cut=st.integers(min_value=0, max_value=len(_FUZZ_SOURCE)),
+    flips=st.lists(st.tuples(st.integers(0, len(_FUZZ_SOURCE) - 1), st.integers(0, 7)), max_size=4),
+)
+def test_parallel_group_decoding_equals_serial_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        cut: int, flips: list) -> None:
+    """Same-length record groups decoded in threads give the serial scan exactly: values, order, warnings."""
+    data = bytearray(_FUZZ_SOURCE[:cut])
+    for pos, bit in flips:
+        if pos < len(data):
+            data[pos] ^= 1 << bit
+    path = tmp_path / "events.out.tfevents.9.parallel"
+    path.write_bytes(bytes(data))
+    serial, threaded = _scan_both_ways(path, monkeypatch)
+    if isinstance(serial, str):
+        assert threaded == serial
+        return
+    assert threaded.warnings == serial.warnings and threaded.end_offset == serial.end_offset
+    assert threaded.scalars.keys() == serial.scalars.keys()
+    for tag, t in serial.scalars.items():
+        u = threaded.scalars[tag]
+        assert np.array_equal(u.steps, t.steps) and np.array_equal(u.wall_times, t.wall_times)
+        assert np.array_equal(u.values, t.values, equal_nan=True)

@@ -229,14 +229,14 @@ def test_episode_matches_the_loop_it_replaced(n, rnd, sig):
 
 
 # ----------------------------------------------------------------------------------------------
-# detectors.parallel: per-series work on several cores
+# traintriage.parallel: independent work on several cores
 # ----------------------------------------------------------------------------------------------
 
 
 def test_map_each_keeps_order_runs_in_the_callers_budget_and_raises_its_stop(monkeypatch):
     import threading
 
-    from traintriage.detectors import parallel
+    from traintriage import parallel
     from traintriage.limits import Budget, CallCancelled, CallLimits, active, checkpoint, current_budget
 
     if parallel._workers() < 2:

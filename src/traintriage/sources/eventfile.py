@@ -42,6 +42,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..errors import InputError
 from ..limits import checkpoint
+from ..parallel import PARALLEL_MIN_POINTS, map_each
 from .crc32c import crc32c_rows, mask_array, masked_crc32c
 from .eventproto import Layout, Malformed, decode_values, parse_layout, varint_columns
 
@@ -268,6 +269,22 @@ class _State:
             name = self.tag_names[raw] = raw.decode("utf-8", errors="replace")
         return name
 
+    def fork(self) -> _State:
+        """A state for one group of records decoded alongside others: its own values, declarations and
+        warnings (merged back in group order by :meth:`join`), the same tag names and plugins."""
+        child = _State.__new__(_State)
+        child.path, child.tag_names, child.tag_plugins = self.path, self.tag_names, self.tag_plugins
+        child.parts, child.warnings, child.suppressed, child.records = {}, [], 0, self.records
+        child.entries, child.decls = [], []
+        return child
+
+    def join(self, child: _State) -> None:
+        self.entries.extend(child.entries)
+        self.decls.extend(child.decls)
+        for msg in child.warnings:
+            self.warn(msg)
+        self.suppressed += child.suppressed
+
     def flush_window(self) -> None:
         """Order this window's values by record and append them to the per-tag parts."""
         for rec, tag, plugin in sorted(self.decls):
@@ -318,7 +335,7 @@ def _unique_rows(cols: np.ndarray) -> tuple[list[bytes], np.ndarray | None]:
     The distinct rows are listed in the order ``np.unique`` gives their hashes, whichever path finds them.
     """
     n, t = cols.shape
-    if n == 1 or t == 0 or bool((cols.min(axis=0) == cols.max(axis=0)).all()):
+    if n == 1 or t == 0 or not _varying_columns(cols).any():
         return [cols[0].tobytes()], None
     w = (t + 7) // 8
     padded = np.zeros((n, w * 8), dtype=np.uint8)
@@ -448,7 +465,8 @@ def _decode_window(state: _State, arr: np.ndarray, starts: np.ndarray, lens: np.
         bounds = np.concatenate([[0], np.cumsum(np.bincount(inv))])
         groups = [(int(uniq[i]), order[bounds[i] : bounds[i + 1]]) for i in range(uniq.size)]
     win4 = sliding_window_view(arr, 4)
-    for length, idx in groups:
+
+    def decode(group_state: _State, length: int, idx: np.ndarray) -> None:
         data_starts = starts[idx] + 12
         rows = sliding_window_view(arr, length)[data_starts] if length else np.zeros((idx.size, 0), np.uint8)
         rec = rec_ids[idx]
@@ -458,11 +476,21 @@ def _decode_window(state: _State, arr: np.ndarray, starts: np.ndarray, lens: np.
             good = mask_array(crc32c_rows(rows, np.flatnonzero(varying))) == stored
             if not good.all():
                 for off in (data_starts[~good] - 12 + base).tolist():
-                    state.warn(f"record at byte offset {off}: data CRC mismatch; record skipped")
+                    group_state.warn(f"record at byte offset {off}: data CRC mismatch; record skipped")
                 rows, rec, data_starts = rows[good], rec[good], data_starts[good]
                 varying = _varying_columns(rows)  # a corrupt record may have been the only one to differ
         if rows.shape[0] and length:
-            _decode_group(state, rows, rec, data_starts - 12 + base, varying)
+            _decode_group(group_state, rows, rec, data_starts - 12 + base, varying)
+
+    if len(groups) > 1 and starts.size >= PARALLEL_MIN_POINTS:
+        # Groups are independent: decode them side by side, then merge in group order (deterministic).
+        forks = [state.fork() for _ in groups]
+        map_each(lambda j: decode(forks[j], *groups[j]), range(len(groups)), points=int(starts.size))
+        for child in forks:
+            state.join(child)
+    else:
+        for length, idx in groups:
+            decode(state, length, idx)
     state.flush_window()
 
 

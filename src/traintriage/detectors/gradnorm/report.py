@@ -12,8 +12,8 @@ import numpy as np
 
 from ...errors import InputError
 from ...findings import Finding, json_number, sort_findings
+from ...parallel import map_each
 from ...signals import RunData, Series
-from ..parallel import map_each
 from .clipping import clipping_stats, detect_heavy_clipping
 from .components import Component, find_components, layer_stacks, natural_key
 from .correlation import loss_correlation

@@ -1,10 +1,10 @@
-"""Spread independent per-series work of one large analysis over the machine's cores.
+"""Spread independent work of one large read or analysis over the machine's cores.
 
 A run with dozens of gradient-norm components of 20k points each spends most of an analysis in
-per-component statistics (rolling medians, percentiles) that do not depend on one another. numpy and
-bottleneck release the GIL inside those kernels, so threads run them side by side: on a 2-core machine
-the statistics of a 1M-scalar run take half the time. Small runs stay serial (a thread hand-off costs
-more than it saves).
+per-component statistics (rolling medians, percentiles) that do not depend on one another, and the
+event reader decodes each group of same-length records on its own. numpy and bottleneck release the
+GIL inside those kernels, so threads run them side by side. Small work stays serial (a thread
+hand-off costs more than it saves).
 
 The work functions must be pure (no shared mutable state). Each task runs in a copy of the caller's
 context, so the per-call budget of the server (:mod:`traintriage.limits`) stops them at its
@@ -24,7 +24,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 PARALLEL_MIN_POINTS = 100_000
-"""Below this many points in all, the work is done in the calling thread."""
+"""Below this many points (or records) in all, the work is done in the calling thread."""
 
 MAX_WORKERS = 4
 
