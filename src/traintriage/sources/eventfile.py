@@ -3,7 +3,7 @@
 An event file is a TFRecord stream: ``uint64 length | uint32 masked_crc32c(length) | data |
 uint32 masked_crc32c(data)``, each ``data`` a serialized ``Event``. Reading a million scalars one
 protobuf object at a time takes tens of seconds (tbparse, EventAccumulator); this reader builds no
-per-event object and does the work with numpy, in three vectorised passes per 16 MiB window:
+per-event object and does the work with numpy, in three vectorised passes per 8 MiB window:
 
 1. **Framing.** Training code logs the same tags in the same order every step, so record lengths
    repeat with a short period. A tight loop walks a few records, finds the period of their lengths,
@@ -46,7 +46,9 @@ from ..parallel import PARALLEL_MIN_POINTS, map_each
 from .crc32c import crc32c_rows, mask_array, masked_crc32c
 from .eventproto import Layout, Malformed, decode_values, parse_layout, varint_columns
 
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 8 << 20
+"""Bytes read per window. Peak memory is about the window plus what its groups copy while they are decoded
+(two at once on two cores); 8 MiB reads as fast as 16 MiB here and keeps a 1M-scalar analysis ~35 MB lower."""
 _HEADER = struct.Struct("<QI")
 _MAX_ROUNDS = 24  # vectorised layout rounds per length group before going record by record
 _MAX_WARNINGS = 25
