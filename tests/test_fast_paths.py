@@ -57,6 +57,15 @@ def test_full_window_medians(x, window):
         assert same(windows.full_window_medians(x, window), np.asarray(want, dtype=np.float64).reshape(-1))
 
 
+@settings(max_examples=300, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(0, 30), st.integers(0, 40)), elements=values))
+def test_column_nanmedians(mat):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = np.nanmedian(mat, axis=0) if mat.shape[0] else np.full(mat.shape[1], np.nan)
+    assert same(windows.column_nanmedians(mat), np.asarray(want, dtype=np.float64))
+
+
 @settings(max_examples=200, deadline=None)
 @given(series, st.data())
 def test_slice_medians(x, data):

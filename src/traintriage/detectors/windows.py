@@ -123,3 +123,25 @@ def _row_median(mat: np.ndarray) -> np.ndarray:
         med = med.copy()
         med[bad] = np.nan
     return med
+
+
+def column_nanmedians(mat: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(mat, axis=0)`` (NaN where a column holds no number), without its slow path.
+
+    For fewer than 600 rows NumPy goes through masked arrays (~13 ms for 23 components x 20k steps).
+    Sorting each column puts its NaNs last; the median of the ``c`` numbers left is the middle one, or
+    the mean of the middle pair, exactly as ``np.median`` computes it.
+    """
+    mat = np.asarray(mat, dtype=np.float64)
+    rows, cols = mat.shape
+    out = np.full(cols, np.nan)
+    if rows == 0 or cols == 0:
+        return out
+    ordered = np.sort(mat, axis=0)
+    count = rows - np.isnan(mat).sum(axis=0)
+    has = np.flatnonzero(count > 0)
+    c = count[has]
+    lo = ordered[(c - 1) // 2, has]
+    hi = ordered[c // 2, has]
+    out[has] = np.where(c % 2 == 1, lo, (lo + hi) / 2)
+    return out

@@ -23,6 +23,7 @@ import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
 from ..rank import spearman
+from ..windows import column_nanmedians
 from .stats import safe_log10, window_median
 
 GROWTH_DECADES = 2.0
@@ -159,8 +160,8 @@ def depth_profile(names: list[str], steps: np.ndarray, mat: np.ndarray) -> dict 
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            front = np.nanmedian(logm[:q], axis=0)
-            back = np.nanmedian(logm[-q:], axis=0)
+            front = column_nanmedians(logm[:q])
+            back = column_nanmedians(logm[-q:])
             per_layer = np.nanmedian(logm, axis=1)
     diff = front - back
     diff = diff[np.isfinite(diff)]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
+from ..windows import column_nanmedians
 
 DEAD_REL_FLOOR = 1e-7
 DEAD_ABS_FLOOR = 1e-12
@@ -48,13 +49,7 @@ def sibling_reference(mat: np.ndarray) -> np.ndarray:
     clean = np.where(np.isfinite(mat), mat, np.nan)
     if k == 2:
         return clean[::-1].copy()
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(clean, axis=0)
-    ref[:] = med
+    ref[:] = column_nanmedians(clean)
     return ref
 
 
