@@ -8,6 +8,8 @@ with the scale it was judged against.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ...errors import InputError
@@ -243,15 +245,8 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
         if hc is not None:
             findings.append(hc)
 
-    # Loss correlation.
-    corr = None
-    loss = run.get(run.roles.train_loss)
-    if loss is not None and len(loss) >= 10:
-        corr = loss_correlation(loss.name, loss.steps, loss.values, t_name, t_steps, t_values)
-        if corr is None:
-            warnings.append(f"loss {loss.name!r} and {t_name!r} overlap on too few steps to correlate.")
-
-    # Statistics: independent per series, so spread over the cores for a large run.
+    # Loss correlation and per-series statistics: independent of one another, so spread over the cores
+    # for a large run (the correlation is one more task beside the statistics).
     def stats_of(item: tuple[str, list[str], np.ndarray, np.ndarray, float | None]) -> dict:
         name, sources, c_steps, c_values, dead_pct = item
         if dead_pct is None:
@@ -261,7 +256,17 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
     work = [(c.name, list(c.sources), c.steps, c.values,
              comp_rows[c.name]["dead_pct"] if c.name in comp_rows else None) for c in comps]
     work.append((t_name, t_sources, t_steps, t_values, None))
-    *comp_bases, total_base = map_each(stats_of, work, points=sum(item[3].size for item in work))
+    tasks = [functools.partial(stats_of, item) for item in work]
+    loss = run.get(run.roles.train_loss)
+    correlate = loss is not None and len(loss) >= 10
+    if correlate:
+        tasks.insert(0, functools.partial(loss_correlation, loss.name, loss.steps, loss.values, t_name, t_steps,
+                                          t_values))
+    results = map_each(lambda task: task(), tasks, points=sum(item[3].size for item in work))
+    corr = results.pop(0) if correlate else None
+    if correlate and corr is None:
+        warnings.append(f"loss {loss.name!r} and {t_name!r} overlap on too few steps to correlate.")
+    *comp_bases, total_base = results
     comp_stats = []
     for c, base in zip(comps, comp_bases, strict=True):
         extra = comp_rows.get(c.name)
