@@ -338,3 +338,24 @@ def test_relative_targets_resolve_against_the_roots(tmp_path: Path) -> None:
     assert study.kind == "optuna" and all(j.error is None for j in study.jobs)
     with pytest.raises(TargetNotFoundError, match="not a directory"):
         plan_sweep("no_such_study", roots=[root])
+
+
+def test_a_sweep_and_a_triage_need_no_scipy(tmp_path: Path) -> None:
+    """scipy is a test oracle, not a runtime dependency: with it unimportable, the sweep still tests the
+    hyperparameters (Mann-Whitney in numpy) and the triage still runs."""
+    import subprocess
+    import sys
+
+    shutil.copytree(STUDY, tmp_path / "study")
+    code = (
+        "import sys; sys.modules['scipy'] = None\n"
+        "from traintriage.cli import main\n"
+        f"rc = main(['sweep', 'sqlite:///{tmp_path / 'study' / 'study.db'}', '--workers', '1', '--text'])\n"
+        "rc |= main(['triage', 'benchmarks/corpus/runs/loss_spike_lr_bump'])\n"
+        "assert 'scipy' not in sys.modules or sys.modules['scipy'] is None\n"
+        "sys.exit(rc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Mann-Whitney p=0.00046" in done.stdout  # lr and nan_inf, as scipy computes it

@@ -20,7 +20,6 @@ independently (TPE concentrates where earlier trials did well).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -48,17 +47,13 @@ def cliffs_delta(with_mode: np.ndarray, without: np.ndarray) -> float:
 
 
 def mann_whitney_p(with_mode: np.ndarray, without: np.ndarray) -> float | None:
-    """Two-sided Mann-Whitney U p-value (scipy chooses the exact test for small samples without ties)."""
-    from scipy.stats import mannwhitneyu
+    """Two-sided Mann-Whitney U p-value (exact for small samples without ties; see
+    :func:`~traintriage.detectors.rank.mann_whitney_u_p`, which gives scipy's answer without scipy)."""
+    from ..detectors.rank import mann_whitney_u_p
 
     if np.ptp(np.concatenate([with_mode, without])) == 0:
         return 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            p = float(mannwhitneyu(with_mode, without, alternative="two-sided").pvalue)
-        except ValueError:
-            return None
+    p = mann_whitney_u_p(with_mode, without)
     return p if math.isfinite(p) else None
 
 
