@@ -79,3 +79,76 @@ def test_a_new_file_beside_the_log_is_analysed_afresh(tmp_path):
     (tmp_path / "run" / "training_args.json").write_text('{"max_grad_norm": 1.0}')
     api.analyze_gradnorm(tmp_path / "run")
     assert (REPORTS.hits, REPORTS.misses) == (0, 2)
+
+
+def test_identical_calls_at_once_compute_once_and_a_waiter_keeps_its_own_budget():
+    """Concurrent calls for the same key share one analysis; if it fails, a waiter computes for itself;
+    a waiter whose call is cancelled stops at once, while the analysis it waited on goes on."""
+    import threading
+    import time
+
+    from pydantic import BaseModel
+
+    from traintriage.limits import Budget, CallCancelled, CallLimits, active
+    from traintriage.memo import ReportMemo
+
+    class Report(BaseModel):
+        value: int
+
+    memo = ReportMemo()
+    calls = []
+
+    def slow(value: int, fail: bool = False, seconds: float = 0.3):
+        def compute():
+            calls.append(value)
+            time.sleep(seconds)
+            if fail:
+                raise RuntimeError("analysis failed")
+            return Report(value=value)
+        return compute
+
+    results: dict[int, object] = {}
+
+    def call(i: int, compute) -> None:
+        try:
+            results[i] = memo.get_or_compute("key", compute)
+        except Exception as err:  # recorded for the assertions
+            results[i] = err
+
+    threads = [threading.Thread(target=call, args=(i, slow(i))) for i in range(6)]
+    for t in threads:
+        t.start()
+        time.sleep(0.01)
+    for t in threads:
+        t.join()
+    assert calls == [0] and all(results[i] == Report(value=0) for i in range(6))
+    assert len({id(r) for r in results.values()}) == 6  # each caller its own copy
+    assert (memo.hits, memo.misses) == (5, 1)
+
+    # The first analysis fails: the one waiting computes for itself.
+    memo.clear()
+    calls.clear()
+    results.clear()
+    first = threading.Thread(target=call, args=(0, slow(0, fail=True)))
+    second = threading.Thread(target=call, args=(1, slow(1)))
+    first.start()
+    time.sleep(0.05)
+    second.start()
+    first.join()
+    second.join()
+    assert calls == [0, 1]
+    assert isinstance(results[0], RuntimeError) and results[1] == Report(value=1)
+
+    # A waiter whose call is cancelled stops at its next checkpoint, without the analysis.
+    memo.clear()
+    runner = threading.Thread(target=call, args=(0, slow(0, seconds=1.5)))
+    runner.start()
+    time.sleep(0.05)
+    budget = Budget("correlate", CallLimits(timeout_s=None, memory_mb=None))
+    threading.Timer(0.1, budget.stop, args=(CallCancelled("correlate was cancelled"),)).start()
+    start = time.monotonic()
+    with active(budget), pytest.raises(CallCancelled):
+        memo.get_or_compute("key", slow(99))
+    assert time.monotonic() - start < 1.0  # the analysis it waited on takes 1.5 s
+    runner.join()
+    assert results[0] == Report(value=0)
