@@ -428,3 +428,37 @@ def test_analyze_loss_sees_nan_loss_from_a_text_log():
 
     report = analyze_loss(TEXT / "hf_stdout")
     assert any(f.code == "nan_inf" and f.severity == "critical" for f in report.findings)
+
+
+@pytest.mark.parametrize(
+    ("name", "complete", "cut", "rest", "final"),
+    [
+        ("metrics.csv", "step,loss\n0,2.5\n1,2.25\n", "2,0.5", "321\n", 0.5321),
+        # A JSON record cut short is not JSON at all: the case that matters is a whole record before its "\n".
+        ("log.jsonl", '{"step": 0, "loss": 2.5}\n{"step": 1, "loss": 2.25}\n', '{"step": 2, "loss": 0.5}', "\n", 0.5),
+        ("train.log", "step:0 loss:2.5\nstep:1 loss:2.25\n", "step:2 loss:0.5", "321\n", 0.5321),
+    ],
+)
+def test_a_half_written_last_line_is_held_back_while_the_file_is_written(tmp_path, name, complete, cut, rest, final):
+    """stdout redirected to a file is flushed in blocks, so a log read during training often ends in half
+    a line: ``loss 0.5`` of ``loss 0.5321``. While the file is fresh that line is not read (and a warning
+    says why); once the file has been left alone for a while, an unterminated last line is read as is."""
+    run = tmp_path / "run"
+    run.mkdir()
+    path = run / name
+    path.write_text(complete + cut)
+    live = load_run(run)
+    loss = next(s for n, s in live.series.items() if n.endswith("loss"))
+    assert loss.steps.tolist() == [0, 1] and loss.values.tolist() == [2.5, 2.25]
+    assert any("the last line has no line break yet" in w for w in live.warnings)
+
+    old = path.stat().st_mtime - 3600
+    os.utime(path, (old, old))
+    filecache.clear()
+    done = load_run(run)
+    loss = next(s for n, s in done.series.items() if n.endswith("loss"))
+    assert loss.steps.tolist() == [0, 1, 2] and loss.values.tolist() == [2.5, 2.25, 0.5]
+    assert not any("no line break" in w for w in done.warnings)
+
+    path.write_text(complete + cut + rest)  # the writer finished the line
+    assert load_run(run).series[loss.name].values.tolist() == [2.5, 2.25, final]

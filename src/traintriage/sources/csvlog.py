@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 
 from ..signals import Series
-from ..untrusted import MAX_LINE_CHARS, as_step, bounded_lines, short_repr
+from ..untrusted import MAX_LINE_CHARS, as_step, bounded_lines, held_line_note, short_repr, still_written
 from .collect import STEP_KEYS, Columns, LineProblems, load_each_and_merge, to_float
 
 WALL_KEYS = ("wall_time", "walltime", "_timestamp", "timestamp")
@@ -122,8 +122,10 @@ def parse_csv_lines(path: Path, lines, first_line_no: int = 1) -> tuple[dict[str
 
 def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
     try:
+        held: list[str] = []
         with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-            return parse_csv_lines(path, bounded_lines(fh))
+            series, warnings = parse_csv_lines(path, bounded_lines(fh, held=held if still_written(path) else None))
+        return series, warnings + ([held_line_note(path)] if held else [])
     except OSError as err:
         return {}, [f"{path}: cannot read ({err})"]
 

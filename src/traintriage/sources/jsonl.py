@@ -18,7 +18,16 @@ import math
 from pathlib import Path
 
 from ..signals import Series
-from ..untrusted import MAX_LINE_CHARS, as_float, as_step, bounded_lines, json_error, json_loads
+from ..untrusted import (
+    MAX_LINE_CHARS,
+    as_float,
+    as_step,
+    bounded_lines,
+    held_line_note,
+    json_error,
+    json_loads,
+    still_written,
+)
 from .collect import STEP_KEYS, Columns, LineProblems, flatten, load_each_and_merge
 
 WALL_KEYS = ("_timestamp", "timestamp", "wall_time")
@@ -42,6 +51,7 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
     ordinal = 0
     decided = False
     missing_step = 0
+    held_back: list[str] = []  # a last line without a line break, while the file is written
 
     def emit(line_no: int, flat: dict) -> None:
         nonlocal ordinal, missing_step
@@ -64,7 +74,7 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
 
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            for line_no, line in enumerate(bounded_lines(fh), 1):
+            for line_no, line in enumerate(bounded_lines(fh, held=held_back if still_written(path) else None), 1):
                 if line is None:
                     problems.add(line_no, f"line longer than {MAX_LINE_CHARS:,} characters; skipped")
                     continue
@@ -105,6 +115,8 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
     if missing_step:
         warnings.append(f"{path}: {missing_step} records without a numeric {step_key!r} (a finite integer within "
                         "int64) were skipped.")
+    if held_back:
+        warnings.append(held_line_note(path))
     return cols.to_series(), warnings + problems.finish()
 
 

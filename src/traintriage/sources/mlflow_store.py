@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from ..signals import Series
-from ..untrusted import MAX_LINE_CHARS, as_step, bounded_lines
+from ..untrusted import MAX_LINE_CHARS, as_step, bounded_lines, held_line_note, still_written
 from . import is_regular_file
 from .collect import Columns, LineProblems, to_float
 from .filecache import cached
@@ -41,9 +41,10 @@ def _meta(path: Path) -> dict[str, str]:
 def _parse_metric(path: Path) -> tuple[dict[str, Series], list[str]]:
     problems = LineProblems(path)
     cols = Columns()
+    held: list[str] = []
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            for line_no, line in enumerate(bounded_lines(fh), 1):
+            for line_no, line in enumerate(bounded_lines(fh, held=held if still_written(path) else None), 1):
                 if line is None:
                     problems.add(line_no, f"line longer than {MAX_LINE_CHARS:,} characters; skipped")
                     continue
@@ -61,7 +62,7 @@ def _parse_metric(path: Path) -> tuple[dict[str, Series], list[str]]:
                 cols.add("value", step, value, stamp / 1000.0)
     except OSError as err:
         return {}, [f"{path}: cannot read ({err})"]
-    return cols.to_series(), problems.finish()
+    return cols.to_series(), problems.finish() + ([held_line_note(path)] if held else [])
 
 
 def _read_run(run_dir: Path) -> tuple[dict[str, Series], list[str]]:

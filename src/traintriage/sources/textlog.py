@@ -45,9 +45,11 @@ from ..untrusted import (
     as_step,
     bounded_lines,
     clean_text,
+    held_line_note,
     in_int64,
     short_repr,
     small_int,
+    still_written,
 )
 from .collect import STEP_KEYS, Columns, LineProblems, looks_like_metric, merge_files, to_float
 from .csvlog import parse_csv_lines
@@ -339,16 +341,19 @@ def _looks_like_csv(path: Path) -> bool:
 
 
 def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
+    held: list[str] = []
+    hold = held if still_written(path) else None
     if _looks_like_csv(path):
         with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-            series, warns = parse_csv_lines(path, bounded_lines(fh))
-        return series, [f"{path}: read as CSV (its first line is a CSV header).", *warns]
+            series, warns = parse_csv_lines(path, bounded_lines(fh, held=hold))
+        return series, [f"{path}: read as CSV (its first line is a CSV header).", *warns,
+                        *([held_line_note(path)] if held else [])]
     user, note = _user_regex()
     reader = _Reader(path, user)
     warnings = [note] if note else []
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:  # universal newlines: tqdm's \r splits lines
-            for line_no, line in enumerate(bounded_lines(fh), 1):
+            for line_no, line in enumerate(bounded_lines(fh, held=hold), 1):
                 if line is None:
                     reader.problems.add(line_no, f"line longer than {MAX_LINE_CHARS:,} characters; skipped")
                     continue
@@ -366,6 +371,8 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
         warnings.append(
             f"{path}: Hugging Face log lines carry no step; steps are log-record numbers (multiply by logging_steps)."
         )
+    if held:
+        warnings.append(held_line_note(path))
     return series, warnings + reader.problems.finish()
 
 
