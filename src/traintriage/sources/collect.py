@@ -88,20 +88,6 @@ class LineProblems:
         return list(self.messages)
 
 
-def to_float(value: object) -> float | None:
-    """A number from a logged value (int, float, numeric string incl. ``nan``/``inf``); None if not numeric."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
 def flatten(record: dict, prefix: str = "") -> Iterable[tuple[str, object]]:
     """``{"train": {"loss": 1}}`` -> ``("train/loss", 1)``; W&B media dicts (``_type``) are skipped."""
     for key, value in record.items():

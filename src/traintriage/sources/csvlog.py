@@ -19,8 +19,16 @@ import math
 from pathlib import Path
 
 from ..signals import Series
-from ..untrusted import MAX_LINE_CHARS, as_step, bounded_lines, held_line_note, short_repr, still_written
-from .collect import STEP_KEYS, Columns, LineProblems, load_each_and_merge, to_float
+from ..untrusted import (
+    MAX_LINE_CHARS,
+    as_float,
+    as_step,
+    bounded_lines,
+    held_line_note,
+    short_repr,
+    still_written,
+)
+from .collect import STEP_KEYS, Columns, LineProblems, load_each_and_merge
 
 WALL_KEYS = ("wall_time", "walltime", "_timestamp", "timestamp")
 
@@ -92,11 +100,11 @@ def parse_csv_lines(path: Path, lines, first_line_no: int = 1) -> tuple[dict[str
             step = step_value
         wall = math.nan
         if wall_col is not None:
-            wall = to_float(row[wall_col]) or math.nan
+            wall = as_float(row[wall_col]) or math.nan
         for i, cell in enumerate(row):
             if i in skip or not cell.strip():
                 continue
-            value = to_float(cell)
+            value = as_float(cell)
             if value is None:
                 seen = bad_cells.setdefault(i, [])
                 bad_counts[i] = bad_counts.get(i, 0) + 1

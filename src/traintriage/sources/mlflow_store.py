@@ -16,9 +16,9 @@ import re
 from pathlib import Path
 
 from ..signals import Series
-from ..untrusted import MAX_LINE_CHARS, as_step, bounded_lines, held_line_note, still_written
+from ..untrusted import MAX_LINE_CHARS, as_float, as_step, bounded_lines, held_line_note, still_written
 from . import is_regular_file
-from .collect import Columns, LineProblems, to_float
+from .collect import Columns, LineProblems
 from .filecache import cached
 
 _META_RE = re.compile(r"^(\w+):\s*(.*?)\s*$")
@@ -54,7 +54,7 @@ def _parse_metric(path: Path) -> tuple[dict[str, Series], list[str]]:
                 if len(parts) not in (2, 3):
                     problems.add(line_no, f"expected 'timestamp value step', got {len(parts)} fields")
                     continue
-                stamp, value = to_float(parts[0]), to_float(parts[1])
+                stamp, value = as_float(parts[0]), as_float(parts[1])
                 step = as_step(parts[2]) if len(parts) == 3 else line_no - 1  # None past int64 (1e300)
                 if stamp is None or value is None or step is None:
                     problems.add(line_no, f"not numbers: {line.strip()[:80]!r}")
@@ -100,7 +100,7 @@ def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]
 
     def rank(item: tuple[Path, dict[str, str]]) -> tuple[int, float]:
         _folder, meta = item
-        start = to_float(meta.get("start_time"))
+        start = as_float(meta.get("start_time"))
         return (meta.get("lifecycle_stage") != "deleted", start if start is not None else -math.inf)
 
     folder, meta = max(runs, key=rank)

@@ -51,7 +51,7 @@ from ..untrusted import (
     small_int,
     still_written,
 )
-from .collect import STEP_KEYS, Columns, LineProblems, looks_like_metric, merge_files, to_float
+from .collect import STEP_KEYS, Columns, LineProblems, looks_like_metric, merge_files
 from .csvlog import parse_csv_lines
 from .filecache import cached
 
@@ -188,7 +188,7 @@ class _Reader:
         for name, raw in groups.items():
             if name == "step" or raw is None:
                 continue
-            value = to_float(raw)
+            value = as_float(raw)
             if value is None:
                 self.problems.add(line_no, f"{name!r} is not a number ({raw!r})")
                 continue
@@ -304,9 +304,9 @@ class _Reader:
         for name, raw, _total in found:
             low = name.lower()
             if low in _KV_STEP_KEYS and step is None:
-                step = to_float(raw)
+                step = as_float(raw)
             elif low in ("epoch", "epochs") and epoch is None:
-                epoch = to_float(raw)
+                epoch = as_float(raw)
                 pairs.append((name, raw))
             else:
                 pairs.append((name, raw))
