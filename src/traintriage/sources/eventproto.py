@@ -71,7 +71,7 @@ def _varint(b: bytes, pos: int, end: int) -> tuple[int, int]:
             raise Malformed("varint longer than 10 bytes")
 
 
-def _fields(b: bytes, pos: int, end: int):
+def message_fields(b: bytes, pos: int, end: int):
     """Yield ``(field, wire, payload_offset, payload_length, varint_value)`` of one message."""
     while pos < end:
         key, pos = _varint(b, pos, end)
@@ -128,11 +128,11 @@ def _parse_tensor(b: bytes, s: int, e: int) -> tuple[str, int, int, bool] | None
     unknown_rank = False
     content: tuple[int, int] | None = None
     typed: dict[int, list[tuple[int, int, int]]] = {}
-    for fno, wire, off, ln, v in _fields(b, s, e):
+    for fno, wire, off, ln, v in message_fields(b, s, e):
         if fno == 1 and wire == 0:
             dtype = v
         elif fno == 2 and wire == 2:
-            for f2, w2, _o2, _l2, v2 in _fields(b, off, off + ln):
+            for f2, w2, _o2, _l2, v2 in message_fields(b, off, off + ln):
                 if f2 == 2 and w2 == 2:
                     rank += 1
                 elif f2 == 3 and w2 == 0 and v2:
@@ -167,9 +167,9 @@ def _parse_tensor(b: bytes, s: int, e: int) -> tuple[str, int, int, bool] | None
 def _plugin_name(b: bytes, s: int, e: int) -> str | None:
     name = None
     data_class = 0
-    for fno, wire, off, ln, v in _fields(b, s, e):
+    for fno, wire, off, ln, v in message_fields(b, s, e):
         if fno == 1 and wire == 2:
-            for f2, w2, o2, l2, _ in _fields(b, off, off + ln):
+            for f2, w2, o2, l2, _ in message_fields(b, off, off + ln):
                 if f2 == 1 and w2 == 2:
                     name = b[o2 : o2 + l2].decode("utf-8", errors="replace")
         elif fno == 4 and wire == 0:
@@ -184,13 +184,13 @@ def parse_layout(b: bytes) -> Layout:
     n = len(b)
     layout = Layout(length=n)
     variable = np.zeros(n, dtype=bool)
-    for fno, wire, off, ln, _ in _fields(b, 0, n):
+    for fno, wire, off, ln, _ in message_fields(b, 0, n):
         if fno == 1 and wire == 1:
             layout.wall_off = off
         elif fno == 2 and wire == 0:
             layout.step = (off, ln)
         elif fno == 5 and wire == 2:
-            for f2, w2, o2, l2, _ in _fields(b, off, off + ln):
+            for f2, w2, o2, l2, _ in message_fields(b, off, off + ln):
                 if f2 == 1 and w2 == 2:
                     _parse_value(b, o2, o2 + l2, layout)
     if layout.wall_off is not None:
@@ -211,7 +211,7 @@ def _parse_value(b: bytes, s: int, e: int, layout: Layout) -> None:
     simple: int | None = None
     tensor: tuple[int, int] | None = None
     meta: tuple[int, int] | None = None
-    for fno, wire, off, ln, _ in _fields(b, s, e):
+    for fno, wire, off, ln, _ in message_fields(b, s, e):
         if fno == 1 and wire == 2:
             tag = (off, ln)
         elif fno == 2 and wire == 5:

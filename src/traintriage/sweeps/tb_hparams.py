@@ -21,44 +21,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..sources.eventproto import Malformed, message_fields
+
 MAX_RECORDS = 200
 MAX_BYTES = 8 << 20
 _TAG = b"_hparams_/session_start_info"
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise ValueError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
 def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
-    """``(field number, wire type, value)`` for each field of one message; bytes for length-delimited."""
-    pos = 0
-    while pos < len(buf):
-        key, pos = _varint(buf, pos)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 1:
-            value, pos = buf[pos : pos + 8], pos + 8
-        elif wire == 2:
-            length, pos = _varint(buf, pos)
-            value, pos = buf[pos : pos + length], pos + length
-        elif wire == 5:
-            value, pos = buf[pos : pos + 4], pos + 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-        if pos > len(buf):
-            raise ValueError("truncated field")
-        yield field, wire, value
+    """``(field number, wire type, value)`` for each field of one message: the number for a varint, the
+    payload bytes otherwise (the scalar reader's own walker, :func:`~traintriage.sources.eventproto.message_fields`)."""
+    for number, wire, offset, length, varint in message_fields(buf, 0, len(buf)):
+        yield number, wire, varint if wire == 0 else buf[offset : offset + length]
 
 
 def _first(buf: bytes, number: int) -> Any:
@@ -129,6 +103,6 @@ def read_hparams(event_file: Path) -> dict[str, Any] | None:
                 content = _first(plugin, 2) if plugin is not None else None
                 if content is not None:
                     return _session_hparams(content)
-    except (OSError, ValueError, struct.error):
+    except (OSError, ValueError, Malformed, struct.error):
         return None
     return None
