@@ -40,7 +40,7 @@ def _shared_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="traintriage-detector")
+            _pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="traintriage-worker")
         return _pool
 
 
