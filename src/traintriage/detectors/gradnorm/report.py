@@ -183,37 +183,42 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
                     depth_status[n] = "vanishing" if f.code == "vanishing_gradients" else "exploding"
         stack_pos = {n: i for st in stacks_out for i, n in enumerate(st.layers)}
         n_q = steps.size
-        for i, c in enumerate(comps):
+
+        def judge(i: int) -> tuple[dict, Finding | None]:
+            """One component against its siblings (pure: reads the shared matrices, writes nothing)."""
+            c = comps[i]
             v, r, sh = mat[i], ref[i], share[i]
             series = c.sources[0] if len(c.sources) == 1 else c.name
-            dmask = dead_mask(v, r)
             status = "non_finite" if (~np.isfinite(c.values)).any() else depth_status.get(c.name, "ok")
-            dead = detect_dead(c.name, series, steps, v, r)
-            if dead is not None and c.name in explained and dead.details["exactly_zero_share"] < 0.99:
-                dead = None  # tiny front-layer norms of a vanishing stack: reported as vanishing_gradients
-            if dead is not None:
-                findings.append(dead)
+            found = detect_dead(c.name, series, steps, v, r)
+            if found is not None and c.name in explained and found.details["exactly_zero_share"] < 0.99:
+                found = None  # tiny front-layer norms of a vanishing stack: reported as vanishing_gradients
+            if found is not None:
                 status = "dead"
             elif c.name not in explained:
-                imb = detect_imbalance(c.name, series, steps, v, r, sh, len(comps))
+                found = detect_imbalance(c.name, series, steps, v, r, sh, len(comps))
                 # Beside a flagged stack, a "dominant" component (the head, next to vanishing layers) is
                 # the same fact seen from the other side: keep only starved ones.
-                if imb is not None and explained and imb.details["kind"] == "dominant":
-                    imb = None
-                if imb is not None:
-                    findings.append(imb)
-                    status = imb.details["kind"]
+                if found is not None and explained and found.details["kind"] == "dominant":
+                    found = None
+                if found is not None:
+                    status = found.details["kind"]
             q = max(1, n_q // 4)
-            ratio = log_ratio_to_siblings(v, r)
-            comp_rows[c.name] = {
+            row = {
                 "share_median": _num(np.nanmedian(sh)) if np.isfinite(sh).any() else None,
                 "share_early": _num(np.nanmedian(sh[:q])) if np.isfinite(sh[:q]).any() else None,
                 "share_late": _num(np.nanmedian(sh[-q:])) if np.isfinite(sh[-q:]).any() else None,
-                "log10_ratio_to_siblings": _num(ratio),
+                "log10_ratio_to_siblings": _num(log_ratio_to_siblings(v, r)),
                 "layer_index": stack_pos.get(c.name),
                 "status": status,
-                "dead_pct": percent(dmask),
+                "dead_pct": percent(dead_mask(v, r)),
             }
+            return row, found
+
+        for c, (row, found) in zip(comps, map_each(judge, range(len(comps)), points=mat.size), strict=True):
+            comp_rows[c.name] = row
+            if found is not None:
+                findings.append(found)
 
     # Growth over time, and spikes, on the total (pre-clip when logged: post-clip is capped).
     growth = detect_growth(t_name, t_steps, t_values, None)
