@@ -359,3 +359,17 @@ def test_a_sweep_and_a_triage_need_no_scipy(tmp_path: Path) -> None:
                           cwd=Path(__file__).parent.parent)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Mann-Whitney p=0.00046" in done.stdout  # lr and nan_inf, as scipy computes it
+
+
+def test_optuna_storages_in_other_databases_get_a_clear_error_and_a_driver_suffix_is_accepted(tmp_path: Path) -> None:
+    """A PostgreSQL or MySQL storage URL is not mistaken for a remote file URL: the error says what is read
+    and how to copy the study into SQLite; ``sqlite+pysqlite:///`` is the same SQLite file as ``sqlite:///``."""
+    for url in ("postgresql+psycopg2://user@db/optuna", "mysql://user@db/optuna"):
+        with pytest.raises(InputError) as err:
+            plan_sweep(url)
+        assert "Optuna storages are not read" in str(err.value) and "optuna.copy_study" in err.value.hint
+    shutil.copytree(STUDY, tmp_path / "study")
+    plain = plan_sweep(f"sqlite:///{tmp_path / 'study' / 'study.db'}")
+    with_driver = plan_sweep(f"sqlite+pysqlite:///{tmp_path / 'study' / 'study.db'}")
+    assert [(j.id, j.path) for j in with_driver.jobs] == [(j.id, j.path) for j in plain.jobs]
+    assert len(plain.jobs) == 16 and plain.study == with_driver.study == "mlp_lr_search"

@@ -45,9 +45,10 @@ def plan_sweep(
     from ..errors import TargetNotFoundError
     from ..sources import remote
     from .discover import locate, plan_directory
-    from .optuna_db import is_optuna_url, plan_optuna
+    from .optuna_db import check_other_storage, is_optuna_url, plan_optuna
 
     text = str(target).strip()
+    check_other_storage(text)
     if is_optuna_url(text):
         return plan_optuna(text, roots=roots, study=study, log_dir_attr=log_dir_attr)
     if remote.is_remote(text):

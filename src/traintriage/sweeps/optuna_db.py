@@ -16,6 +16,7 @@ with its params, state and value and an error saying what is missing.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,18 +26,35 @@ from ..errors import InputError, OutsideRootsError, TargetNotFoundError
 from ..sources.resolve import check_inside_roots
 from .jobs import SweepPlan, TrialJob
 
-SCHEME = "sqlite:///"
+_SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///", re.IGNORECASE)  # sqlite+pysqlite:/// too (a driver name)
 MAX_TRIALS = 5000
 
 
+_OTHER_RDB_SCHEMES = ("postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
+"""SQLAlchemy URLs Optuna accepts (``postgresql+psycopg2://``, ``mysql+pymysql://``, ...) that are not
+read here: that would need a database driver, and the server would connect to a network service."""
+
+
 def is_optuna_url(target: str) -> bool:
-    return target.startswith(SCHEME)
+    return _SQLITE_URL.match(target) is not None
+
+
+def check_other_storage(target: str) -> None:
+    """Refuse an Optuna storage in a database other than an SQLite file, saying how to read it anyway."""
+    scheme = target.split("://", 1)[0].lower() if "://" in target else ""
+    if scheme.startswith(_OTHER_RDB_SCHEMES):
+        raise InputError(
+            f"{scheme}:// Optuna storages are not read (only SQLite files, sqlite:///study.db, are: no database "
+            "driver, no network connection).",
+            hint="Copy the study into an SQLite file, then sweep that: optuna.copy_study(from_study_name=NAME, "
+            f"from_storage='{scheme}://...', to_storage='sqlite:///study.db').",
+        )
 
 
 def db_path(url: str) -> Path:
     """``sqlite:///rel/study.db`` -> ``rel/study.db``; ``sqlite:////abs/study.db`` -> ``/abs/study.db``
     (SQLAlchemy's convention, which Optuna uses)."""
-    rest = url[len(SCHEME) :].split("?", 1)[0]
+    rest = url[_SQLITE_URL.match(url).end() :].split("?", 1)[0]  # type: ignore[union-attr]
     if not rest:
         raise InputError(f"{url!r} names no database file.", hint="Use sqlite:///path/to/study.db.")
     return Path(rest).expanduser()
