@@ -129,6 +129,9 @@ def test_cache_is_bounded_and_thread_safe(tmp_path: Path) -> None:
         t.join()
     assert not errors
     assert [results[i] for i in range(4)] == [expected] * 4
+    # The per-file locks live only while a thread uses or waits for them: a long-lived server that reads
+    # many files does not keep one per file it ever read.
+    assert shared._path_locks == {} and cache._path_locks == {}
 
 
 def test_a_single_event_file_as_the_run() -> None:

@@ -21,9 +21,11 @@ Cached arrays are made read-only, since every caller shares them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -108,7 +110,7 @@ class EventCache:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self._path_locks: dict[str, threading.Lock] = {}
+        self._path_locks: dict[str, tuple[threading.Lock, list[int]]] = {}  # path -> (lock, [threads using it])
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -122,12 +124,24 @@ class EventCache:
             self._entries.clear()
             self._bytes = 0
 
-    def _path_lock(self, key: str) -> threading.Lock:
+    @contextlib.contextmanager
+    def _holding(self, key: str) -> Iterator[None]:
+        """Hold the lock of one path (one reader per file at a time). A path's lock lives while some thread
+        uses or waits for it, so a server reading many files over its life does not keep a lock per file."""
         with self._lock:
-            lock = self._path_locks.get(key)
-            if lock is None:
-                lock = self._path_locks[key] = threading.Lock()
-            return lock
+            lock, users = self._path_locks.setdefault(key, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            _acquire(lock)
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            with self._lock:
+                users[0] -= 1
+                if users[0] == 0:
+                    del self._path_locks[key]
 
     def scan(self, path: str | os.PathLike[str]) -> EventFileScan:
         """Everything the file holds now (cumulative over incremental reads).
@@ -141,9 +155,7 @@ class EventCache:
         p = Path(path)
         key = str(p.resolve())
         checkpoint()
-        lock = self._path_lock(key)
-        _acquire(lock)
-        try:
+        with self._holding(key):
             for _attempt in range(_MAX_ATTEMPTS):
                 scan, entry, stable = self._read(p, key)
                 if stable:
@@ -153,8 +165,6 @@ class EventCache:
             # The file kept being replaced while it was read: return the last read, uncached.
             return replace(scan, warnings=[*scan.warnings, f"{p.name} was replaced while it was read; "
                                            "this result may mix the old and the new file"])
-        finally:
-            lock.release()
 
     def _read(self, p: Path, key: str) -> tuple[EventFileScan, _Entry | None, bool]:
         """One attempt: the scan, the entry to store (None on a hit), and False when the file was replaced
