@@ -263,21 +263,25 @@ def test_crc32c_helpers() -> None:
 
 
 _FUZZ_SOURCE = _file("nan_inf").read_bytes()
+_CUTS = st.integers(min_value=0, max_value=len(_FUZZ_SOURCE))
+_FLIPS = st.lists(st.tuples(st.integers(0, len(_FUZZ_SOURCE) - 1), st.integers(0, 7)), max_size=4)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    cut=st.integers(min_value=0, max_value=len(_FUZZ_SOURCE)),
-    flips=st.lists(st.tuples(st.integers(0, len(_FUZZ_SOURCE) - 1), st.integers(0, 7)), max_size=4),
-    check_crc=st.booleans(),
-)
-def test_fuzz_damage_gives_a_clean_result(tmp_path: Path, cut: int, flips: list, check_crc: bool) -> None:
+def _write_damaged(path: Path, cut: int, flips: list) -> bytes:
+    """The fixture cut at ``cut`` with the bits ``flips`` flipped, written to ``path``; returns the bytes."""
     data = bytearray(_FUZZ_SOURCE[:cut])
     for pos, bit in flips:
         if pos < len(data):
             data[pos] ^= 1 << bit
-    path = tmp_path / "events.out.tfevents.9.fuzz"
     path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=_CUTS, flips=_FLIPS, check_crc=st.booleans())
+def test_fuzz_damage_gives_a_clean_result(tmp_path: Path, cut: int, flips: list, check_crc: bool) -> None:
+    path = tmp_path / "events.out.tfevents.9.fuzz"
+    data = _write_damaged(path, cut, flips)
     try:
         scan = scan_event_file(path, check_crc=check_crc)
     except InputError:
@@ -286,7 +290,7 @@ def test_fuzz_damage_gives_a_clean_result(tmp_path: Path, cut: int, flips: list,
     for t in scan.scalars.values():
         assert t.steps.dtype == np.int64 and len(t.steps) == len(t.values) == len(t.wall_times)
     if check_crc and not flips:  # a plain truncation loses nothing before the cut
-        assert scan.records_read == len(_records(bytes(data)))
+        assert scan.records_read == len(_records(data))
 
 
 def test_fixture_copy_helper_is_independent(tmp_path: Path) -> None:
@@ -327,19 +331,12 @@ def _scan_both_ways(path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    cut=st.integers(min_value=0, max_value=len(_FUZZ_SOURCE)),
-    flips=st.lists(st.tuples(st.integers(0, len(_FUZZ_SOURCE) - 1), st.integers(0, 7)), max_size=4),
-)
+@given(cut=_CUTS, flips=_FLIPS)
 def test_parallel_group_decoding_equals_serial_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         cut: int, flips: list) -> None:
     """Same-length record groups decoded in threads give the serial scan exactly: values, order, warnings."""
-    data = bytearray(_FUZZ_SOURCE[:cut])
-    for pos, bit in flips:
-        if pos < len(data):
-            data[pos] ^= 1 << bit
     path = tmp_path / "events.out.tfevents.9.parallel"
-    path.write_bytes(bytes(data))
+    _write_damaged(path, cut, flips)
     serial, threaded = _scan_both_ways(path, monkeypatch)
     if isinstance(serial, str):
         assert threaded == serial
