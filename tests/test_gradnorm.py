@@ -7,10 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gradsim import deep_stack, two_branch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from traintriage.detectors.gradnorm import analyze_gradnorm
 from traintriage.detectors.gradnorm.components import group_parameters, layer_stacks
 from traintriage.detectors.gradnorm.correlation import loss_correlation
+from traintriage.detectors.gradnorm.stats import safe_log10
 from traintriage.errors import InputError
 from traintriage.signals import RunData, Series, infer_roles
 
@@ -191,3 +195,18 @@ def test_components_sort_naturally_whatever_digits_their_names_hold():
     order = [c.name for c in report.components]
     assert order.index("layer2") < order.index("layer10") < order.index("layer" + "9" * 5000)
     assert {"layer²", "layer02"} <= set(order)
+
+
+@given(
+    hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=1, max_dims=2, max_side=40),
+        elements=st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True),
+    )
+)
+def test_safe_log10_is_log10_of_the_positive_finite_values_and_nan_elsewhere(values):
+    """The one-pass version against the plain definition: NaN for zero, negatives, NaN and +/-inf."""
+    expected = np.full(values.shape, np.nan)
+    ok = np.isfinite(values) & (values > 0)
+    expected[ok] = np.log10(values[ok])
+    np.testing.assert_array_equal(safe_log10(values), expected)

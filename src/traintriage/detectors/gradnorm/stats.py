@@ -43,7 +43,8 @@ def safe_log10(values: np.ndarray) -> np.ndarray:
 
     One ufunc pass and one masked fill: log10 already maps a negative or NaN value to NaN, zero to
     -inf and +inf to +inf, so only the infinities need replacing (half the time of gathering the
-    valid values through a boolean index and scattering them back; called once per component).
+    valid values through a boolean index and scattering them back; stats, spikes and depth each call it
+    on every component).
     """
     x = np.asarray(values, dtype=np.float64)
     out = np.empty_like(x)
