@@ -14,9 +14,15 @@ a fresh subprocess (peak RSS is ``ru_maxrss`` of that child):
 * ``analysis after +1% events``: a copy of the run is analysed, 1% more steps are appended to its
   event file with the same writer, and the analysis is timed again; the incremental read must read
   exactly the appended bytes (checked, or the child fails);
+* ``cold analysis, phase by phase``: the cold analysis again, with a timer around each phase (importing
+  traintriage and its readers, reading the run, ``analyze_loss``, ``analyze_gradnorm``): where the cold
+  time goes;
 * ``runmedic diagnose`` (a peer tool on PyPI): installed on demand into ``benchmarks/_venvs/runmedic``
   (gitignored) and timed the same way (load + roles + checks, in-process, fresh process); also on a
   few small runs of ``benchmarks/corpus/runs/``. When it cannot be installed or run, the table says so.
+
+``--tasks phases`` (or any comma-separated subset of the task names) times only those; the targets table
+needs all of tbparse, cold, warm and append.
 
 Targets (checked and printed): cold analysis >= 30x faster than tbparse's read for simple_value and
 >= 60x for tensor-encoded scalars; peak RSS < 160 MB; warm re-analysis < 50 ms; re-analysis after
@@ -26,6 +32,7 @@ Targets (checked and printed): cold analysis >= 30x faster than tbparse's read f
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -131,8 +138,28 @@ def task_append(run_dir: Path, args: argparse.Namespace) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def task_phases(run_dir: Path, args: argparse.Namespace) -> dict:
+    """The cold analysis with a timer around each phase (each phase's cost includes what it imports)."""
+    marks = [time.perf_counter()]
+    from traintriage import api
+    from traintriage.sources import load_readers
+
+    load_readers()  # what a first call imports: numpy, the readers, the report models
+    marks.append(time.perf_counter())
+    count = sum(len(s) for s in api.load(run_dir).series.values())  # fills the event cache
+    marks.append(time.perf_counter())
+    api.analyze_loss(run_dir)
+    marks.append(time.perf_counter())
+    api.analyze_gradnorm(run_dir)
+    marks.append(time.perf_counter())
+    phases = dict(zip(PHASES, (b - a for a, b in itertools.pairwise(marks)), strict=True))
+    return {"seconds": marks[-1] - marks[0], "count": count, **phases}
+
+
+PHASES = ("import", "read", "analyze_loss", "analyze_gradnorm")
+
 TASKS = {"tbparse": task_tbparse, "cold": task_cold, "warm": task_warm, "analysis_only": task_analysis_only,
-         "append": task_append}
+         "append": task_append, "phases": task_phases}
 
 # Run by the runmedic venv's interpreter: runmedic's own load -> roles -> checks, as `runmedic diagnose` does.
 RUNMEDIC_CHILD = r"""
@@ -209,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--encodings", default="simple,tensor")
     ap.add_argument("--no-runmedic", action="store_true", help="skip the peer tool")
+    ap.add_argument("--tasks", default=",".join(TASKS), help="comma-separated subset of: " + ", ".join(TASKS))
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--encoding", default="simple", help=argparse.SUPPRESS)
@@ -217,14 +245,19 @@ def main(argv: list[str] | None = None) -> None:
         _child(args)
         return
 
-    if args.no_runmedic:
-        rm_py, rm_note = None, "skipped (--no-runmedic)"
+    tasks = [t for t in args.tasks.split(",") if t]
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown:
+        ap.error(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
+    full = {"tbparse", "cold", "warm", "append"} <= set(tasks)
+    if args.no_runmedic or not full:
+        rm_py, rm_note = None, "skipped (--no-runmedic, or not every task was asked for)"
     else:
         rm_py, rm_note = runmedic_python()
     print(f"# runmedic: {rm_note}", file=sys.stderr, flush=True)
     load_before = _load_note()
 
-    rows, targets = [], []
+    rows, targets, phase_rows = [], [], []
     for encoding in args.encodings.split(","):
         run_dir = read_speed.generate(encoding, args.tags, args.steps)
         size_mb = read_speed._event_file(run_dir).stat().st_size / 2**20
@@ -234,14 +267,24 @@ def main(argv: list[str] | None = None) -> None:
                             ("warm", "analysis, warm (same process)"),
                             ("analysis_only", "analysis only (warm read, reports not remembered)"),
                             ("append", "analysis after +1% events")]:
+            if task not in tasks:
+                continue
             res[task] = _measure(_task_cmd(task, run_dir, args, encoding), args.repeats)
             r = res[task]
             print(f"#   {label}: {r['seconds']:.3f} s, {r['rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+        if "phases" in tasks:
+            keys = ("seconds", "rss_mb", *PHASES)
+            r = read_speed.median_of_children(_task_cmd("phases", run_dir, args, encoding), args.repeats, keys,
+                                              error=RuntimeError)
+            phase_rows.append((encoding, r))
+            print(f"#   cold, phase by phase: {r['seconds']:.3f} s", file=sys.stderr, flush=True)
         if rm_py is not None:
             try:
                 res["runmedic"] = _measure([str(rm_py), "-c", RUNMEDIC_CHILD, str(run_dir)], args.repeats)
             except RuntimeError as err:
                 rm_note = f"failed on this run: {str(err).strip().splitlines()[-1]}"
+        if "tbparse" not in res:  # no baseline: the ratios below cannot be taken
+            continue
         base = res["tbparse"]["seconds"]
         labels = {"tbparse": "tbparse read (baseline)", "cold": "traintriage analysis, cold",
                   "warm": "traintriage analysis, warm (report remembered)",
@@ -251,6 +294,8 @@ def main(argv: list[str] | None = None) -> None:
         for task, r in res.items():
             rows.append((encoding, labels[task], r["count"], r["seconds"], base / r["seconds"],
                          r["count"] / r["seconds"], r["rss_mb"]))
+        if not full:
+            continue
         need = 30 if encoding == "simple" else 60
         cold = res["cold"]
         targets += [
@@ -268,15 +313,25 @@ def main(argv: list[str] | None = None) -> None:
             targets.append((f"{encoding}: runmedic's time / traintriage's cold time",
                             f"{res['runmedic']['seconds'] / cold['seconds']:.2f}x", None))
 
-    print(f"\nFull analysis (analyze_loss + analyze_gradnorm), {args.tags} tags x {args.steps} steps per encoding, "
-          f"median of {args.repeats}, each in a fresh process; {load_before} at start, {_load_note()} at end\n")
-    print("| encoding | measurement | scalars | seconds | speed-up vs tbparse read | scalars/s | peak RSS MB |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for enc, label, count, sec, ratio, rate, rss in rows:
-        print(f"| {enc} | {label} | {count:,} | {sec:.3f} | {ratio:.1f}x | {rate:,.0f} | {rss:.0f} |")
-    print("\n| target | measured | met |\n|---|---|---|")
-    for what, measured, ok in targets:
-        print(f"| {what} | {measured} | {'-' if ok is None else 'yes' if ok else 'no'} |")
+    if rows:
+        print(f"\nFull analysis (analyze_loss + analyze_gradnorm), {args.tags} tags x {args.steps} steps per encoding, "
+              f"median of {args.repeats}, each in a fresh process; {load_before} at start, {_load_note()} at end\n")
+        print("| encoding | measurement | scalars | seconds | speed-up vs tbparse read | scalars/s | peak RSS MB |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        for enc, label, count, sec, ratio, rate, rss in rows:
+            print(f"| {enc} | {label} | {count:,} | {sec:.3f} | {ratio:.1f}x | {rate:,.0f} | {rss:.0f} |")
+    if targets:
+        print("\n| target | measured | met |\n|---|---|---|")
+        for what, measured, ok in targets:
+            print(f"| {what} | {measured} | {'-' if ok is None else 'yes' if ok else 'no'} |")
+
+    if phase_rows:
+        print(f"\nWhere the cold time goes: median of {args.repeats} fresh processes per phase (each median taken on "
+              "its own, so they need not add up to the total exactly)\n")
+        print("| encoding | " + " | ".join(PHASES) + " | total |")
+        print("|---|" + "---:|" * (len(PHASES) + 1))
+        for enc, r in phase_rows:
+            print(f"| {enc} | " + " | ".join(f"{r[k]:.3f}" for k in PHASES) + f" | {r['seconds']:.3f} |")
 
     print(f"\nrunmedic: {rm_note}")
     if rm_py is not None and not args.no_runmedic:
