@@ -347,3 +347,38 @@ def test_parallel_group_decoding_equals_serial_decoding(tmp_path: Path, monkeypa
         u = threaded.scalars[tag]
         assert np.array_equal(u.steps, t.steps) and np.array_equal(u.wall_times, t.wall_times)
         assert np.array_equal(u.values, t.values, equal_nan=True)
+
+
+def _checked_walk(data: bytes) -> tuple[list[tuple[int, int]], int, str]:
+    """Records up to the first bad length CRC, by a plain walk: the framing ``_frame`` must reproduce."""
+    out, pos = [], 0
+    while pos + 12 <= len(data):
+        length, lcrc = struct.unpack_from("<QI", data, pos)
+        if masked_crc32c(struct.pack("<Q", length)) != lcrc:
+            return out, pos, "badlen"
+        if pos + 16 + length > len(data):
+            break
+        out.append((pos, length))
+        pos += 16 + length
+    return out, pos, "end"
+
+
+@settings(max_examples=200, deadline=None)
+@given(cycle=st.lists(st.integers(0, 40), min_size=1, max_size=12), repeats=st.integers(2, 3000),
+       tail=st.lists(st.integers(0, 300), max_size=5), flip=st.none() | st.tuples(st.floats(0, 1), st.integers(0, 7)),
+       cut=st.integers(0, 30))
+def test_framing_equals_a_checked_walk(cycle: list[int], repeats: int, tail: list[int],
+                                       flip: tuple[float, int] | None, cut: int) -> None:
+    # Periodic lengths (a training loop logging the same tags every step) make _frame predict whole
+    # cycles of headers and verify them in gathered blocks; a length that breaks the period, a flipped
+    # bit (in a header or in data) and a cut-short last record must end or divert it exactly where a
+    # record-by-record walk would.
+    data = bytearray(b"".join(_record(bytes([i % 251]) * n) for _ in range(repeats) for i, n in enumerate(cycle)))
+    data += b"".join(_record(b"t" * n) for n in tail)
+    if flip is not None:
+        data[min(len(data) - 1, int(flip[0] * len(data)))] ^= 1 << flip[1]
+    data = bytes(data[: max(0, len(data) - cut)])
+    starts, lens, pos, reason = eventfile._frame(data, np.frombuffer(data, np.uint8), 0, True, eventfile._Headers())
+    want, want_pos, want_reason = _checked_walk(data)
+    assert list(zip(starts.tolist(), lens.tolist(), strict=True)) == want
+    assert (pos, reason) == (want_pos, want_reason)
