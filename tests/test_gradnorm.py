@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 from traintriage.detectors.gradnorm import analyze_gradnorm
 from traintriage.detectors.gradnorm.components import group_parameters, layer_stacks
 from traintriage.detectors.gradnorm.correlation import loss_correlation
-from traintriage.detectors.gradnorm.stats import safe_log10
+from traintriage.detectors.gradnorm.stats import regime_shifts, safe_log10
 from traintriage.errors import InputError
 from traintriage.signals import RunData, Series, infer_roles
 
@@ -210,3 +210,28 @@ def test_safe_log10_is_log10_of_the_positive_finite_values_and_nan_elsewhere(val
     ok = np.isfinite(values) & (values > 0)
     expected[ok] = np.log10(values[ok])
     np.testing.assert_array_equal(safe_log10(values), expected)
+
+
+def test_a_clean_step_is_one_shift_at_the_step_itself() -> None:
+    # Without noise the window difference is the whole jump over ~a window around the step (each
+    # window keeps a majority from its own side): one tie, resolved to its middle, where the step is.
+    steps = np.arange(1000) * 10
+    logv = np.where(np.arange(1000) < 600, -2.0, -1.0)
+    (shift,) = regime_shifts(steps, logv)
+    assert shift.step == 6000
+    assert shift.before == pytest.approx(0.01) and shift.after == pytest.approx(0.1)
+
+
+def test_shifts_are_at_least_a_window_apart_and_in_step_order() -> None:
+    rng = np.random.default_rng(3)
+    level = np.select([np.arange(2000) < 700, np.arange(2000) < 1400], [-1.0, 0.5], -0.5)
+    logv = level + rng.normal(0, 0.02, 2000)
+    found = [s.step for s in regime_shifts(np.arange(2000), logv)]
+    assert len(found) == 2 and abs(found[0] - 700) <= 5 and abs(found[1] - 1400) <= 5
+
+
+def test_spikes_and_small_changes_are_not_shifts() -> None:
+    logv = np.full(1000, -1.0)
+    logv[500:505] = 2.0  # a spike: far shorter than the window
+    logv[800:] = -0.7  # 0.3 decades: under the 0.5 threshold
+    assert regime_shifts(np.arange(1000), logv) == []

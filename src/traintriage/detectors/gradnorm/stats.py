@@ -121,6 +121,12 @@ def regime_shifts(steps: np.ndarray, logv: np.ndarray, *, min_decades: float = 0
 
     The window is a tenth of the run (at least 10 points), so a spike (a few points) is not a shift;
     0.5 decades (about 3x) is well above the drift of a healthy run within a tenth of it.
+
+    The largest differences are taken first, at least a window apart. A clean step makes the
+    difference equal over a stretch of about a window around it (each window still holds a majority
+    from its own side), so a stretch of equal differences is one shift, placed at its middle: where
+    the step is. Ties are broken by position, never by the order an unstable sort happens to leave
+    them in, which can change with the NumPy build or the CPU's sorting kernels.
     """
     ok = np.isfinite(logv)
     x, st = logv[ok], steps[ok]
@@ -131,15 +137,27 @@ def regime_shifts(steps: np.ndarray, logv: np.ndarray, *, min_decades: float = 0
     m = window_medians(x, w)  # m[j] = median(x[j : j + w])
     diffs = np.full(n, 0.0)
     diffs[w : n - w + 1] = m[w:] - m[: n - 2 * w + 1]  # after-window minus before-window median at i
+    size = np.abs(diffs)
+    candidates = np.flatnonzero(size >= min_decades)
+    if candidates.size == 0:
+        return []
+    # Stretches of equal differences: run r spans [run_start[r], run_start[r + 1]).
+    run_start = np.concatenate([[0], np.flatnonzero(diffs[1:] != diffs[:-1]) + 1, [n]])
     shifts: list[Shift] = []
     used = np.zeros(n, dtype=bool)
-    for i in np.argsort(-np.abs(diffs)):
-        if abs(diffs[i]) < min_decades or len(shifts) >= max_shifts:
+    seen_runs: set[int] = set()
+    for i in candidates[np.argsort(-size[candidates], kind="stable")].tolist():
+        if len(shifts) >= max_shifts:
             break
-        if used[max(0, i - w) : i + w].any():
+        r = int(np.searchsorted(run_start, i, side="right")) - 1
+        if r in seen_runs:
             continue
-        used[i] = True
-        shifts.append(Shift(int(st[i]), float(10 ** m[i - w]), float(10 ** m[i])))
+        seen_runs.add(r)
+        at = (int(run_start[r]) + int(run_start[r + 1]) - 1) // 2
+        if used[max(0, at - w) : at + w].any():
+            continue
+        used[at] = True
+        shifts.append(Shift(int(st[at]), float(10 ** m[at - w]), float(10 ** m[at])))
     return sorted(shifts, key=lambda s: s.step)
 
 
