@@ -87,7 +87,11 @@ def detect_non_finite(name: str, steps: np.ndarray, values: np.ndarray, componen
 
 def growth_decades(values: np.ndarray) -> tuple[float, float, float]:
     """(late - early) median log10 norm, with the early and late medians (decades)."""
-    logv = safe_log10(values)
+    return log_growth(safe_log10(values))
+
+
+def log_growth(logv: np.ndarray) -> tuple[float, float, float]:
+    """:func:`growth_decades` of norms whose log10 is already taken (``safe_log10``)."""
     early = window_median(logv, *EARLY)
     late = window_median(logv, *LATE)
     return late - early, early, late

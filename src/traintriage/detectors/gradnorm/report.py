@@ -19,7 +19,7 @@ from ...signals import RunData, Series
 from .clipping import clipping_stats, detect_heavy_clipping
 from .components import Component, find_components, layer_stacks, natural_key
 from .correlation import loss_correlation
-from .depth import depth_profile, detect_depth, detect_growth, detect_non_finite, growth_decades
+from .depth import depth_profile, detect_depth, detect_growth, detect_non_finite, log_growth
 from .health import dead_mask, detect_dead, detect_imbalance, log_ratio_to_siblings, sibling_reference
 from .howto import HOW_TO_LOG
 from .models import ComponentStats, GradNormReport, LayerStack, NormStats, RegimeShift
@@ -44,13 +44,31 @@ def _lr_at(run: RunData, steps: np.ndarray) -> np.ndarray | None:
     return out
 
 
+def _lr_lookup(run: RunData):
+    """``_lr_at(run, steps)``, computed once per distinct step grid: components logged together share
+    one grid, so a 24-component run looks the LR up once, not 24 times (results are read-only)."""
+    done: list[tuple[np.ndarray, np.ndarray | None]] = []
+
+    def lr_at(steps: np.ndarray) -> np.ndarray | None:
+        for grid, lr in done:
+            if grid is steps or (grid.size == steps.size and np.array_equal(grid, steps)):
+                return lr
+        lr = _lr_at(run, steps)
+        if lr is not None:
+            lr.flags.writeable = False
+        done.append((steps, lr))
+        return lr
+
+    return lr_at
+
+
 def norm_stats(
     name: str, sources: list[str], steps: np.ndarray, values: np.ndarray, lr: np.ndarray | None, dead_pct: float
 ) -> dict:
     finite = np.isfinite(values)
     v = values[finite]
     logv = safe_log10(values)
-    growth = growth_decades(v)[0] if v.size >= 8 else float("nan")
+    growth = log_growth(logv[finite])[0] if v.size >= 8 else float("nan")
     eff_med = eff_p95 = None
     if lr is not None:
         eff = values * lr
@@ -69,7 +87,7 @@ def norm_stats(
         "max": json_number(v.max()) if v.size else None,
         "non_finite": int((~finite).sum()),
         "dead_percent": round(dead_pct, 2),
-        "spikes": len(spike_events(steps, values)),
+        "spikes": len(spike_events(steps, values, logv)),
         "volatility": _num(volatility(logv)),
         "log_slope_per_1k_steps": _num(log_slope(steps, logv)),
         "growth_decades": _num(growth),
@@ -252,11 +270,13 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
 
     # Loss correlation and per-series statistics: independent of one another, so spread over the cores
     # for a large run (the correlation is one more task beside the statistics).
+    lr_at = _lr_lookup(run)
+
     def stats_of(item: tuple[str, list[str], np.ndarray, np.ndarray, float | None]) -> dict:
         name, sources, c_steps, c_values, dead_pct = item
         if dead_pct is None:
             dead_pct = percent(dead_mask(c_values, np.full(c_values.shape, np.nan)))
-        return norm_stats(name, sources, c_steps, c_values, _lr_at(run, c_steps), dead_pct)
+        return norm_stats(name, sources, c_steps, c_values, lr_at(c_steps), dead_pct)
 
     work = [(c.name, list(c.sources), c.steps, c.values,
              comp_rows[c.name]["dead_pct"] if c.name in comp_rows else None) for c in comps]

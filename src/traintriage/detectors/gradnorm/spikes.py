@@ -31,21 +31,28 @@ NO_RECOVERY_RATIO = 3.0
 MAX_EVENTS = 10
 
 
-def spike_events(steps: np.ndarray, values: np.ndarray) -> list[dict]:
-    """Spike events: ``{start, end, peak_step, peak, baseline, ratio, z, recovered, after}``."""
-    logv = safe_log10(values)
+def spike_events(steps: np.ndarray, values: np.ndarray, logv: np.ndarray | None = None) -> list[dict]:
+    """Spike events: ``{start, end, peak_step, peak, baseline, ratio, z, recovered, after}``.
+
+    ``logv``: ``safe_log10(values)`` when the caller already has it.
+    """
+    logv = safe_log10(values) if logv is None else logv
     n = logv.size
     if np.isfinite(logv).sum() < 20:
         return []
     base = rolling_median(logv, WINDOW)
+    with np.errstate(all="ignore"):
+        ratio_log = logv - base
+    high = ratio_log >= np.log10(SPIKE_RATIO)
+    high[: min(5, n)] = False  # no history yet
+    if not high.any():  # nothing clears the ratio: the z-score (a second rolling median) cannot matter
+        return []
     dev = np.abs(logv - base)
     spread = MAD_TO_SIGMA * rolling_median(dev, WINDOW)
     spread = np.maximum(np.where(np.isfinite(spread), spread, SIGMA_FLOOR), SIGMA_FLOOR)
     with np.errstate(all="ignore"):
         z = (logv - base) / spread
-        ratio_log = logv - base
-    hit = np.isfinite(z) & (z >= SPIKE_Z) & (ratio_log >= np.log10(SPIKE_RATIO))
-    hit[: min(5, n)] = False  # no history yet
+    hit = high & np.isfinite(z) & (z >= SPIKE_Z)
     idx = np.flatnonzero(hit)
     if idx.size == 0:
         return []
