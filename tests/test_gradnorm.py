@@ -235,3 +235,22 @@ def test_spikes_and_small_changes_are_not_shifts() -> None:
     logv[500:505] = 2.0  # a spike: far shorter than the window
     logv[800:] = -0.7  # 0.3 decades: under the 0.5 threshold
     assert regime_shifts(np.arange(1000), logv) == []
+
+
+def test_effective_update_uses_the_lr_logged_at_or_before_each_step_on_every_grid() -> None:
+    # Two components on the same grid share one LR lookup; a third, logged every other step, gets its own.
+    n = 200
+    lr = np.where(np.arange(n) < 100, 1e-3, 1e-4)
+    norms = {"gradnorm/a": np.full(n, 2.0), "gradnorm/b": np.full(n, 3.0), "gradnorm/c": np.full(n, 5.0)}
+    series = {k: Series.from_arrays(k, np.arange(n), v) for k, v in norms.items()}
+    series["gradnorm/c"] = Series.from_arrays("gradnorm/c", np.arange(0, n, 2) + 1, np.full(n // 2, 5.0))
+    series["LR"] = Series.from_arrays("LR", np.arange(n), lr)
+    series["Loss/train"] = Series.from_arrays("Loss/train", np.arange(n), np.linspace(2, 1, n))
+    report = analyze_gradnorm(RunData(Path("/tmp/sim"), "synthetic", series, infer_roles(series)))
+    by_name = {c.name: c for c in report.components}
+    # 100 steps at 1e-3 and 100 at 1e-4: the median is the mean of one of each.
+    assert by_name["a"].effective_update_median == pytest.approx(2.0 * (1e-3 + 1e-4) / 2)
+    assert by_name["b"].effective_update_median == pytest.approx(3.0 * (1e-3 + 1e-4) / 2)
+    # Steps 1, 3, ..., 199: 50 before step 100 (LR 1e-3), 50 after.
+    assert by_name["c"].effective_update_median == pytest.approx(5.0 * (1e-3 + 1e-4) / 2)
+    assert by_name["c"].effective_update_p95 == pytest.approx(5.0 * 1e-3)
