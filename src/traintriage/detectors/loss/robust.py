@@ -60,10 +60,11 @@ def rolling_median(y: np.ndarray, window: int, *, trailing: bool = False) -> np.
     return clipped_rolling_median(y, window, window if trailing else window // 2)
 
 
-def trailing_noise(y: np.ndarray, window: int) -> np.ndarray:
+def trailing_noise(y: np.ndarray, window: int, at: np.ndarray | None = None) -> np.ndarray:
     """Local point-to-point noise (see :func:`diff_noise`) of the ``window`` points before each point.
 
-    NaN where fewer than 4 points precede.
+    NaN where fewer than 4 points precede. ``at``: compute it only at these indices (NaN elsewhere),
+    for a caller that needs it at a few points; each value is the same either way.
     """
     y = np.asarray(y, dtype=np.float64)
     n = y.size
@@ -71,8 +72,9 @@ def trailing_noise(y: np.ndarray, window: int) -> np.ndarray:
     if n < 5:
         return out
     d = np.diff(y)  # d[j] = y[j+1] - y[j]; the differences among y[i-window:i] are d[i-window : i-1]
-    ends = np.arange(4, n) - 1
-    out[4:] = MAD_TO_SIGMA * trailing_mad(d, ends, window - 1) / np.sqrt(2.0)
+    rows = np.arange(4, n) if at is None else np.asarray(at, dtype=np.int64)[np.asarray(at) >= 4]
+    if rows.size:
+        out[rows] = MAD_TO_SIGMA * trailing_mad(d, rows - 1, window - 1) / np.sqrt(2.0)
     return out
 
 

@@ -58,13 +58,18 @@ def detect_loss_spikes(
         return []
     w = baseline_window(n)
     base = rolling_median(y, w, trailing=True)
-    sig = trailing_noise(y, w)
+    floor = math.log(MIN_RATIO) if log else 0.5 * float(np.subtract(*np.percentile(y, [95, 5])))
+    excess = y - base
+    # The limit is never below the floor, so only points above it can be flagged: the local noise (a
+    # rolling MAD, most of this detector's cost) is needed at those few points only (NaN elsewhere).
+    above_floor = np.flatnonzero((excess > floor) & (np.arange(n) >= 5))
+    if above_floor.size == 0:
+        return []
+    sig = trailing_noise(y, w, at=above_floor)
     run_sig = diff_noise(y)
     sig = np.maximum(np.nan_to_num(sig, nan=run_sig), 0.25 * run_sig)
-    floor = math.log(MIN_RATIO) if log else 0.5 * float(np.subtract(*np.percentile(y, [95, 5])))
     limit = np.maximum(floor, Z_THRESHOLD * sig)
-    excess = y - base
-    flagged = np.flatnonzero((excess > limit) & (np.arange(n) >= 5))
+    flagged = above_floor[excess[above_floor] > limit[above_floor]]
     if flagged.size == 0:
         return []
     events: list[list[int]] = [[int(flagged[0])]]
