@@ -140,11 +140,15 @@ def detect_imbalance(
     reference: np.ndarray,
     share: np.ndarray,
     n_components: int,
+    ratio: float | None = None,
 ) -> Finding | None:
-    """A component starved (<= ~1/300 of its siblings) or dominant (>= 1e3 of them), over the run."""
+    """A component starved (<= ~1/300 of its siblings) or dominant (>= 1e3 of them), over the run.
+
+    ``ratio``: ``log_ratio_to_siblings(values, reference)`` when the caller already has it.
+    """
     if values.size < 5 or n_components < 2:
         return None
-    ratio = log_ratio_to_siblings(values, reference)
+    ratio = log_ratio_to_siblings(values, reference) if ratio is None else ratio
     if not np.isfinite(ratio):
         return None
     starved = ratio < 0

@@ -208,13 +208,14 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
             v, r, sh = mat[i], ref[i], share[i]
             series = c.sources[0] if len(c.sources) == 1 else c.name
             status = "non_finite" if (~np.isfinite(c.values)).any() else depth_status.get(c.name, "ok")
+            ratio = log_ratio_to_siblings(v, r)
             found = detect_dead(c.name, series, steps, v, r)
             if found is not None and c.name in explained and found.details["exactly_zero_share"] < 0.99:
                 found = None  # tiny front-layer norms of a vanishing stack: reported as vanishing_gradients
             if found is not None:
                 status = "dead"
             elif c.name not in explained:
-                found = detect_imbalance(c.name, series, steps, v, r, sh, len(comps))
+                found = detect_imbalance(c.name, series, steps, v, r, sh, len(comps), ratio)
                 # Beside a flagged stack, a "dominant" component (the head, next to vanishing layers) is
                 # the same fact seen from the other side: keep only starved ones.
                 if found is not None and explained and found.details["kind"] == "dominant":
@@ -226,7 +227,7 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
                 "share_median": _num(np.nanmedian(sh)) if np.isfinite(sh).any() else None,
                 "share_early": _num(np.nanmedian(sh[:q])) if np.isfinite(sh[:q]).any() else None,
                 "share_late": _num(np.nanmedian(sh[-q:])) if np.isfinite(sh[-q:]).any() else None,
-                "log10_ratio_to_siblings": _num(log_ratio_to_siblings(v, r)),
+                "log10_ratio_to_siblings": _num(ratio),
                 "layer_index": stack_pos.get(c.name),
                 "status": status,
                 "dead_pct": percent(dead_mask(v, r)),
