@@ -133,8 +133,8 @@ def _fast_forward(arr: np.ndarray, pos: int, cycle: list[int], headers: _Headers
     that breaks early costs little, up to a bounded number of headers.
     """
     p = len(cycle)
-    want_len = np.asarray(cycle, dtype=np.int64)
-    sizes = want_len + 16
+    want_len = np.asarray(cycle, dtype=np.uint64)
+    sizes = want_len.astype(np.int64) + 16
     pre = np.zeros(p + 1, dtype=np.int64)
     np.cumsum(sizes, out=pre[1:])
     cb = int(pre[-1])
@@ -151,7 +151,7 @@ def _fast_forward(arr: np.ndarray, pos: int, cycle: list[int], headers: _Headers
     while done < k_total:
         k = min(block, k_total - done)
         at = (pos + (done + np.arange(k, dtype=np.int64)) * cb)[:, None] + pre[:p]  # (cycle, record)
-        ok = (length_at[at] == want_len.astype(np.uint64)) & (crc_at[at + 8] == want_crc)
+        ok = (length_at[at] == want_len) & (crc_at[at + 8] == want_crc)
         if not ok.all():
             first_bad = done * p + int(np.argmin(ok.reshape(-1)))
             break

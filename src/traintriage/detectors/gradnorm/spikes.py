@@ -47,11 +47,10 @@ def spike_events(steps: np.ndarray, values: np.ndarray, logv: np.ndarray | None 
     high[: min(5, n)] = False  # no history yet
     if not high.any():  # nothing clears the ratio: the z-score (a second rolling median) cannot matter
         return []
-    dev = np.abs(logv - base)
-    spread = MAD_TO_SIGMA * rolling_median(dev, WINDOW)
+    spread = MAD_TO_SIGMA * rolling_median(np.abs(ratio_log), WINDOW)
     spread = np.maximum(np.where(np.isfinite(spread), spread, SIGMA_FLOOR), SIGMA_FLOOR)
     with np.errstate(all="ignore"):
-        z = (logv - base) / spread
+        z = ratio_log / spread
     hit = high & np.isfinite(z) & (z >= SPIKE_Z)
     idx = np.flatnonzero(hit)
     if idx.size == 0:

@@ -72,7 +72,11 @@ def trailing_noise(y: np.ndarray, window: int, at: np.ndarray | None = None) -> 
     if n < 5:
         return out
     d = np.diff(y)  # d[j] = y[j+1] - y[j]; the differences among y[i-window:i] are d[i-window : i-1]
-    rows = np.arange(4, n) if at is None else np.asarray(at, dtype=np.int64)[np.asarray(at) >= 4]
+    if at is None:
+        rows = np.arange(4, n)
+    else:
+        at = np.asarray(at, dtype=np.int64)
+        rows = at[at >= 4]
     if rows.size:
         out[rows] = MAD_TO_SIGMA * trailing_mad(d, rows - 1, window - 1) / np.sqrt(2.0)
     return out
