@@ -183,14 +183,15 @@ def task_whole_run_stats(run_dir: Path, args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     shifts = 0.0
     for c, lr in zip(comps, lrs, strict=True):
-        v = c.values[np.isfinite(c.values)]
+        finite = np.isfinite(c.values)
+        v = c.values[finite]
         logv = safe_log10(c.values)
         np.median(v), np.percentile(v, 95)
         if lr is not None:
             eff = c.values * lr
             eff = eff[np.isfinite(eff)]
             np.median(eff), np.percentile(eff, 95)
-        volatility(logv), log_growth(logv[np.isfinite(c.values)])
+        volatility(logv), log_growth(logv[finite])
         t1 = time.perf_counter()
         regime_shifts(c.steps, logv)  # its window is a tenth of the run: it grows with every append
         shifts += time.perf_counter() - t1
@@ -225,8 +226,9 @@ def _child(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-def _measure(cmd: list[str], repeats: int) -> dict:
-    return read_speed.median_of_children(cmd, repeats, ("seconds", "rss_mb"), error=RuntimeError)
+def _measure(cmd: list[str], repeats: int, extra_keys: tuple[str, ...] = ()) -> dict:
+    """Median seconds and peak RSS (and ``extra_keys``) of ``repeats`` fresh child processes."""
+    return read_speed.median_of_children(cmd, repeats, ("seconds", "rss_mb", *extra_keys), error=RuntimeError)
 
 
 def _task_cmd(task: str, run_dir: Path, args: argparse.Namespace, encoding: str) -> list[str]:
@@ -313,15 +315,12 @@ def main(argv: list[str] | None = None) -> None:
                             ("whole_run_stats", "whole-run statistics of the gradient norms, serial")]:
             if task not in tasks:
                 continue
-            keys = ("seconds", "rss_mb", "regime_shifts") if task == "whole_run_stats" else ("seconds", "rss_mb")
-            res[task] = read_speed.median_of_children(_task_cmd(task, run_dir, args, encoding), args.repeats, keys,
-                                                      error=RuntimeError)
+            extra = ("regime_shifts",) if task == "whole_run_stats" else ()
+            res[task] = _measure(_task_cmd(task, run_dir, args, encoding), args.repeats, extra)
             r = res[task]
             print(f"#   {label}: {r['seconds']:.3f} s, {r['rss_mb']:.0f} MB", file=sys.stderr, flush=True)
         if "phases" in tasks:
-            keys = ("seconds", "rss_mb", *PHASES)
-            r = read_speed.median_of_children(_task_cmd("phases", run_dir, args, encoding), args.repeats, keys,
-                                              error=RuntimeError)
+            r = _measure(_task_cmd("phases", run_dir, args, encoding), args.repeats, PHASES)
             phase_rows.append((encoding, r))
             print(f"#   cold, phase by phase: {r['seconds']:.3f} s", file=sys.stderr, flush=True)
         if rm_py is not None:

@@ -241,8 +241,8 @@ def test_effective_update_uses_the_lr_logged_at_or_before_each_step_on_every_gri
     # Two components on the same grid share one LR lookup; a third, logged every other step, gets its own.
     n = 200
     lr = np.where(np.arange(n) < 100, 1e-3, 1e-4)
-    norms = {"gradnorm/a": np.full(n, 2.0), "gradnorm/b": np.full(n, 3.0), "gradnorm/c": np.full(n, 5.0)}
-    series = {k: Series.from_arrays(k, np.arange(n), v) for k, v in norms.items()}
+    series = {name: Series.from_arrays(name, np.arange(n), np.full(n, norm))
+              for name, norm in {"gradnorm/a": 2.0, "gradnorm/b": 3.0}.items()}
     series["gradnorm/c"] = Series.from_arrays("gradnorm/c", np.arange(0, n, 2) + 1, np.full(n // 2, 5.0))
     series["LR"] = Series.from_arrays("LR", np.arange(n), lr)
     series["Loss/train"] = Series.from_arrays("Loss/train", np.arange(n), np.linspace(2, 1, n))
