@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import threading
@@ -102,6 +103,58 @@ def test_cache_hit_growth_and_replacement(tmp_path: Path) -> None:
     assert "replaced or shrank" in c.warnings[0] and "train/loss" in c.scalars and "lr" not in c.scalars
     assert c.bytes_read == path.stat().st_size
     assert not any("replaced" in w for w in cache.scan(path).warnings)  # news once
+
+
+def test_growing_file_is_appended_in_place_and_handed_out_values_never_change(tmp_path: Path) -> None:
+    src = next((EVENTS / "plain").iterdir())
+    data = src.read_bytes()
+    path = tmp_path / src.name
+    cuts = [len(data) // 4, len(data) // 4 + 300, len(data) // 4 + 900, len(data)]
+    path.write_bytes(data[: cuts[0]])
+    cache = EventCache()
+    scans = [cache.scan(path)]
+    kept = [{tag: t.values.copy() for tag, t in scans[0].scalars.items()}]
+    for a, b in itertools.pairwise(cuts):
+        with open(path, "ab") as f:
+            f.write(data[a:b])
+        scans.append(cache.scan(path))
+        kept.append({tag: t.values.copy() for tag, t in scans[-1].scalars.items()})
+    full = scan_event_file(src)
+    for tag, t in full.scalars.items():
+        got = scans[-1].scalars[tag]
+        for mine, theirs in ((got.steps, t.steps), (got.values, t.values), (got.wall_times, t.wall_times)):
+            np.testing.assert_array_equal(mine, theirs)
+    # Every earlier result still holds what it held when it was handed out.
+    for scan, values in zip(scans, kept, strict=True):
+        for tag, v in values.items():
+            np.testing.assert_array_equal(scan.scalars[tag].values, v)
+    # The first small growth went into the room left after the cached values: no copy of them.
+    lr = [s.scalars["lr"].values for s in scans]
+    assert len(lr[1]) > len(lr[0]) and np.shares_memory(lr[0], lr[1])
+
+
+def test_a_room_given_to_one_result_is_not_written_for_another() -> None:
+    """Two appends to the same cached arrays (a read that was discarded, then read again) must not write
+    over each other: the second gets a new buffer."""
+    from traintriage.sources.eventcache import _Room
+    from traintriage.sources.eventfile import TagScalars
+
+    def tag(values: list[float]) -> TagScalars:
+        n = len(values)
+        return TagScalars(np.arange(n, dtype=np.int64), np.array(values), np.zeros(n))
+
+    base = tag([1.0, 2.0, 3.0])
+    room = _Room(tuple(np.concatenate([a, np.zeros(10, a.dtype)]) for a in
+                       (base.steps, base.values, base.wall_times)), 3)
+    old = TagScalars(*(b[:3] for b in room.buffers))
+    room1, first = room.append(old, tag([4.0]))
+    room2, second = room.append(old, tag([5.0, 6.0]))
+    assert room1 is room and room2 is not room
+    assert first.values.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert second.values.tolist() == [1.0, 2.0, 3.0, 5.0, 6.0]
+    room3, third = room1.append(first, tag([7.0] * 10))  # 4 + 10 values in a buffer of 13: full
+    assert room3 is not room1 and third.values.tolist() == [1.0, 2.0, 3.0, 4.0] + [7.0] * 10
+    assert first.values.tolist() == [1.0, 2.0, 3.0, 4.0]
 
 
 def test_cache_is_bounded_and_thread_safe(tmp_path: Path) -> None:

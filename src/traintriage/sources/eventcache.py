@@ -14,8 +14,15 @@ A file replaced or truncated *while* it is read (inode or size checked again aft
 again, so a cached scan never mixes two files. Inside a server call each file read is a checkpoint of
 the call's budget (:mod:`traintriage.limits`); a stopped read leaves the cache as it was.
 
+Appending does not copy what is cached: each tag's arrays are the start of buffers with room for
+``SPARE`` more values (:func:`~.eventfile.scan_event_file` leaves it), and the values of the new bytes
+are written into that room. A run that logs 1% more has 1% of its values written, not all of them
+copied, and a 1 GB log does not briefly need its arrays twice. Values already handed out never
+change: a buffer is only written past the highest length given out from it, and a full buffer is
+replaced by a larger one (growing by ``SPARE`` of its size each time, so appends cost O(1) per value).
+
 Thread-safe (one lock for the table, one per path so that two threads never parse the same file at
-once) and bounded: least recently used entries are dropped once their arrays exceed ``max_bytes``.
+once) and bounded: least recently used entries are dropped once their buffers exceed ``max_bytes``.
 Cached arrays are made read-only, since every caller shares them.
 """
 
@@ -37,6 +44,42 @@ from .eventfile import EventFileScan, TagScalars, scan_event_file
 
 _HEAD_BYTES = 64
 _TAIL_BYTES = 64
+SPARE = 0.125
+"""Room left after each tag's values, as a fraction of them, for what a growing file appends."""
+
+
+@dataclass
+class _Room:
+    """The buffers a tag's cached arrays are the start of. ``used`` is the most values ever handed
+    out from them: only what lies past it may be written."""
+
+    buffers: tuple[np.ndarray, np.ndarray, np.ndarray]  # steps, values, wall times
+    used: int
+
+    @classmethod
+    def of(cls, t: TagScalars) -> _Room:
+        """The room of a tag read with ``spare`` > 0 (its arrays are views of the start of their ``.base``)."""
+        buffers = (t.steps.base, t.values.base, t.wall_times.base)
+        assert all(b is not None and b.ndim == 1 and b.shape[0] >= len(t) for b in buffers)
+        return cls(buffers, len(t))  # type: ignore[arg-type]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.nbytes for b in self.buffers)
+
+    def append(self, old: TagScalars, new: TagScalars) -> tuple[_Room, TagScalars]:
+        """``old`` (handed out from this room) followed by ``new``, written into the room when it fits."""
+        n, k = len(old), len(new)
+        room = self
+        if n != self.used or n + k > self.buffers[0].shape[0]:  # the room was given to another result, or is full
+            size = n + k + int((n + k) * SPARE) + 1
+            room = _Room(tuple(np.empty(size, dtype=b.dtype) for b in self.buffers), 0)  # type: ignore[arg-type]
+            for buffer, column in zip(room.buffers, (old.steps, old.values, old.wall_times), strict=True):
+                buffer[:n] = column
+        for buffer, column in zip(room.buffers, (new.steps, new.values, new.wall_times), strict=True):
+            buffer[n : n + k] = column
+        room.used = n + k
+        return room, TagScalars(*(b[: n + k] for b in room.buffers))
 
 
 @dataclass
@@ -47,7 +90,11 @@ class _Entry:
     head: bytes
     tail: bytes
     scan: EventFileScan
-    nbytes: int
+    rooms: dict[str, _Room]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(r.nbytes for r in self.rooms.values())
 
 
 def _head(path: Path, n: int) -> bytes:
@@ -62,27 +109,26 @@ def _freeze(scan: EventFileScan) -> EventFileScan:
     return scan
 
 
-def _merge(old: EventFileScan, new: EventFileScan) -> EventFileScan:
+def _merge(old: EventFileScan, rooms: dict[str, _Room], new: EventFileScan) -> tuple[EventFileScan, dict[str, _Room]]:
+    """``old`` followed by ``new`` (read from where ``old`` ended), and the rooms of the result."""
     scalars = dict(old.scalars)
+    rooms = dict(rooms)
     for tag, t in new.scalars.items():
         prev = scalars.get(tag)
         if prev is None:
-            scalars[tag] = t
+            scalars[tag], rooms[tag] = t, _Room.of(t)
         else:
-            scalars[tag] = TagScalars(
-                np.concatenate([prev.steps, t.steps]),
-                np.concatenate([prev.values, t.values]),
-                np.concatenate([prev.wall_times, t.wall_times]),
-            )
+            rooms[tag], scalars[tag] = rooms[tag].append(prev, t)
     # A tail that was incomplete before and is read now is no longer worth a warning.
     kept = [w for w in old.warnings if not w.startswith("incomplete last record")]
-    return replace(
+    merged = replace(
         new,
         scalars=scalars,
         records_read=old.records_read + new.records_read,
         warnings=kept + new.warnings,
         start_offset=old.start_offset,
     )
+    return merged, rooms
 
 
 _LOCK_POLL_S = 0.05
@@ -192,16 +238,18 @@ class EventCache:
                 and _bytes_at(p, end - len(entry.tail), len(entry.tail)) == entry.tail
             )
             if same_file:
-                # Arrays for the new bytes, plus the copy that appending them to the cached ones makes.
+                # Arrays for the new bytes and, at worst (no room left), a larger copy of the cached ones.
                 checkpoint(planned_bytes=(st.st_size - end) // 2 + entry.nbytes)
-                new = scan_event_file(p, end, check_crc=self.check_crc, tag_plugins=entry.scan.tag_plugins)
-                scan = _merge(entry.scan, new)
+                new = scan_event_file(p, end, check_crc=self.check_crc, tag_plugins=entry.scan.tag_plugins,
+                                      spare=SPARE)
+                scan, rooms = _merge(entry.scan, entry.rooms, new)
             else:
                 warning = (f"{p.name} was replaced or shrank since it was last read "
                            f"({entry.size} -> {st.st_size} bytes); read it again from the start")
         if scan is None:
             checkpoint(planned_bytes=st.st_size // 2)
-            scan = scan_event_file(p, 0, check_crc=self.check_crc)
+            scan = scan_event_file(p, 0, check_crc=self.check_crc, spare=SPARE)
+            rooms = {tag: _Room.of(t) for tag, t in scan.scalars.items()}
         scan = _freeze(scan)
         tail_at = max(scan.end_offset - _TAIL_BYTES, 0)
         try:
@@ -216,7 +264,7 @@ class EventCache:
             return scan, None, False
         result = replace(scan, warnings=[warning, *scan.warnings]) if warning else scan
         # The replacement is news for this call only; the stored scan stays clean.
-        return result, _Entry(st.st_size, st.st_mtime_ns, st.st_ino, head, tail, scan, scan.nbytes), True
+        return result, _Entry(st.st_size, st.st_mtime_ns, st.st_ino, head, tail, scan, rooms), True
 
     def _store(self, key: str, entry: _Entry) -> None:
         with self._lock:

@@ -511,17 +511,35 @@ def _incomplete(offset: int, length: int | None, size: int) -> str:
             "later): the file is probably still being written (or its end is corrupt); read up to that offset")
 
 
+def _assemble(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], spare: float) -> TagScalars:
+    """One tag's decoded parts (one per read window) as one TagScalars, with ``spare`` room after it."""
+    if len(parts) == 1 and spare <= 0:
+        return TagScalars(*parts[0])
+    n = sum(p[0].shape[0] for p in parts)
+    room = n + int(n * spare) + (1 if spare > 0 else 0)
+    columns = []
+    for i, dtype in enumerate((np.int64, np.float64, np.float64)):
+        buffer = np.empty(room, dtype=dtype)
+        np.concatenate([p[i] for p in parts], out=buffer[:n])
+        columns.append(buffer[:n])
+    return TagScalars(*columns)
+
+
 def scan_event_file(
     path: str | os.PathLike[str],
     start_offset: int = 0,
     *,
     check_crc: bool = True,
     tag_plugins: dict[str, str] | None = None,
+    spare: float = 0.0,
 ) -> EventFileScan:
     """Read the scalars of an event file from ``start_offset`` (a record boundary, e.g. a previous
     scan's ``end_offset``) to its last complete record.
 
-    ``tag_plugins`` carries plugin declarations from an earlier read of the same file. Raises
+    ``tag_plugins`` carries plugin declarations from an earlier read of the same file. With ``spare``
+    > 0, each array of the result is the start of its own buffer (its ``.base``), which has room for
+    that fraction more values: a cache can append a later read of a growing file there instead of
+    copying every value it holds (:mod:`.eventcache`). Raises
     :class:`~traintriage.errors.InputError` when the file cannot be opened, or when (read from the
     start, CRCs checked) not one valid record header is found in it.
     """
@@ -602,15 +620,7 @@ def scan_event_file(
         f.close()
     if state.suppressed:
         state.warnings.append(f"... and {state.suppressed} more warnings like these")
-    scalars: dict[str, TagScalars] = {}
-    for tag, parts in state.parts.items():
-        if len(parts) == 1:
-            steps, values, walls = parts[0]
-        else:
-            steps = np.concatenate([p[0] for p in parts])
-            values = np.concatenate([p[1] for p in parts])
-            walls = np.concatenate([p[2] for p in parts])
-        scalars[tag] = TagScalars(steps, values, walls)
+    scalars = {tag: _assemble(parts, spare) for tag, parts in state.parts.items()}
     return EventFileScan(
         path=path,
         scalars=scalars,
