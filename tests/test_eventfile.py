@@ -149,6 +149,38 @@ def test_small_windows_give_the_same_result(rel: str, monkeypatch: pytest.Monkey
         np.testing.assert_array_equal(small.scalars[tag].values, t.values)
 
 
+def test_irregular_logs_read_in_small_windows_fill_columns_sized_to_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Columns are sized from the first window a tag appears in: a tag logged only at first (the estimate
+    overshoots: trimmed), one first seen late, and one that starts logging 10 values a step (outgrows the
+    estimate) all read as in one window, each in a buffer of about its own size."""
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    def event(tag: str, step: int, v: float) -> bytes:
+        return _record(Event(step=step, wall_time=step / 10, summary=Summary(value=[
+            Summary.Value(tag=tag, simple_value=v)])).SerializeToString())
+
+    records = [event("early", s, s * 0.5) for s in range(300)]
+    for s in range(300, 600):
+        records += [event("late", s, -s)] + [event("burst", s, s + j / 10) for j in range(1 if s < 400 else 10)]
+    path = tmp_path / "events.out.tfevents.1.irregular"
+    path.write_bytes(b"".join(records))
+    whole = scan_event_file(path)
+    monkeypatch.setattr(eventfile, "CHUNK_BYTES", 2000)
+    spare = 0.125
+    small = scan_event_file(path, spare=spare)
+    assert {t: len(a) for t, a in small.scalars.items()} == {"early": 300, "late": 300, "burst": 100 + 200 * 10}
+    for tag, t in whole.scalars.items():
+        got = small.scalars[tag]
+        for mine, theirs in ((got.steps, t.steps), (got.values, t.values), (got.wall_times, t.wall_times)):
+            np.testing.assert_array_equal(mine, theirs)
+        for column in (got.steps, got.values, got.wall_times):
+            n, room = len(got), column.base.shape[0]
+            assert n < room <= 1.5 * (n * (1 + spare) + 1) + 64, (tag, n, room)
+
+
 def test_truncated_tail_reads_complete_records_and_continues() -> None:
     path = _file("corrupt/truncated")
     data = path.read_bytes()

@@ -248,13 +248,54 @@ def _resync(arr: np.ndarray, lo: int, file_left: int, headers: _Headers) -> int 
 # ----------------------------------------------------------------------------------------------
 
 
-class _State:
-    """Accumulates one scan: tags, per-tag array parts, plugins, warnings."""
+class _Columns:
+    """One tag's steps, values and wall times, appended window by window into buffers.
 
-    def __init__(self, path: Path, tag_plugins: dict[str, str] | None) -> None:
+    The buffers are sized from the first window the tag appears in, extrapolated to the bytes the scan
+    will read, so a regular log fills them without ever copying them: its peak memory is about its
+    numbers once, where gathering per-window parts and joining them at the end needs them twice.
+    An irregular log that outgrows the estimate grows them by half.
+    """
+
+    __slots__ = ("buffers", "n")
+
+    def __init__(self, capacity: int) -> None:
+        self.buffers = (np.empty(capacity, np.int64), np.empty(capacity, np.float64), np.empty(capacity, np.float64))
+        self.n = 0
+
+    def append(self, columns: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        n, k = self.n, columns[0].shape[0]
+        if n + k > self.buffers[0].shape[0]:
+            self._resize(max(n + k, n + n // 2))
+        for buffer, column in zip(self.buffers, columns, strict=True):
+            buffer[n : n + k] = column
+        self.n = n + k
+
+    def _resize(self, capacity: int) -> None:
+        grown = tuple(np.empty(capacity, b.dtype) for b in self.buffers)
+        for old, new in zip(self.buffers, grown, strict=True):
+            new[: self.n] = old[: self.n]
+        self.buffers = grown  # type: ignore[assignment]
+
+    def finish(self, spare: float) -> TagScalars:
+        """The values as views of the start of their buffers, with room for ``spare`` more (an estimate
+        that overshot by more than half is trimmed, so that a cache counting buffers is not misled)."""
+        want = self.n + int(self.n * spare) + (1 if spare > 0 else 0)
+        if self.buffers[0].shape[0] > want + want // 2 + 64:
+            self._resize(want)
+        return TagScalars(*(b[: self.n] for b in self.buffers))
+
+
+class _State:
+    """Accumulates one scan: tags, per-tag columns, plugins, warnings."""
+
+    def __init__(self, path: Path, tag_plugins: dict[str, str] | None, bytes_to_read: int = 0,
+                 spare: float = 0.0) -> None:
         self.path = path
         self.tag_names: dict[bytes, str] = {}
-        self.parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self.columns: dict[str, _Columns] = {}
+        self.bytes_to_read = bytes_to_read
+        self.spare = spare
         self.tag_plugins: dict[str, str] = dict(tag_plugins or {})
         self.warnings: list[str] = []
         self.suppressed = 0
@@ -280,7 +321,8 @@ class _State:
         warnings (merged back in group order by :meth:`join`), the same tag names and plugins."""
         child = _State.__new__(_State)
         child.path, child.tag_names, child.tag_plugins = self.path, self.tag_names, self.tag_plugins
-        child.parts, child.warnings, child.suppressed, child.records = {}, [], 0, self.records
+        child.columns, child.warnings, child.suppressed, child.records = {}, [], 0, self.records
+        child.bytes_to_read, child.spare = self.bytes_to_read, self.spare
         child.entries, child.decls = [], []
         return child
 
@@ -291,8 +333,9 @@ class _State:
             self.warn(msg)
         self.suppressed += child.suppressed
 
-    def flush_window(self) -> None:
-        """Order this window's values by record and append them to the per-tag parts."""
+    def flush_window(self, bytes_done: int) -> None:
+        """Order this window's values by record and append them to the per-tag columns (``bytes_done``:
+        how far into the bytes to read this window ends, for sizing the columns of new tags)."""
         for rec, tag, plugin in sorted(self.decls):
             del rec
             self.tag_plugins.setdefault(tag, plugin)
@@ -310,7 +353,11 @@ class _State:
                 steps = np.concatenate([i[1] for i in items])[order]
                 values = np.concatenate([i[2] for i in items])[order]
                 walls = np.concatenate([i[3] for i in items])[order]
-            self.parts.setdefault(tag, []).append((steps, values, walls))
+            columns = self.columns.get(tag)
+            if columns is None:
+                expected = steps.shape[0] * max(self.bytes_to_read, bytes_done) / max(bytes_done, 1)
+                columns = self.columns[tag] = _Columns(int(expected * (1 + self.spare)) + 1)
+            columns.append((steps, values, walls))
         self.entries = []
         self.decls = []
 
@@ -497,7 +544,6 @@ def _decode_window(state: _State, arr: np.ndarray, starts: np.ndarray, lens: np.
     else:
         for length, idx in groups:
             decode(state, length, idx)
-    state.flush_window()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -509,20 +555,6 @@ def _incomplete(offset: int, length: int | None, size: int) -> str:
     what = f"declares {length} bytes of data" if length is not None else "its header is cut short"
     return (f"incomplete last record at byte offset {offset} ({what}; the file ends {size - offset} bytes "
             "later): the file is probably still being written (or its end is corrupt); read up to that offset")
-
-
-def _assemble(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], spare: float) -> TagScalars:
-    """One tag's decoded parts (one per read window) as one TagScalars, with ``spare`` room after it."""
-    if len(parts) == 1 and spare <= 0:
-        return TagScalars(*parts[0])
-    n = sum(p[0].shape[0] for p in parts)
-    room = n + int(n * spare) + (1 if spare > 0 else 0)
-    columns = []
-    for i, dtype in enumerate((np.int64, np.float64, np.float64)):
-        buffer = np.empty(room, dtype=dtype)
-        np.concatenate([p[i] for p in parts], out=buffer[:n])
-        columns.append(buffer[:n])
-    return TagScalars(*columns)
 
 
 def scan_event_file(
@@ -549,7 +581,7 @@ def scan_event_file(
     except OSError as exc:
         raise InputError(f"cannot open event file {path}: {exc.strerror or exc}",
                          hint="Check that the path exists and is readable.") from exc
-    state = _State(path, tag_plugins)
+    state = _State(path, tag_plugins, spare=spare)
     headers = _Headers()
     truncated = False
     try:
@@ -558,6 +590,7 @@ def scan_event_file(
             raise InputError(f"start offset {start_offset} is outside {path} ({size} bytes).",
                              hint="Re-read the file from the start (offset 0).")
         f.seek(start_offset)
+        state.bytes_to_read = size - start_offset
         buf_off = start_offset  # file offset of buf[0]
         buf = f.read(min(CHUNK_BYTES, size - start_offset))
         resync_from: int | None = None  # file offset of a bad length header while searching
@@ -588,6 +621,7 @@ def scan_event_file(
             starts = np.concatenate(all_starts)
             lens = np.concatenate(all_lens)
             _decode_window(state, arr, starts, lens, buf_off, check_crc)
+            state.flush_window(buf_off + pos - start_offset)
             if resync_from is None:
                 end_offset = buf_off + pos
             if at_eof:
@@ -620,7 +654,7 @@ def scan_event_file(
         f.close()
     if state.suppressed:
         state.warnings.append(f"... and {state.suppressed} more warnings like these")
-    scalars = {tag: _assemble(parts, spare) for tag, parts in state.parts.items()}
+    scalars = {tag: columns.finish(spare) for tag, columns in state.columns.items()}
     return EventFileScan(
         path=path,
         scalars=scalars,
