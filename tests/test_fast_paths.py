@@ -58,12 +58,17 @@ def test_full_window_medians(x, window):
 
 
 @settings(max_examples=300, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(0, 30), st.integers(0, 40)), elements=values))
-def test_column_nanmedians(mat):
+@given(arrays(np.float64, st.tuples(st.integers(0, 30), st.integers(0, 40)), elements=values), st.integers(1, 50))
+def test_column_nanmedians(mat, block):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         want = np.nanmedian(mat, axis=0) if mat.shape[0] else np.full(mat.shape[1], np.nan)
-    assert same(windows.column_nanmedians(mat), np.asarray(want, dtype=np.float64))
+    default = windows._COLUMN_BLOCK
+    try:
+        windows._COLUMN_BLOCK = block  # columns are taken a block at a time: any block size, same answer
+        assert same(windows.column_nanmedians(mat), np.asarray(want, dtype=np.float64))
+    finally:
+        windows._COLUMN_BLOCK = default
 
 
 @settings(max_examples=200, deadline=None)

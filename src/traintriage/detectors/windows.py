@@ -135,13 +135,18 @@ def column_nanmedians(mat: np.ndarray) -> np.ndarray:
     mat = np.asarray(mat, dtype=np.float64)
     rows, cols = mat.shape
     out = np.full(cols, np.nan)
-    if rows == 0 or cols == 0:
+    if rows == 0:
         return out
-    ordered = np.sort(mat, axis=0)
-    count = rows - np.isnan(mat).sum(axis=0)
-    has = np.flatnonzero(count > 0)
-    c = count[has]
-    lo = ordered[(c - 1) // 2, has]
-    hi = ordered[c // 2, has]
-    out[has] = np.where(c % 2 == 1, lo, (lo + hi) / 2)
+    for start in range(0, cols, _COLUMN_BLOCK):  # a block at a time: the sorted copy stays small
+        block = mat[:, start : start + _COLUMN_BLOCK]
+        ordered = np.sort(block, axis=0)
+        count = rows - np.isnan(block).sum(axis=0)
+        has = np.flatnonzero(count > 0)
+        c = count[has]
+        lo = ordered[(c - 1) // 2, has]
+        hi = ordered[c // 2, has]
+        out[start + has] = np.where(c % 2 == 1, lo, (lo + hi) / 2)
     return out
+
+
+_COLUMN_BLOCK = 1 << 16

@@ -41,16 +41,19 @@ def sibling_reference(mat: np.ndarray) -> np.ndarray:
     median of *all* keeps one huge component from making its siblings look starved (with three
     components, the median of "the other two" would be half the huge one); the middle component
     is the group's typical level. With a single component the result is NaN (no relative judgement).
+
+    Treat the result as read-only: with two components it is a view of ``mat``, and with three or more
+    every row is the same, so it is one row broadcast over all of them rather than a copy per
+    component (a 1 GB log has matrices of ~80 MB).
     """
     k = mat.shape[0]
-    ref = np.full(mat.shape, np.nan)
     if k < 2:
-        return ref
-    clean = np.where(np.isfinite(mat), mat, np.nan)
+        return np.broadcast_to(np.nan, mat.shape)
+    finite = np.isfinite(mat)
+    clean = mat if finite.all() else np.where(finite, mat, np.nan)
     if k == 2:
-        return clean[::-1].copy()
-    ref[:] = column_nanmedians(clean)
-    return ref
+        return clean[::-1]
+    return np.broadcast_to(column_nanmedians(clean), mat.shape)
 
 
 def dead_mask(values: np.ndarray, reference: np.ndarray) -> np.ndarray:

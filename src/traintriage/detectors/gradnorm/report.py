@@ -176,9 +176,10 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
     depth_status: dict[str, str] = {}
     if comps and mat is not None and steps.size >= 5:
         ref = sibling_reference(mat)
-        sq = np.where(np.isfinite(mat), mat, np.nan) ** 2
+        share = np.where(np.isfinite(mat), mat, np.nan)  # squared and divided in place: one matrix, not three
+        np.square(share, out=share)
         with np.errstate(all="ignore"):
-            share = sq / np.nansum(sq, axis=0, keepdims=True)
+            share /= np.nansum(share, axis=0, keepdims=True)
         # Depth profiles of numbered layer stacks.
         for stack in layer_stacks(names):
             rows = [names.index(n) for n in stack]
