@@ -156,11 +156,13 @@ def main(argv: list[str] | None = None) -> None:
               "analysis": "traintriage analyze_loss + analyze_gradnorm, cold", "tbparse": "tbparse read (1 run)"}
     print(f"\n{count:,} scalars in a {size / 2**20:,.0f} MiB file; scalar payload {payload_mb:,.0f} MiB "
           f"({BYTES_PER_SCALAR} B/scalar); Python with traintriage's readers imported: {base_mb:.0f} MiB\n")
-    print("| measurement | seconds | scalars/s | peak RSS MiB | above the imports / payload |")
-    print("|---|---:|---:|---:|---:|")
+    tbparse = results.get("tbparse")
+    print("| measurement | seconds | vs tbparse read | scalars/s | peak RSS MiB | above the imports / payload |")
+    print("|---|---:|---:|---:|---:|---:|")
     for task, r in results.items():
-        print(f"| {labels[task]} | {r['seconds']:.2f} | {r['count'] / r['seconds']:,.0f} | {r['rss_mb']:,.0f} | "
-              f"{(r['rss_mb'] - base_mb) / payload_mb:.2f}x |")
+        speedup = f"{tbparse['seconds'] / r['seconds']:.1f}x" if tbparse else "-"
+        print(f"| {labels[task]} | {r['seconds']:.2f} | {speedup} | {r['count'] / r['seconds']:,.0f} | "
+              f"{r['rss_mb']:,.0f} | {(r['rss_mb'] - base_mb) / payload_mb:.2f}x |")
 
 
 if __name__ == "__main__":
