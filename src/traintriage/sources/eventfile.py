@@ -251,8 +251,8 @@ def _resync(arr: np.ndarray, lo: int, file_left: int, headers: _Headers) -> int 
 class _Columns:
     """One tag's steps, values and wall times, appended window by window into buffers.
 
-    The buffers are sized from the first window the tag appears in, extrapolated to the bytes the scan
-    will read, so a regular log fills them without ever copying them: its peak memory is about its
+    The buffers are sized from the tag's count in the first window it appears in, extrapolated to the
+    bytes left to read, so a regular log fills them without ever copying them: its peak memory is about its
     numbers once, where gathering per-window parts and joining them at the end needs them twice.
     An irregular log that outgrows the estimate grows them by half.
     """
@@ -295,6 +295,7 @@ class _State:
         self.tag_names: dict[bytes, str] = {}
         self.columns: dict[str, _Columns] = {}
         self.bytes_to_read = bytes_to_read
+        self.bytes_done = 0
         self.spare = spare
         self.tag_plugins: dict[str, str] = dict(tag_plugins or {})
         self.warnings: list[str] = []
@@ -322,7 +323,6 @@ class _State:
         child = _State.__new__(_State)
         child.path, child.tag_names, child.tag_plugins = self.path, self.tag_names, self.tag_plugins
         child.columns, child.warnings, child.suppressed, child.records = {}, [], 0, self.records
-        child.bytes_to_read, child.spare = self.bytes_to_read, self.spare
         child.entries, child.decls = [], []
         return child
 
@@ -335,7 +335,11 @@ class _State:
 
     def flush_window(self, bytes_done: int) -> None:
         """Order this window's values by record and append them to the per-tag columns (``bytes_done``:
-        how far into the bytes to read this window ends, for sizing the columns of new tags)."""
+        how far into the bytes to read this window ends, for sizing the columns of new tags: a tag's
+        count in its first window, extrapolated from that window's bytes to all the bytes left)."""
+        window_bytes = max(bytes_done - self.bytes_done, 1)
+        bytes_left = max(self.bytes_to_read - self.bytes_done, window_bytes)
+        self.bytes_done = bytes_done
         for rec, tag, plugin in sorted(self.decls):
             del rec
             self.tag_plugins.setdefault(tag, plugin)
@@ -355,7 +359,7 @@ class _State:
                 walls = np.concatenate([i[3] for i in items])[order]
             columns = self.columns.get(tag)
             if columns is None:
-                expected = steps.shape[0] * max(self.bytes_to_read, bytes_done) / max(bytes_done, 1)
+                expected = steps.shape[0] * bytes_left / window_bytes
                 columns = self.columns[tag] = _Columns(int(expected * (1 + self.spare)) + 1)
             columns.append((steps, values, walls))
         self.entries = []
