@@ -105,7 +105,14 @@ def test_cache_hit_growth_and_replacement(tmp_path: Path) -> None:
     assert not any("replaced" in w for w in cache.scan(path).warnings)  # news once
 
 
-def test_growing_file_is_appended_in_place_and_handed_out_values_never_change(tmp_path: Path) -> None:
+@pytest.mark.parametrize("window", [None, 1000])
+def test_growing_file_is_appended_in_place_and_handed_out_values_never_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int | None
+) -> None:
+    if window is not None:  # many small read windows: columns filled and grown across windows too
+        from traintriage.sources import eventfile
+
+        monkeypatch.setattr(eventfile, "CHUNK_BYTES", window)
     src = next((EVENTS / "plain").iterdir())
     data = src.read_bytes()
     path = tmp_path / src.name
