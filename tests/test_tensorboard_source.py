@@ -6,13 +6,14 @@ import itertools
 import os
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from traintriage.sources.eventcache import EventCache
-from traintriage.sources.eventfile import scan_event_file
+from traintriage.sources.eventfile import TagScalars, scan_event_file
 from traintriage.sources.tensorboard import find_event_files, is_event_file, load_tensorboard_series
 
 FIX = Path(__file__).parent / "fixtures"
@@ -140,28 +141,34 @@ def test_growing_file_is_appended_in_place_and_handed_out_values_never_change(
     assert len(lr[1]) > len(lr[0]) and np.shares_memory(lr[0], lr[1])
 
 
-def test_a_room_given_to_one_result_is_not_written_for_another() -> None:
-    """Two appends to the same cached arrays (a read that was discarded, then read again) must not write
-    over each other: the second gets a new buffer."""
-    from traintriage.sources.eventcache import _Room
-    from traintriage.sources.eventfile import TagScalars
+def test_a_room_given_to_one_result_is_not_written_for_another(tmp_path: Path) -> None:
+    """Two appends to the same cached arrays (a read that was dropped, then read again) must not write
+    over each other: the second copies instead of writing where the first result's values are."""
+    from traintriage.sources.eventcache import SPARE, _merge
+    from traintriage.sources.eventfile import Columns
 
-    def tag(values: list[float]) -> TagScalars:
-        n = len(values)
-        return TagScalars(np.arange(n, dtype=np.int64), np.array(values), np.zeros(n))
-
-    base = tag([1.0, 2.0, 3.0])
-    room = _Room(tuple(np.concatenate([a, np.zeros(10, a.dtype)]) for a in
-                       (base.steps, base.values, base.wall_times)), 3)
-    old = TagScalars(*(b[:3] for b in room.buffers))
-    room1, first = room.append(old, tag([4.0]))
-    room2, second = room.append(old, tag([5.0, 6.0]))
-    assert room1 is room and room2 is not room
-    assert first.values.tolist() == [1.0, 2.0, 3.0, 4.0]
-    assert second.values.tolist() == [1.0, 2.0, 3.0, 5.0, 6.0]
-    room3, third = room1.append(first, tag([7.0] * 10))  # 4 + 10 values in a buffer of 13: full
-    assert room3 is not room1 and third.values.tolist() == [1.0, 2.0, 3.0, 4.0] + [7.0] * 10
-    assert first.values.tolist() == [1.0, 2.0, 3.0, 4.0]
+    src = next((EVENTS / "plain").iterdir())
+    data = src.read_bytes()
+    path = tmp_path / src.name
+    path.write_bytes(data[: len(data) * 19 // 20])  # then 5% more: it fits in the room
+    old = scan_event_file(path, spare=SPARE)
+    columns = {tag: Columns.adopt(t) for tag, t in old.scalars.items()}
+    path.write_bytes(data)
+    new = scan_event_file(path, old.end_offset, spare=SPARE)
+    first, first_columns = _merge(old, columns, new)
+    kept = {tag: t.values.copy() for tag, t in first.scalars.items()}
+    other = replace(new, scalars={tag: TagScalars(t.steps, t.values + 1000.0, t.wall_times)
+                                  for tag, t in new.scalars.items()})
+    second, second_columns = _merge(old, columns, other)
+    for tag, t in first.scalars.items():
+        np.testing.assert_array_equal(t.values, kept[tag])  # untouched by the second append
+        n = len(old.scalars[tag])
+        np.testing.assert_array_equal(second.scalars[tag].values[:n], old.scalars[tag].values)
+        np.testing.assert_array_equal(second.scalars[tag].values[n:], new.scalars[tag].values + 1000.0)
+    # The first append wrote into the room after the old values; the second had to copy them.
+    assert np.shares_memory(first.scalars["lr"].values, old.scalars["lr"].values)
+    assert not np.shares_memory(second.scalars["lr"].values, old.scalars["lr"].values)
+    assert first_columns["lr"] is columns["lr"] and second_columns["lr"] is not columns["lr"]
 
 
 def test_cache_is_bounded_and_thread_safe(tmp_path: Path) -> None:

@@ -14,12 +14,12 @@ A file replaced or truncated *while* it is read (inode or size checked again aft
 again, so a cached scan never mixes two files. Inside a server call each file read is a checkpoint of
 the call's budget (:mod:`traintriage.limits`); a stopped read leaves the cache as it was.
 
-Appending does not copy what is cached: each tag's arrays are the start of buffers with room for
-``SPARE`` more values (:func:`~.eventfile.scan_event_file` leaves it), and the values of the new bytes
-are written into that room. A run that logs 1% more has 1% of its values written, not all of them
-copied, and a 1 GB log does not briefly need its arrays twice. Values already handed out never
-change: a buffer is only written past the highest length given out from it, and a full buffer is
-replaced by a larger one (growing by ``SPARE`` of its size each time, so appends cost O(1) per value).
+Appending does not copy what is cached: each tag's arrays are views of :class:`~.eventfile.Columns`
+with room for ``SPARE`` more values (:func:`~.eventfile.scan_event_file` leaves it), and the values of
+the new bytes are written into that room. A run that logs 1% more has 1% of its values written, not
+all of them copied, and a 1 GB log does not briefly need its arrays twice. Values already handed out
+never change: columns are only written past the most values handed out from them, and a result that
+was read but dropped (the file changed during the read) leaves the next append to copy instead.
 
 Thread-safe (one lock for the table, one per path so that two threads never parse the same file at
 once) and bounded: least recently used entries are dropped once their buffers exceed ``max_bytes``.
@@ -36,50 +36,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import InputError
 from ..limits import checkpoint
-from .eventfile import EventFileScan, TagScalars, scan_event_file
+from .eventfile import Columns, EventFileScan, scan_event_file
 
 _HEAD_BYTES = 64
 _TAIL_BYTES = 64
 SPARE = 0.125
 """Room left after each tag's values, as a fraction of them, for what a growing file appends."""
-
-
-@dataclass
-class _Room:
-    """The buffers a tag's cached arrays are the start of. ``used`` is the most values ever handed
-    out from them: only what lies past it may be written."""
-
-    buffers: tuple[np.ndarray, np.ndarray, np.ndarray]  # steps, values, wall times
-    used: int
-
-    @classmethod
-    def of(cls, t: TagScalars) -> _Room:
-        """The room of a tag read with ``spare`` > 0 (its arrays are views of the start of their ``.base``)."""
-        buffers = (t.steps.base, t.values.base, t.wall_times.base)
-        assert all(b is not None and b.ndim == 1 and b.shape[0] >= len(t) for b in buffers)
-        return cls(buffers, len(t))  # type: ignore[arg-type]
-
-    @property
-    def nbytes(self) -> int:
-        return sum(b.nbytes for b in self.buffers)
-
-    def append(self, old: TagScalars, new: TagScalars) -> tuple[_Room, TagScalars]:
-        """``old`` (handed out from this room) followed by ``new``, written into the room when it fits."""
-        n, k = len(old), len(new)
-        room = self
-        if n != self.used or n + k > self.buffers[0].shape[0]:  # the room was given to another result, or is full
-            size = n + k + int((n + k) * SPARE) + 1
-            room = _Room(tuple(np.empty(size, dtype=b.dtype) for b in self.buffers), 0)  # type: ignore[arg-type]
-            for buffer, column in zip(room.buffers, (old.steps, old.values, old.wall_times), strict=True):
-                buffer[:n] = column
-        for buffer, column in zip(room.buffers, (new.steps, new.values, new.wall_times), strict=True):
-            buffer[n : n + k] = column
-        room.used = n + k
-        return room, TagScalars(*(b[: n + k] for b in room.buffers))
 
 
 @dataclass
@@ -90,11 +54,11 @@ class _Entry:
     head: bytes
     tail: bytes
     scan: EventFileScan
-    rooms: dict[str, _Room]
+    columns: dict[str, Columns]  # what each tag's arrays in ``scan`` are views of
 
     @property
     def nbytes(self) -> int:
-        return sum(r.nbytes for r in self.rooms.values())
+        return sum(c.nbytes for c in self.columns.values())
 
 
 def _head(path: Path, n: int) -> bytes:
@@ -109,16 +73,22 @@ def _freeze(scan: EventFileScan) -> EventFileScan:
     return scan
 
 
-def _merge(old: EventFileScan, rooms: dict[str, _Room], new: EventFileScan) -> tuple[EventFileScan, dict[str, _Room]]:
-    """``old`` followed by ``new`` (read from where ``old`` ended), and the rooms of the result."""
+def _merge(
+    old: EventFileScan, columns: dict[str, Columns], new: EventFileScan
+) -> tuple[EventFileScan, dict[str, Columns]]:
+    """``old`` followed by ``new`` (read from where ``old`` ended), and the columns of the result."""
     scalars = dict(old.scalars)
-    rooms = dict(rooms)
+    columns = dict(columns)
     for tag, t in new.scalars.items():
         prev = scalars.get(tag)
         if prev is None:
-            scalars[tag], rooms[tag] = t, _Room.of(t)
+            held = Columns.adopt(t)
         else:
-            rooms[tag], scalars[tag] = rooms[tag].append(prev, t)
+            held = columns[tag]
+            if held.n != len(prev):  # its room went to a result that was dropped (read again): copy
+                held = Columns.copy_of(prev, room=len(t) + int(len(prev) * SPARE))
+            held.append((t.steps, t.values, t.wall_times))
+        columns[tag], scalars[tag] = held, held.view()
     # A tail that was incomplete before and is read now is no longer worth a warning.
     kept = [w for w in old.warnings if not w.startswith("incomplete last record")]
     merged = replace(
@@ -128,7 +98,7 @@ def _merge(old: EventFileScan, rooms: dict[str, _Room], new: EventFileScan) -> t
         warnings=kept + new.warnings,
         start_offset=old.start_offset,
     )
-    return merged, rooms
+    return merged, columns
 
 
 _LOCK_POLL_S = 0.05
@@ -242,14 +212,14 @@ class EventCache:
                 checkpoint(planned_bytes=(st.st_size - end) // 2 + entry.nbytes)
                 new = scan_event_file(p, end, check_crc=self.check_crc, tag_plugins=entry.scan.tag_plugins,
                                       spare=SPARE)
-                scan, rooms = _merge(entry.scan, entry.rooms, new)
+                scan, columns = _merge(entry.scan, entry.columns, new)
             else:
                 warning = (f"{p.name} was replaced or shrank since it was last read "
                            f"({entry.size} -> {st.st_size} bytes); read it again from the start")
         if scan is None:
             checkpoint(planned_bytes=st.st_size // 2)
             scan = scan_event_file(p, 0, check_crc=self.check_crc, spare=SPARE)
-            rooms = {tag: _Room.of(t) for tag, t in scan.scalars.items()}
+            columns = {tag: Columns.adopt(t) for tag, t in scan.scalars.items()}
         scan = _freeze(scan)
         tail_at = max(scan.end_offset - _TAIL_BYTES, 0)
         try:
@@ -264,7 +234,7 @@ class EventCache:
             return scan, None, False
         result = replace(scan, warnings=[warning, *scan.warnings]) if warning else scan
         # The replacement is news for this call only; the stored scan stays clean.
-        return result, _Entry(st.st_size, st.st_mtime_ns, st.st_ino, head, tail, scan, rooms), True
+        return result, _Entry(st.st_size, st.st_mtime_ns, st.st_ino, head, tail, scan, columns), True
 
     def _store(self, key: str, entry: _Entry) -> None:
         with self._lock:

@@ -248,13 +248,14 @@ def _resync(arr: np.ndarray, lo: int, file_left: int, headers: _Headers) -> int 
 # ----------------------------------------------------------------------------------------------
 
 
-class _Columns:
-    """One tag's steps, values and wall times, appended window by window into buffers.
+class Columns:
+    """One tag's steps, values and wall times in buffers with room after them for more.
 
-    The buffers are sized from the tag's count in the first window it appears in, extrapolated to the
-    bytes left to read, so a regular log fills them without ever copying them: its peak memory is about its
-    numbers once, where gathering per-window parts and joining them at the end needs them twice.
-    An irregular log that outgrows the estimate grows them by half.
+    The reader fills one per tag, window by window, and the event cache keeps them to append what a
+    growing file adds later: neither copies the values already held unless the room runs out (then
+    the buffers grow by half, so appending costs O(1) per value). ``n`` values are written; what is
+    handed out are views ``buffer[:n]`` and only what lies past ``n`` is ever written, so a view never
+    changes.
     """
 
     __slots__ = ("buffers", "n")
@@ -262,6 +263,25 @@ class _Columns:
     def __init__(self, capacity: int) -> None:
         self.buffers = (np.empty(capacity, np.int64), np.empty(capacity, np.float64), np.empty(capacity, np.float64))
         self.n = 0
+
+    @classmethod
+    def adopt(cls, t: TagScalars) -> Columns:
+        """The columns a scan read with ``spare`` > 0 handed ``t`` out from (its arrays' ``.base``)."""
+        columns = cls.__new__(cls)
+        columns.buffers = (t.steps.base, t.values.base, t.wall_times.base)
+        assert all(b is not None and b.ndim == 1 and b.shape[0] >= len(t) for b in columns.buffers)
+        columns.n = len(t)
+        return columns
+
+    @classmethod
+    def copy_of(cls, t: TagScalars, room: int) -> Columns:
+        columns = cls(len(t) + room)
+        columns.append((t.steps, t.values, t.wall_times))
+        return columns
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.nbytes for b in self.buffers)
 
     def append(self, columns: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
         n, k = self.n, columns[0].shape[0]
@@ -271,19 +291,21 @@ class _Columns:
             buffer[n : n + k] = column
         self.n = n + k
 
+    def view(self) -> TagScalars:
+        return TagScalars(*(b[: self.n] for b in self.buffers))
+
+    def trim(self, spare: float) -> None:
+        """Leave room for about ``spare`` more (a fraction of ``n``): an estimate that overshot by more
+        than half is cut, so that a cache counting buffers is not misled."""
+        want = self.n + int(self.n * spare) + (1 if spare > 0 else 0)
+        if self.buffers[0].shape[0] > want + want // 2 + 64:
+            self._resize(want)
+
     def _resize(self, capacity: int) -> None:
         grown = tuple(np.empty(capacity, b.dtype) for b in self.buffers)
         for old, new in zip(self.buffers, grown, strict=True):
             new[: self.n] = old[: self.n]
         self.buffers = grown  # type: ignore[assignment]
-
-    def finish(self, spare: float) -> TagScalars:
-        """The values as views of the start of their buffers, with room for ``spare`` more (an estimate
-        that overshot by more than half is trimmed, so that a cache counting buffers is not misled)."""
-        want = self.n + int(self.n * spare) + (1 if spare > 0 else 0)
-        if self.buffers[0].shape[0] > want + want // 2 + 64:
-            self._resize(want)
-        return TagScalars(*(b[: self.n] for b in self.buffers))
 
 
 class _State:
@@ -293,7 +315,7 @@ class _State:
                  spare: float = 0.0) -> None:
         self.path = path
         self.tag_names: dict[bytes, str] = {}
-        self.columns: dict[str, _Columns] = {}
+        self.columns: dict[str, Columns] = {}
         self.bytes_to_read = bytes_to_read
         self.bytes_done = 0
         self.spare = spare
@@ -360,7 +382,9 @@ class _State:
             columns = self.columns.get(tag)
             if columns is None:
                 expected = steps.shape[0] * bytes_left / window_bytes
-                columns = self.columns[tag] = _Columns(int(expected * (1 + self.spare)) + 1)
+                # Sized from the tag's count in its first window, extrapolated from that window's bytes
+                # to the bytes left: a regular log fills its columns without copying them once.
+                columns = self.columns[tag] = Columns(int(expected * (1 + self.spare)) + 1)
             columns.append((steps, values, walls))
         self.entries = []
         self.decls = []
@@ -658,7 +682,9 @@ def scan_event_file(
         f.close()
     if state.suppressed:
         state.warnings.append(f"... and {state.suppressed} more warnings like these")
-    scalars = {tag: columns.finish(spare) for tag, columns in state.columns.items()}
+    for columns in state.columns.values():
+        columns.trim(spare)
+    scalars = {tag: columns.view() for tag, columns in state.columns.items()}
     return EventFileScan(
         path=path,
         scalars=scalars,
