@@ -283,11 +283,11 @@ class Columns:
     def nbytes(self) -> int:
         return sum(b.nbytes for b in self.buffers)
 
-    def append(self, columns: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-        n, k = self.n, columns[0].shape[0]
+    def append(self, arrays: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        n, k = self.n, arrays[0].shape[0]
         if n + k > self.buffers[0].shape[0]:
             self._resize(max(n + k, n + n // 2))
-        for buffer, column in zip(self.buffers, columns, strict=True):
+        for buffer, column in zip(self.buffers, arrays, strict=True):
             buffer[n : n + k] = column
         self.n = n + k
 
@@ -311,12 +311,11 @@ class Columns:
 class _State:
     """Accumulates one scan: tags, per-tag columns, plugins, warnings."""
 
-    def __init__(self, path: Path, tag_plugins: dict[str, str] | None, bytes_to_read: int = 0,
-                 spare: float = 0.0) -> None:
+    def __init__(self, path: Path, tag_plugins: dict[str, str] | None, spare: float = 0.0) -> None:
         self.path = path
         self.tag_names: dict[bytes, str] = {}
         self.columns: dict[str, Columns] = {}
-        self.bytes_to_read = bytes_to_read
+        self.bytes_to_read = 0  # set once the file's size is known
         self.bytes_done = 0
         self.spare = spare
         self.tag_plugins: dict[str, str] = dict(tag_plugins or {})
@@ -382,8 +381,7 @@ class _State:
             columns = self.columns.get(tag)
             if columns is None:
                 expected = steps.shape[0] * bytes_left / window_bytes
-                # Sized from the tag's count in its first window, extrapolated from that window's bytes
-                # to the bytes left: a regular log fills its columns without copying them once.
+                # A regular log fills columns sized so without copying them once.
                 columns = self.columns[tag] = Columns(int(expected * (1 + self.spare)) + 1)
             columns.append((steps, values, walls))
         self.entries = []
