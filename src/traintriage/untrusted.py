@@ -66,6 +66,28 @@ def bounded_lines(fh: IO[str], limit: int = MAX_LINE_CHARS, *, held: list[str] |
         yield None
 
 
+def text_encoding(start: bytes) -> str:
+    """The encoding a text log starting with ``start`` is read in: UTF-8, unless a byte-order mark says
+    otherwise (PowerShell's ``>`` writes UTF-16 with a BOM; Notepad writes UTF-8 with one)."""
+    if start.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    return "utf-8"
+
+
+def decode_head(data: bytes) -> str:
+    """The first bytes of a text file as text, in :func:`text_encoding`'s encoding; bad bytes replaced."""
+    return data.decode(text_encoding(data), errors="replace")
+
+
+def open_text(path: str | os.PathLike[str], *, newline: str | None = None) -> IO[str]:
+    """Open a text log for reading in :func:`text_encoding`'s encoding, undecodable bytes replaced."""
+    with open(path, "rb") as fh:
+        start = fh.read(3)
+    return open(path, encoding=text_encoding(start), errors="replace", newline=newline)
+
+
 STILL_WRITTEN_S = 120.0
 """A file modified less than this long ago may still be written: its unterminated last line is held back."""
 

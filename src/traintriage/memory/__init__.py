@@ -111,7 +111,7 @@ def profile_memory(
             from ..sources.resolve import check_inside_roots
 
             traces = [t for t in traces if _inside(t, roots, check_inside_roots)]
-        if traces and not detect_formats(path):
+        if traces and not detect_formats(path, roots=roots):
             path, kind = traces[-1], "trace"
             if len(traces) > 1:
                 pre_warnings.append(f"{len(traces)} profiler traces in {resolved.path}; read the newest, "

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from . import FORMATS, detect_formats
+from . import detect_formats
+from .inventory import classify, inside_roots, name_claims
 from .resolve import check_inside_roots, is_part_of_parent_run
 
 MAX_RUNS = 1000
@@ -49,7 +50,7 @@ class RunCatalog(BaseModel):
     warnings: list[str]
 
 
-def _holds_logs(dirpath: str, filenames: list[str]) -> bool:
+def _holds_logs(dirpath: str, filenames: list[str], root: Path) -> bool:
     """True when a directory's own files are a run's logs.
 
     MLflow writes ``meta.yaml`` both for an experiment (``mlruns/<exp_id>/``) and for each of its runs
@@ -57,10 +58,16 @@ def _holds_logs(dirpath: str, filenames: list[str]) -> bool:
     experiment would be listed as a run of its own next to its runs.
     """
     for name in filenames:
-        fmt = next((f for f in FORMATS if f.matches(name)), None)
+        claims = name_claims(name)
+        if not any(c for _, c in claims):
+            continue
+        path = Path(dirpath) / name
+        if not inside_roots(path, [root]):  # never opened: reading the run says it is outside the roots
+            return True
+        fmt = classify(path, claims=claims)  # by name where that settles it, else by a sniff of its head
         if fmt is None:
             continue
-        if fmt.name == "mlflow" and not os.path.isdir(os.path.join(dirpath, "metrics")):
+        if fmt == "mlflow" and not os.path.isdir(os.path.join(dirpath, "metrics")):
             continue
         return True
     return False
@@ -68,10 +75,12 @@ def _holds_logs(dirpath: str, filenames: list[str]) -> bool:
 
 def run_dirs(root: Path) -> tuple[list[Path], bool]:
     """Directories holding log files, with phase and checkpoint-<step> subdirectories folded into their
-    parent run, and whether the walk stopped early (too deep or too many directories). Names only, no
-    reads: the listing and sweeps (:mod:`traintriage.sweeps.discover`) both start from it."""
+    parent run, and whether the walk stopped early (too deep or too many directories). A file whose name
+    does not settle its format is sniffed (its first kilobytes; never one outside ``root``): the listing
+    and sweeps (:mod:`traintriage.sweeps.discover`) both start from it."""
     runs: set[Path] = set()
     base_depth = len(root.parts)
+    real_root = root.resolve()
     stopped = False
     for walked, (dirpath, dirnames, filenames) in enumerate(os.walk(root), start=1):
         if walked > MAX_DIRS_WALKED:
@@ -80,7 +89,7 @@ def run_dirs(root: Path) -> tuple[list[Path], bool]:
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in ("__pycache__", "node_modules")]
         if len(Path(dirpath).parts) - base_depth >= MAX_DEPTH:
             dirnames[:] = []
-        if _holds_logs(dirpath, filenames):
+        if _holds_logs(dirpath, filenames, real_root):
             path = Path(dirpath)
             runs.add(path.parent if is_part_of_parent_run(path.name) and path != root else path)
     return sorted(runs), stopped
@@ -137,7 +146,7 @@ def plan_runs(roots: Sequence[Path], *, under: str | None = None) -> tuple[list[
 def read_listing(job: RunJob) -> tuple[RunListing, list[str]]:
     """Read one run for its listing (its last step needs its series); top level, so workers can run it."""
     run_dir = job.run_dir
-    files = [p for paths in detect_formats(run_dir, max_depth=2).values() for p in paths]
+    files = [p for paths in detect_formats(run_dir, max_depth=2, roots=job.roots).values() for p in paths]
     stats = [p.stat() for p in files if p.exists()]
     source, last_step, errs = _last_step(run_dir, job.roots)
     listing = RunListing(

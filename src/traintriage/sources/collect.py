@@ -49,8 +49,16 @@ class Columns:
     def keys(self) -> list[str]:
         return list(self._cols)
 
+    names = keys
+
     def steps_of(self, key: str) -> np.ndarray:
         return np.frombuffer(self._cols[key][0], dtype=np.int64).copy()
+
+    def arrays(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(steps, values, wall_times)`` of one key, as appended (unsorted, repeats kept)."""
+        steps, values, walls = self._cols[key]
+        return (np.frombuffer(steps, dtype=np.int64).copy(), np.frombuffer(values, dtype=np.float64).copy(),
+                np.frombuffer(walls, dtype=np.float64).copy())
 
     def to_series(self) -> dict[str, Series]:
         out = {}
@@ -132,6 +140,9 @@ _METRIC_WORDS = frozenset(
         "top1",
         "top5",
         "norm",
+        "gnorm",
+        "trl",
+        "tel",
         "epoch",
         "epochs",
     ]

@@ -15,7 +15,9 @@ dropped; a non-number in a numeric column is reported as ``file:line``. Wall tim
 from __future__ import annotations
 
 import csv
+import itertools
 import math
+import re
 from pathlib import Path
 
 from ..signals import Series
@@ -25,10 +27,12 @@ from ..untrusted import (
     as_step,
     bounded_lines,
     held_line_note,
+    open_text,
     short_repr,
     still_written,
 )
-from .collect import STEP_KEYS, Columns, LineProblems, load_each_and_merge
+from .collect import STEP_KEYS, Columns, LineProblems, load_each_and_merge, looks_like_metric
+from .formats import Head, SourceFormat, suffix_claim
 
 WALL_KEYS = ("wall_time", "walltime", "_timestamp", "timestamp")
 
@@ -44,8 +48,10 @@ def _index_columns(header: list[str]) -> tuple[int | None, str, int | None]:
     return step_col, how, wall_col
 
 
-def parse_csv_lines(path: Path, lines, first_line_no: int = 1) -> tuple[dict[str, Series], list[str]]:
-    """Parse CSV text (an iterator of lines, header first); shared with the text reader for ``training.log``."""
+def parse_csv_lines(
+    path: Path, lines, first_line_no: int = 1, delimiter: str = ","
+) -> tuple[dict[str, Series], list[str]]:
+    """Parse CSV text (an iterator of lines, header first), its fields split by ``delimiter``."""
     problems = LineProblems(path)
     warnings: list[str] = []
     long_lines: list[int] = []
@@ -58,7 +64,7 @@ def parse_csv_lines(path: Path, lines, first_line_no: int = 1) -> tuple[dict[str
             else:
                 yield line
 
-    reader = csv.reader(feed())
+    reader = csv.reader(feed(), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
@@ -131,13 +137,65 @@ def parse_csv_lines(path: Path, lines, first_line_no: int = 1) -> tuple[dict[str
 def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
     try:
         held: list[str] = []
-        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-            series, warnings = parse_csv_lines(path, bounded_lines(fh, held=held if still_written(path) else None))
+        with open_text(path, newline="") as fh:
+            lines = bounded_lines(fh, held=held if still_written(path) else None)
+            first = next((line for line in lines if line is None or line.strip()), None)
+            delimiter = _delimiter(first or "")
+            if first is not None:
+                lines = itertools.chain([first], lines)
+            series, warnings = parse_csv_lines(path, lines, delimiter=delimiter)
+        if delimiter != ",":
+            warnings.insert(0, f"{path}: fields separated by {_DELIMITER_NAMES[delimiter]}.")
         return series, warnings + ([held_line_note(path)] if held else [])
     except OSError as err:
         return {}, [f"{path}: cannot read ({err})"]
 
 
+_DELIMITER_NAMES = {",": "commas", "\t": "tabs", ";": "semicolons"}
+_HEADER_FIELD_RE = re.compile(r"^[A-Za-z_][\w/.\-() \[\]%@:]*$")
+
+
+def _delimiter(header: str) -> str:
+    """The separator of a header line: the one of ``,``, tab, ``;`` that splits it into the most fields."""
+    return max(_DELIMITER_NAMES, key=lambda d: (header.count(d), d == ","))
+
+
+def _header_fields(line: str, delimiter: str) -> list[str] | None:
+    """The names of a header line, or None when it is not one (a field that is not a name)."""
+    fields = [f.strip().strip('"') for f in line.strip().split(delimiter)]
+    if len(fields) < 2 or not all(_HEADER_FIELD_RE.match(f) for f in fields if f):
+        return None
+    return fields
+
+
+def _sniff(head: Head) -> bool:
+    """A header of names, one of them a metric or a step/epoch, then a row with as many fields, some numbers."""
+    lines = [line for line in head.lines if line.strip()]
+    if len(lines) < 2 or lines[0].lstrip().startswith(("{", "[", "#")):
+        return False
+    delimiter = _delimiter(lines[0])
+    fields = _header_fields(lines[0], delimiter)
+    if fields is None:
+        return False
+    low = {f.lower() for f in fields}
+    if not (low & {"epoch", *STEP_KEYS} or any(looks_like_metric(f) for f in fields)):
+        return False
+    row = next(csv.reader([lines[1]], delimiter=delimiter), [])
+    return len(row) == len(fields) and any(as_float(cell) is not None for cell in row if cell.strip())
+
+
+
+
 def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]]:
     """Every CSV file of the run; names repeated across files are prefixed by the later file's path."""
     return load_each_and_merge(run_dir, files, _parse)
+
+
+FORMAT = SourceFormat(
+    "csv",
+    "CSV/TSV logs: Keras CSVLogger (also as training.log), Lightning metrics.csv, ultralytics results.csv, "
+    "any table with a step/iteration/epoch column",
+    lambda name: suffix_claim(name, (".csv", ".tsv", ".log", ".txt")),
+    _sniff,
+    load,
+)

@@ -1,21 +1,37 @@
-"""JSON-lines logs: one record per line, as written by hand-rolled loggers and by W&B history exports.
+"""JSON-lines logs: one record per line, whatever the file is called.
 
-- Step: the first of :data:`~.collect.STEP_KEYS` present in the file's records (``step``,
-  ``global_step``, ``train/global_step``, ...), else W&B's own ``_step``, else the record number.
-  The key is chosen once per file (from the first records that carry one) so steps stay consistent.
-- Nested objects are flattened with ``/`` (``{"train": {"loss": 1}}`` -> ``train/loss``), the way W&B
-  names panels; W&B media entries (objects with ``_type``) and strings are skipped.
-- Keys starting with ``_`` are W&B bookkeeping (``_runtime``, ``_timestamp``): ``_timestamp`` (or
-  ``timestamp``/``wall_time``) becomes the wall time, the rest is not a series.
+Written by hand-rolled loggers, W&B history exports, detectron2 (``metrics.json``), mmdetection 2.x
+(``<timestamp>.log.json``), LLaMA-Factory (``trainer_log.jsonl``) and many more:
+
+- **Step**: the first of :data:`STEP_KEYS` the file's records carry (``step``, ``global_step``,
+  ``iteration``, ``iter``, LLaMA-Factory's ``current_steps``, ...), else W&B's ``_step``, else the
+  epoch, else the record number. The key is chosen once per file (from the first records that carry
+  one) so steps stay consistent.
+- **Counters that restart every epoch** (mmdetection's ``iter`` is the iteration *within* its
+  ``epoch``): steps become ``(epoch - first) x P + iter`` with P the most iterations logged in an epoch,
+  and a record of another phase (validation) is placed at the end of its epoch.
+- **Phases**: a string ``mode``/``phase``/``split`` field (mmdetection writes ``"mode": "val"``) puts a
+  non-training record's series under ``<phase>/`` (``val/bbox_mAP``, ``val/loss``).
+- **Several runs in one file** (detectron2 appends to ``metrics.json`` when a run is started again in the
+  same directory): when the step falls back to the first step of the run so far, a new run starts;
+  the last one is read and a warning says how many earlier ones were skipped. A step that falls back
+  less far is a resumed run: the later write of a repeated step wins (and a warning says so).
+- Nested objects are flattened with ``/`` (``{"train": {"loss": 1}}`` -> ``train/loss``); W&B media
+  entries and strings are skipped; keys starting with ``_`` are W&B bookkeeping, ``_timestamp`` (or
+  ``timestamp``/``wall_time``) is the wall time. A record with no number at all (mmdetection's
+  ``env_info`` header) is not a point.
 - A line that is not a JSON object is reported as ``file:line`` and skipped; a truncated last line
-  (a run still writing) is reported the same way.
+  (a run still writing) is held back.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from array import array
 from pathlib import Path
+
+import numpy as np
 
 from ..signals import Series
 from ..untrusted import (
@@ -26,54 +42,121 @@ from ..untrusted import (
     held_line_note,
     json_error,
     json_loads,
+    open_text,
     still_written,
 )
 from .collect import STEP_KEYS, Columns, LineProblems, flatten, load_each_and_merge
+from .formats import CERTAIN, Head, SourceFormat, suffix_claim
 
 WALL_KEYS = ("_timestamp", "timestamp", "wall_time")
+STEP_KEYS_JSONL = (*STEP_KEYS, "current_steps", "num_updates", "total_iter", "_step")
+"""Step keys in order of preference (``_step``, W&B's record counter, only when no other is logged)."""
+EPOCH_KEY = "epoch"
+WITHIN_EPOCH_KEYS = frozenset({"iter", "it", "batch", "inner_iter"})
+"""Counters that some loggers restart every epoch (checked on the data, not assumed)."""
+PHASE_KEYS = ("mode", "phase", "split")
+TRAIN_PHASES = frozenset({"train", "training", ""})
 _PROBE_RECORDS = 200
 
 
 def _choose_step_key(keys_seen: set[str]) -> str | None:
-    for key in (*STEP_KEYS, "_step"):
-        if key in keys_seen:
-            return key
-    return None
+    return next((key for key in STEP_KEYS_JSONL if key in keys_seen), None)
+
+
+def _phase_of(flat: dict) -> str:
+    for key in PHASE_KEYS:
+        value = flat.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip().lower()
+    return ""
+
+
+class _Records:
+    """Per-record bookkeeping while streaming: the raw step, epoch and phase of record i; the values go to
+    :class:`Columns` keyed by series name with the record index in place of the step."""
+
+    def __init__(self) -> None:
+        self.steps = array("d")
+        self.epochs = array("d")
+        self.train = array("b")
+        self.cols = Columns()
+
+    def add(self, step: float, epoch: float, phase: str, values: list[tuple[str, float, float]]) -> None:
+        index = len(self.steps)
+        self.steps.append(step)
+        self.epochs.append(epoch)
+        self.train.append(phase in TRAIN_PHASES)
+        prefix = "" if phase in TRAIN_PHASES else f"{phase}/"
+        for key, value, wall in values:
+            self.cols.add(prefix + key, index, value, wall)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+def _epoch_relative(steps: np.ndarray, epochs: np.ndarray, train: np.ndarray) -> np.ndarray | None:
+    """Global steps when the step counter restarts every epoch (training records show it falling back as the
+    epoch grows), else None. Records of other phases go to the end of their epoch."""
+    ok = train & np.isfinite(steps) & np.isfinite(epochs)
+    if ok.sum() < 2:
+        return None
+    s, e = steps[ok], epochs[ok]
+    fell = np.flatnonzero(s[1:] < s[:-1])
+    if fell.size == 0 or not np.all(e[fell + 1] > e[fell]):
+        return None
+    per_epoch = float(np.max(s))
+    first = float(np.min(e))
+    out = (epochs - first) * per_epoch + steps
+    other = ~train & np.isfinite(epochs)
+    out[other] = (epochs[other] - first + 1) * per_epoch
+    return out
+
+
+def _last_run(steps: np.ndarray, train: np.ndarray) -> tuple[int, int]:
+    """(index of the first record of the last run in the file, number of runs): a run starts again when a
+    training record's step falls back to (or below) the first step of the run so far."""
+    start, runs, first = 0, 1, None
+    for i in np.flatnonzero(train & np.isfinite(steps)).tolist():
+        step = steps[i]
+        if first is None:
+            first = step
+        elif step <= first and i > start:
+            start, runs, first = i, runs + 1, step
+    return start, runs
 
 
 def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
     problems = LineProblems(path)
     warnings: list[str] = []
-    cols = Columns()
+    records = _Records()
     step_key: str | None = None
-    probe: list[tuple[int, dict]] = []  # the first records, held until the step key is known
+    probe: list[dict] = []  # the first records, held until the step key is known
     keys_seen: set[str] = set()
-    ordinal = 0
     decided = False
-    missing_step = 0
     held_back: list[str] = []  # a last line without a line break, while the file is written
 
-    def emit(line_no: int, flat: dict) -> None:
-        nonlocal ordinal, missing_step
-        if step_key is None:
-            step = ordinal
-        else:
-            value = as_step(flat.get(step_key))  # None for NaN, Inf and steps past int64 (1e300, 2**70)
-            if value is None:
-                missing_step += 1
-                return
-            step = value
-        ordinal += 1
+    def emit(flat: dict) -> None:
         wall = next((w for w in (as_float(flat.get(k)) for k in WALL_KEYS) if w is not None), math.nan)
+        values = []
         for key, raw in flat.items():
-            if key == step_key or key.startswith("_") or key in WALL_KEYS:
+            if key == step_key or key.startswith("_") or key in WALL_KEYS or isinstance(raw, str):
                 continue
-            number = as_float(raw) if not isinstance(raw, str) else None  # None for 10**400
+            number = as_float(raw)  # None for 10**400, booleans, lists
             if number is not None:
-                cols.add(key, step, number, wall)
+                values.append((key, number, wall))
+        if not values:  # a header (env_info) or bookkeeping record
+            return
+        raw_step = flat.get(step_key) if step_key is not None else None
+        step = as_step(raw_step) if raw_step is not None else None
+        if step_key is not None and step is None:
+            step_value = math.nan  # counted as missing below
+        else:
+            step_value = float(step) if step is not None else float(len(records))
+        epoch = as_float(flat.get(EPOCH_KEY))
+        records.add(step_value, epoch if epoch is not None else math.nan, _phase_of(flat), values)
 
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
+        with open_text(path) as fh:
             for line_no, line in enumerate(bounded_lines(fh, held=held_back if still_written(path) else None), 1):
                 if line is None:
                     problems.add(line_no, f"line longer than {MAX_LINE_CHARS:,} characters; skipped")
@@ -94,32 +177,97 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
                     continue
                 flat = dict(flatten(record))
                 if decided:
-                    emit(line_no, flat)
+                    emit(flat)
                     continue
-                probe.append((line_no, flat))
+                probe.append(flat)
                 keys_seen.update(flat)
                 choice = _choose_step_key(keys_seen)
-                if choice in STEP_KEYS or len(probe) >= _PROBE_RECORDS:  # a real step key, or looked long enough
+                if (choice is not None and choice != "_step") or len(probe) >= _PROBE_RECORDS:
                     step_key, decided = choice, True
                     for held in probe:
-                        emit(*held)
+                        emit(held)
                     probe = []
     except OSError as err:
         return {}, [f"{path}: cannot read ({err})"]
     if not decided:
         step_key = _choose_step_key(keys_seen)
         for held in probe:
-            emit(*held)
-    if step_key is None and ordinal:
-        warnings.append(f"{path}: records carry no step ({', '.join(STEP_KEYS[:4])}, _step); steps are record numbers.")
-    if missing_step:
-        warnings.append(f"{path}: {missing_step} records without a numeric {step_key!r} (a finite integer within "
-                        "int64) were skipped.")
+            emit(held)
+    series = _to_series(path, records, step_key, warnings)
     if held_back:
         warnings.append(held_line_note(path))
-    return cols.to_series(), warnings + problems.finish()
+    return series, warnings + problems.finish()
+
+
+def _to_series(path: Path, records: _Records, step_key: str | None, warnings: list[str]) -> dict[str, Series]:
+    """Turn the per-record columns into series with global steps (epoch-relative counters, restarts)."""
+    n = len(records)
+    if n == 0:
+        return {}
+    steps = np.frombuffer(records.steps, dtype=np.float64).copy()
+    epochs = np.frombuffer(records.epochs, dtype=np.float64)
+    train = np.frombuffer(records.train, dtype=np.int8).astype(bool)
+    if step_key is None:
+        if np.isfinite(epochs).all():
+            steps = epochs.copy()
+            warnings.append(f"{path}: records carry no step, only the epoch; steps are epochs.")
+        else:
+            warnings.append(f"{path}: records carry no step ({', '.join(STEP_KEYS_JSONL[:4])}, ...); steps are "
+                            "record numbers.")
+    elif step_key in WITHIN_EPOCH_KEYS:
+        glob = _epoch_relative(steps, epochs, train)
+        if glob is not None:
+            steps = glob
+            warnings.append(f"{path}: {step_key!r} restarts every epoch; steps are (epoch - first) x "
+                            f"{int(np.nanmax(np.frombuffer(records.steps)[train]))} + {step_key}.")
+    start, runs = _last_run(steps, train)
+    if runs > 1:
+        warnings.append(f"{path}: holds {runs} runs one after another (the step starts again from the beginning "
+                        f"at record {start + 1}); read the last one, {n - start} records.")
+    missing = int(np.count_nonzero(~np.isfinite(steps[start:])))
+    if missing:
+        warnings.append(f"{path}: {missing} records without a numeric {step_key!r} (a finite integer within "
+                        "int64) were skipped.")
+    out: dict[str, Series] = {}
+    for key in records.cols.names():
+        idx, values, walls = records.cols.arrays(key)
+        keep = (idx >= start) & np.isfinite(steps[idx])
+        if not keep.any():
+            continue
+        out[key] = Series.from_arrays(key, steps[idx[keep]].astype(np.int64), values[keep], walls[keep])
+    return out
 
 
 def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]]:
     """Every JSONL file of the run; names repeated across files are prefixed by the later file's path."""
     return load_each_and_merge(run_dir, files, _parse)
+
+
+def _sniff(head: Head) -> bool:
+    """Two or more lines that are each a JSON object (one object alone is a config or a summary, such as
+    ``all_results.json``; a ``.jsonl`` file is taken by its name whatever it holds)."""
+    lines = [line for line in head.lines if line.strip()]
+    if not lines and not head.complete and head.text.lstrip().startswith("{"):
+        head = head.longer()  # a first record bigger than the head (mmdetection's env_info + config)
+        lines = [line for line in head.lines if line.strip()]
+    objects: list[dict] = []
+    for line in lines[:8]:
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            return False
+        if not isinstance(record, dict):
+            return False
+        objects.append(record)
+    return len(objects) >= 2
+
+
+FORMAT = SourceFormat(
+    "jsonl",
+    "JSON lines, one record per step, whatever the name: hand-rolled loggers, W&B history exports, detectron2 "
+    "metrics.json, mmdetection *.log.json (mode: train|val, per-epoch iter), LLaMA-Factory trainer_log.jsonl",
+    lambda name: CERTAIN if name.lower().endswith((".jsonl", ".ndjson")) else suffix_claim(
+        name, (".json", ".log", ".txt")),
+    _sniff,
+    load,
+)

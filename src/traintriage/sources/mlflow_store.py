@@ -17,9 +17,10 @@ from pathlib import Path
 
 from ..signals import Series
 from ..untrusted import MAX_LINE_CHARS, as_float, as_step, bounded_lines, held_line_note, still_written
-from . import is_regular_file
 from .collect import Columns, LineProblems
 from .filecache import cached
+from .formats import CERTAIN, NO, SourceFormat
+from .inventory import is_regular_file
 
 _META_RE = re.compile(r"^(\w+):\s*(.*?)\s*$")
 
@@ -38,7 +39,7 @@ def _meta(path: Path) -> dict[str, str]:
     return out
 
 
-def _parse_metric(path: Path) -> tuple[dict[str, Series], list[str]]:
+def parse_metric_file(path: Path) -> tuple[dict[str, Series], list[str]]:
     problems = LineProblems(path)
     cols = Columns()
     held: list[str] = []
@@ -81,7 +82,7 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Series], list[str]]:
                 outside += 1
                 continue
             key = path.relative_to(metrics_dir).as_posix()
-            parsed, warns = cached(path, _parse_metric)
+            parsed, warns = cached(path, parse_metric_file)
             warnings.extend(warns)
             if "value" in parsed:
                 s = parsed["value"]
@@ -112,3 +113,16 @@ def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]
         )
     series, warns = _read_run(folder)
     return series, warns + warnings
+
+
+def _claim(name: str) -> int:
+    return CERTAIN if name == "meta.yaml" else NO
+
+
+FORMAT = SourceFormat(
+    "mlflow",
+    "MLflow file store (mlruns/<experiment>/<run>/metrics/<key>: 'timestamp value step' lines)",
+    _claim,
+    None,
+    load,
+)

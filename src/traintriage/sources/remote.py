@@ -119,11 +119,11 @@ def cache_root(cache_dir: Path | None = None) -> Path:
 
 def wanted(rel: str) -> bool:
     """Whether an analysis reads this file (by its path relative to the mirrored prefix)."""
-    from . import FORMATS
+    from .inventory import may_be_log
 
     parts = rel.split("/")
     name = parts[-1]
-    return any(f.matches(name) for f in FORMATS) or name in _HPARAM_NAMES or any(p in _MLFLOW_DIRS for p in parts[:-1])
+    return may_be_log(name) or name in _HPARAM_NAMES or any(p in _MLFLOW_DIRS for p in parts[:-1])
 
 
 def _safe_rel(full: str, base: str) -> str | None:

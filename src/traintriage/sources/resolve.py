@@ -20,8 +20,12 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import OutsideRootsError, TargetNotFoundError
+
+if TYPE_CHECKING:
+    from .inventory import Inventory
 
 EXPERIMENT_DIRS = (Path("outputs") / "training",)
 """Where experiment names are looked up, relative to the working directory and to each root."""
@@ -53,45 +57,41 @@ _TIMESTAMP_RE = re.compile(r"(\d{4})[-_]?(\d{2})[-_]?(\d{2})(?:[-_T]?(\d{2})[-_:
 
 @dataclass(frozen=True)
 class Resolved:
-    """A target resolved to a path, with a sentence saying how."""
+    """A target resolved to a path, with a sentence saying how, and the log files found under it (None when
+    resolution did not need to look: a trial directory, read as it is)."""
 
     path: Path
     how: str
+    inventory: Inventory | None = None
 
 
-def _is_event_name(name: str) -> bool:
-    return "tfevents" in name
+def _scan(path: Path, roots: Sequence[Path] | None) -> Inventory:
+    """The log files under a directory, one level deeper than a run is read, so that each run found in it
+    keeps the depth it would have on its own. Nothing outside ``roots`` is opened."""
+    from .inventory import MAX_DEPTH, scan  # local: the format modules import this module
+
+    return scan(path, max_depth=MAX_DEPTH + 1, roots=roots)
 
 
-def _has_run_data(path: Path, *, max_depth: int = 4) -> bool:
-    """True when ``path`` (a dir) holds anything a source reader understands, at any shallow depth."""
-    from . import detect_formats  # local: avoid a cycle at import time
-
-    return bool(detect_formats(path, max_depth=max_depth))
-
-
-def _run_subdirs(path: Path) -> list[Path]:
-    """Subdirectories of ``path`` that are runs of their own (hold data, and are not phase splits)."""
-    out = []
-    try:
-        children = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    except OSError:
-        return []
-    for child in children:
-        if is_part_of_parent_run(child.name):
-            continue
-        if _has_run_data(child):
-            out.append(child)
-    return out
+def _run_subdirs(inv: Inventory, path: Path) -> list[Path]:
+    """Subdirectories of ``path`` that are runs of their own: they hold log files within 4 levels and are
+    not phase splits."""
+    names = set()
+    for f in inv.files:
+        rel = f.path.relative_to(path).parts
+        if 1 < len(rel) <= 6 and not rel[0].startswith(".") and not is_part_of_parent_run(rel[0]):
+            names.add(rel[0])
+    return [path / name for name in sorted(names)]
 
 
-def _own_files(path: Path) -> bool:
-    """True when the directory itself (not a run subdirectory) holds run data files."""
-    from . import detect_formats
-
-    return bool(detect_formats(path, max_depth=0)) or any(
-        (path / d).is_dir() and _has_run_data(path / d) for d in PHASE_DIRS
-    )
+def _own_files(inv: Inventory, path: Path) -> bool:
+    """True when the directory itself (not a run subdirectory) holds run data files: directly, or in a
+    phase subdirectory (``train/``, ``validation/``) within 4 levels."""
+    for f in inv.files:
+        rel = f.path.relative_to(path).parts
+        if len(rel) == 1 or (rel[0].lower() in PHASE_DIRS and len(rel) <= 6):
+            return True
+    return False
 
 
 def _timestamp_key(name: str) -> str | None:
@@ -123,20 +123,21 @@ def newest_run(runs: Sequence[Path]) -> tuple[Path, str]:
     return best, "newest by last write (run names do not all carry a timestamp)"
 
 
-def _choose_in_experiment(exp_dir: Path, label: str) -> Resolved:
-    runs = _run_subdirs(exp_dir)
+def _choose_in_experiment(exp_dir: Path, label: str, inv: Inventory) -> Resolved:
+    runs = _run_subdirs(inv, exp_dir)
     if not runs:
-        if _own_files(exp_dir):
-            return Resolved(exp_dir, f"{label}: the directory holds the run's files itself")
+        if _own_files(inv, exp_dir):
+            return Resolved(exp_dir, f"{label}: the directory holds the run's files itself", inv.within(exp_dir))
         raise TargetNotFoundError(
             f"{label} ({exp_dir}) holds no run: no event files, trainer_state.json, CSV or JSONL logs found.",
             hint="Point at the run directory that holds the logs, or check that training wrote logs.",
         )
     if len(runs) == 1:
-        return Resolved(runs[0], f"{label}: its only run is {runs[0].name}")
+        return Resolved(runs[0], f"{label}: its only run is {runs[0].name}", inv.within(runs[0]))
     best, why = newest_run(runs)
     others = ", ".join(r.name for r in runs if r != best)
-    return Resolved(best, f"{label}: chose run {best.name} ({why}) among {len(runs)} runs; others: {others}")
+    return Resolved(best, f"{label}: chose run {best.name} ({why}) among {len(runs)} runs; others: {others}",
+                    inv.within(best))
 
 
 _reading_roots: contextvars.ContextVar[tuple[Path, ...] | None] = contextvars.ContextVar(
@@ -283,9 +284,10 @@ def resolve_target(target: str, *, roots: Sequence[Path] | None = None, trial: b
             return Resolved(real, "the target is a file")
         if trial:
             return Resolved(real, "trial directory (read as one run)")
-        if _own_files(real) or not _run_subdirs(real):
-            return Resolved(real, "the target directory is the run")
-        return _choose_in_experiment(real, f"{real.name} holds several runs")
+        inv = _scan(real, roots)
+        if _own_files(inv, real) or not _run_subdirs(inv, real):
+            return Resolved(real, "the target directory is the run", inv.within(real))
+        return _choose_in_experiment(real, f"{real.name} holds several runs", inv)
 
     for base in _bases(roots):
         dirs = TRIAL_DIRS if trial else EXPERIMENT_DIRS
@@ -295,7 +297,7 @@ def resolve_target(target: str, *, roots: Sequence[Path] | None = None, trial: b
                 real = check_inside_roots(candidate, roots)
                 if trial:
                     return Resolved(real, f"trial {target} found under {base / exp_root}")
-                return _choose_in_experiment(real, f"experiment {target!r}")
+                return _choose_in_experiment(real, f"experiment {target!r}", _scan(real, roots))
 
     kind = "trial" if trial else "path or experiment name"
     raise TargetNotFoundError(f"no {kind} {target!r} was found.", hint=_nearby(target, roots))

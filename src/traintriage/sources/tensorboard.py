@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import TraintriageError
 from ..signals import Series, dedupe_last
 from .eventcache import EventCache, default_cache
+from .formats import CERTAIN, NO, Head, SourceFormat
 
 _TS_RE = re.compile(r"tfevents\.(\d+)")
 
@@ -105,3 +106,21 @@ def load_tensorboard_series(
             )
         series[name] = Series(name, steps, values, walls)
     return series, warnings
+
+
+def _claim(name: str) -> int:
+    return CERTAIN if "tfevents" in name and not name.endswith((".tmp", ".lock")) else NO
+
+
+def _sniff(head: Head) -> bool:
+    """A TFRecord whose first event is the ``brain.Event:N`` version record every writer starts with."""
+    return b"brain.Event:" in head.data[:128]
+
+
+FORMAT = SourceFormat(
+    "tensorboard",
+    "TensorBoard event files (events.out.tfevents.*), both scalar encodings",
+    _claim,
+    _sniff,
+    load_tensorboard_series,
+)

@@ -19,21 +19,23 @@ matched against a small, fixed set of patterns, in this order; the first that ma
    printed (from 1); the last line of an epoch wins.
 5. tqdm postfixes: ``Epoch 1:  45%|███ | 450/1000 [00:10<00:12, loss=0.123, lr=1e-4]`` (also
    ``450it [...]``): step = the bar count, continued across restarted bars (epochs).
-6. ``key:value`` / ``key=value`` lines with a step: ``step:125/6200 val_loss:4.4410 train_time:...``,
-   ``iter 300: loss 2.1`` is NOT this (use the regex); a line needs ``step``, ``global_step``,
-   ``iter``, ``iteration``, ``it`` or ``batch`` (else ``epoch``) as a pair or as ``Step 125`` words.
+6. Every other line: the log's own line templates, learned from the log (:mod:`.templates`): nanoGPT's
+   ``iter 250: loss 3.1416, time 120.50ms`` and ``step 500: train loss 2.71, val loss 2.83``, llm.c's
+   ``s:42 trl:3.25 lr:0.000600 norm:0.87`` and ``step 42/5000 | train loss 3.25 | norm 0.87 | ...``,
+   modded-nanogpt's ``step:125/6200 val_loss:4.4410``, fairseq, detectron2's stdout, the PyTorch MNIST
+   example's ``Train Epoch: 1 [640/60000 (1%)]  Loss: 2.28``, behind timestamps, ranks or logging prefixes.
 
 Only fields whose names look like metrics (:func:`~.collect.looks_like_metric`: ``loss``, ``lr``,
 ``grad_norm``, ``acc``, ``ppl``...) become series in patterns 2-6, so ``ms/batch nan`` or
 ``eta=nan`` is never read as a NaN loss, while ``loss nan`` is. Values with units (``12345ms``) are
-not numbers. A file whose first line is a CSV header (Keras ``CSVLogger('training.log')``) is read as
-CSV. A file with no recognised line contributes nothing, with a warning.
+not numbers. A file with no recognised line contributes nothing, with a warning. (A CSV file named
+``training.log``, as Keras' ``CSVLogger`` docs write it, is recognised as CSV by its content and read by
+:mod:`.csvlog`.)
 """
 
 from __future__ import annotations
 
 import ast
-import math
 import os
 import re
 from pathlib import Path
@@ -47,13 +49,15 @@ from ..untrusted import (
     clean_text,
     held_line_note,
     in_int64,
+    open_text,
     short_repr,
     small_int,
     still_written,
 )
-from .collect import STEP_KEYS, Columns, LineProblems, looks_like_metric, merge_files
-from .csvlog import parse_csv_lines
+from .collect import Columns, LineProblems, looks_like_metric, merge_files
 from .filecache import cached
+from .formats import Head, SourceFormat, suffix_claim
+from .templates import TemplateLearner
 
 REGEX_ENV = "TRAINTRIAGE_LOG_REGEX"
 SUFFIXES = (".log", ".out", ".txt")
@@ -62,12 +66,6 @@ _NOT_LOGS = re.compile(
     r"special_tokens|added_tokens|tokenizer|dict|labels|classes|notes|todo|license)\b",
     re.I,
 )
-
-
-def matches(name: str) -> bool:
-    """``*.log``, ``*.out``, ``*.txt`` but not the usual non-logs (requirements.txt, vocab.txt, README.txt)."""
-    low = name.lower()
-    return low.endswith(SUFFIXES) and not _NOT_LOGS.match(low)
 
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?i:nan|inf(?:inity)?)"
@@ -80,10 +78,6 @@ _KERAS_EPOCH_RE = re.compile(r"^\s*Epoch\s+(\d+)/(\d+)\s*$")
 _KERAS_PAIR_RE = re.compile(rf"(?:^|\s)-\s+([A-Za-z_][\w/.]*):\s*({_NUM})(?=\s|$)")
 _TQDM_RE = re.compile(r"(?:\d+%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)|(?P<n2>\d+)it)\s*\[(?P<info>[^\]]*)\]")
 _TQDM_PAIR_RE = re.compile(rf"([A-Za-z_][\w/.\-]*)=({_NUM})(?=,|\s*$)")
-_KV_RE = re.compile(rf"(?<![\w/.\-])([A-Za-z_][\w/.\-]*)\s*[:=]\s*({_NUM})(?:\s*/\s*(\d+))?(?![\w.%])")
-_WORD_STEP_RE = re.compile(r"\b(step|global_step|iteration|iter|it|batch|epoch)\s+(\d+)(?:\s*/\s*\d+)?\b", re.I)
-_CSV_HEADER_RE = re.compile(r"^\s*[A-Za-z_][\w/.\- ]*(?:,[A-Za-z_][\w/.\- ]*)+\s*$")
-_KV_STEP_KEYS = (*STEP_KEYS, "steps")
 _VAL_PREFIX_RE = re.compile(r"^(?:val|valid|validation|eval|test)(?:[_/.\-]|$)", re.I)
 
 
@@ -120,6 +114,8 @@ class _Reader:
         self.bar_last_total = 0
         self.bar_last_val: dict[str, str] = {}
         self.user_lines = 0
+        self.learner = TemplateLearner()
+        self.learned_points = 0
 
     def step_fits(self, step: int, line_no: int) -> bool:
         """A step an int64 holds; else the line is reported (a 30-digit step, or one computed from huge parts)."""
@@ -164,13 +160,13 @@ class _Reader:
                 self.problems.add(line_no, "epoch number too long to be one")
             else:
                 self.keras_epoch = epoch
+                self.learner.feed(text)  # also the epoch of the lines after it that are not Keras's own
             return
         if " - " in text and self._keras(line_no, text):
             return
         if "[" in text and self._tqdm(line_no, text):
             return
-        if ":" in text or "=" in text:
-            self._key_values(line_no, text)
+        self.learner.feed(text)
 
     def _user(self, line_no: int, text: str) -> bool:
         match = self.user.search(text)
@@ -294,65 +290,22 @@ class _Reader:
             fresh.append((name, raw))
         return self.add_pairs("tqdm postfix", self.bar_base + n, fresh, line_no) or bool(pairs)
 
-    def _key_values(self, line_no: int, text: str) -> None:
-        found = _KV_RE.findall(text)
-        if not found:
-            return
-        step = None
-        epoch = None
-        pairs = []
-        for name, raw, _total in found:
-            low = name.lower()
-            if low in _KV_STEP_KEYS and step is None:
-                step = as_float(raw)
-            elif low in ("epoch", "epochs") and epoch is None:
-                epoch = as_float(raw)
-                pairs.append((name, raw))
-            else:
-                pairs.append((name, raw))
-        if step is None:
-            for word in _WORD_STEP_RE.finditer(text):
-                if word.group(1).lower() == "epoch":
-                    epoch = epoch if epoch is not None else float(word.group(2))
-                else:
-                    step = float(word.group(2))
-                    break
-        step = step if step is not None else epoch
-        # A config echo ("Num Epochs = 3", "lr=0.001") is not a record: it needs a step and a metric besides epoch.
-        metrics = [n for n, _ in pairs if looks_like_metric(n) and n.lower() not in ("epoch", "epochs")]
-        if step is None or not math.isfinite(step) or not metrics:
-            return
-        if not -(2.0**63) <= step < 2.0**63:
-            self.problems.add(line_no, f"step {short_repr(step)} is past the int64 range")
-            return
-        self.add_pairs("key:value", int(step), pairs, line_no)
-
-
-def _looks_like_csv(path: Path) -> bool:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            first = next((line for line in bounded_lines(fh) if line is None or line.strip()), "") or ""
-    except OSError:
-        return False
-    if not _CSV_HEADER_RE.match(first):
-        return False
-    fields = {f.strip().lower() for f in first.split(",")}
-    return bool(fields & {"epoch", "loss", *STEP_KEYS})
+    def finish(self) -> tuple[dict[str, Series], list[str]]:
+        """The series read, and what the template learner has to say about them."""
+        learned, self.learned_points = self.learner.finish(self.cols)
+        if self.learned_points:
+            self.used.add("learned templates")
+        return self.cols.to_series(), [f"{self.path}: {w}" for w in learned]
 
 
 def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
     held: list[str] = []
     hold = held if still_written(path) else None
-    if _looks_like_csv(path):
-        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-            series, warns = parse_csv_lines(path, bounded_lines(fh, held=hold))
-        return series, [f"{path}: read as CSV (its first line is a CSV header).", *warns,
-                        *([held_line_note(path)] if held else [])]
     user, note = _user_regex()
     reader = _Reader(path, user)
     warnings = [note] if note else []
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:  # universal newlines: tqdm's \r splits lines
+        with open_text(path) as fh:  # universal newlines: tqdm's \r splits lines
             for line_no, line in enumerate(bounded_lines(fh, held=hold), 1):
                 if line is None:
                     reader.problems.add(line_no, f"line longer than {MAX_LINE_CHARS:,} characters; skipped")
@@ -360,7 +313,8 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
                 reader.line(line_no, line)
     except OSError as err:
         return {}, [f"{path}: cannot read ({err})"]
-    series = reader.cols.to_series()
+    series, learned = reader.finish()
+    warnings.extend(learned)
     if not series:
         warnings.append(
             f"{path}: no recognised training-log lines (HF dicts, key:value with a step, PyTorch tables, Keras "
@@ -388,3 +342,26 @@ def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]
             per_file.append((path, series))
     merged, merge_warnings = merge_files(run_dir, per_file)
     return merged, warnings + merge_warnings
+
+
+def _sniff(head: Head) -> bool:
+    """Training-log lines in the head: two points at least (one, in a file that ends within the head)."""
+    if head.binary:
+        return False
+    reader = _Reader(head.path, _user_regex()[0])
+    for line_no, line in enumerate(head.lines, 1):
+        reader.line(line_no, line)
+    series, _ = reader.finish()
+    points = sum(len(s) for s in series.values())
+    return points >= 2 or (points == 1 and head.complete)
+
+
+FORMAT = SourceFormat(
+    "textlog",
+    "plain-text stdout logs, whatever their name (*.log, *.out, *.txt; a notes .md passed explicitly): line "
+    "templates learned from the log itself (nanoGPT, llm.c, fairseq, detectron2, PyTorch examples, logging "
+    "prefixes), HF dict lines, PyTorch example tables, Keras progress, tqdm postfixes, or TRAINTRIAGE_LOG_REGEX",
+    lambda name: suffix_claim(name, SUFFIXES) if not _NOT_LOGS.match(name.lower()) else 0,
+    _sniff,
+    load,
+)

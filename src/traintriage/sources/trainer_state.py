@@ -26,6 +26,7 @@ from ..signals import Series
 from ..untrusted import as_float, as_step, json_error, json_loads, short_repr
 from .collect import Columns, LineProblems
 from .filecache import cached
+from .formats import CERTAIN, Head, SourceFormat, suffix_claim
 from .resolve import is_readable
 
 SUMMARY_KEYS = frozenset({"train_runtime", "total_flos"})
@@ -131,3 +132,21 @@ def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]
         basis = series.get("grad_norm") or series.get("loss") or next(iter(series.values()))
         series["max_grad_norm"] = Series.from_arrays("max_grad_norm", basis.steps, np.full(len(basis), clip))
     return series, warnings
+
+
+def _claim(name: str) -> int:
+    return CERTAIN if name == "trainer_state.json" else suffix_claim(name, (".json",))
+
+
+def _sniff(head: Head) -> bool:
+    """A JSON object with the Trainer's ``log_history`` (a state saved under another name)."""
+    return head.text.lstrip().startswith("{") and '"log_history"' in head.text
+
+
+FORMAT = SourceFormat(
+    "trainer_state",
+    "Hugging Face Trainer trainer_state.json (log_history; max_grad_norm from training_args.json)",
+    _claim,
+    _sniff,
+    load,
+)

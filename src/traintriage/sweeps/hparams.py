@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..sources import FORMATS
+from ..sources import format_named
 
 FILES: tuple[str, ...] = (
     "params.json",
@@ -173,7 +173,7 @@ def _candidates(trial_dir: Path) -> tuple[dict[str, Path], list[Path], list[Path
     named: dict[str, Path] = {}
     events: list[Path] = []
     mlflow_runs: list[Path] = []
-    is_event = next(f.matches for f in FORMATS if f.name == "tensorboard")
+    is_event = format_named("tensorboard").claim
     base = len(trial_dir.parts)
     for dirpath, dirnames, filenames in os.walk(trial_dir):
         here = Path(dirpath)

@@ -1,0 +1,335 @@
+"""Learn a text log's line templates instead of matching a fixed list of formats.
+
+Training scripts print their metrics with one format string per kind of line (``iter 250: loss 3.14,
+time 120.50ms``; ``step 500: train loss 2.71, val loss 2.83``; ``s:42 trl:3.25 lr:0.000600 norm:0.87``;
+``Train Epoch: 1 [640/60000 (1%)]  Loss: 2.28``). In the spirit of the Drain log parser, each line is
+split into its constant text and its numbers; lines with the same constant text come from the same
+print statement and form one *template*. For each template, once:
+
+- every number is named by the words just before it, within its field (``train loss 2.71`` ->
+  ``train_loss``; ``| norm 0.87 |`` -> ``norm``; ``Epoch [3/10]`` -> ``epoch``), and a template whose
+  text says which phase it reports (``Test set: Average loss``) prefixes it (``test_average_loss``);
+- step counters are recognised by their names (``step``, ``iter``, ``it``, ``s``, ``iteration``,
+  ``num_updates``, ``batch``, ``epoch``) or as an unnamed progress count ``[640/60000]``;
+- a number that is timing or bookkeeping (``time 120ms``, ``eta``, ``rank 0``) is dropped, by the same
+  rule as the other text readers (:func:`~.collect.looks_like_metric`).
+
+Timestamps, dates and durations (``2024-01-01 12:00:00,123``, ``[03/26 21:33:55``, ``eta 0:10:11``) are
+part of the constant text, so prefixes added by ``logging``, torchrun (``[rank0]:``) or a job scheduler
+do not split a template. Lines that carry no metric (warnings, tracebacks, config echoes) are ignored.
+
+Steps, per line: the template's own global counter (``step``/``iter``/...); else its epoch combined with
+its progress count (``(epoch - first) x total + n``); else the step most recently printed by another
+template (a validation line printed after the training line of its step); else the epoch or step of the
+last header line (``Epoch 3/10`` on a line of its own); else, for a template printed at least
+:data:`MIN_UNCOUNTED_LINES` times, its line number among its own lines (with a warning). A counter that
+falls back to where it started is a new run in the same file (the last one is kept, with a warning); one
+that falls back less far is a resumed run (the later lines win).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from array import array
+from dataclasses import dataclass, field
+
+from ..untrusted import as_float, small_int
+from .collect import Columns, looks_like_metric
+
+MIN_UNCOUNTED_LINES = 3
+"""A metric line with no step anywhere is a log only when its template repeats (else: a config echo)."""
+MIN_PLACED_LINES = 2
+"""A metric line without a counter of its own, placed at the step printed before it, must repeat too: printed
+once it is a summary (``peak memory: 31255 MiB``, ``best val loss 1.47``), not a series."""
+
+_MASKS = re.compile(
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[ T_]\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\s+\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
+    r"|\b\d+:\d{2}(?::\d{2})?(?:[.,]\d+)?(?![\d/])"
+    r"|\b\d+\s+days?,\s*"
+)
+"""Timestamps, dates and durations: constant text of a template, never a number of it."""
+
+_NUMBER = re.compile(
+    r"(?<![\w.\-+/])(?P<num>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|(?i:nan|inf(?:inity)?)(?![A-Za-z])))"
+    r"(?:\s*/\s*(?P<total>\d+)(?![\w.]))?"
+    r"(?P<unit>%|[A-Za-z]{1,3}(?:/[A-Za-z]{1,5})?)?"
+    r"(?![\w.])"
+)
+_SEPARATORS = re.compile(r"[,;|()\[\]{}<>\t]|\s-\s|\s—\s|:\s|=")
+_WORD = re.compile(r"[A-Za-z_][\w/.\-@]*")
+_BRACKET_KEY = re.compile(r"([A-Za-z_][\w/.\-@]*)\s*:?\s*[\[(]\s*$")
+
+GLOBAL_COUNTERS = frozenset(
+    {"step", "steps", "global_step", "iter", "iters", "iteration", "iterations", "it", "num_updates", "updates",
+     "update", "total_iter", "global_iter", "train_step", "optimizer_step"}
+)
+EPOCH_COUNTERS = frozenset({"epoch", "epochs", "ep"})
+PROGRESS_COUNTERS = frozenset({"batch", "batches", "mini_batch", "minibatch", "idx"})
+_PHASES = {
+    "train": "train", "training": "train", "trn": "train",
+    "val": "val", "valid": "val", "validation": "val", "validating": "val",
+    "eval": "eval", "evaluation": "eval", "evaluating": "eval",
+    "test": "test", "testing": "test", "dev": "dev",
+}
+_PHASE_WORD = re.compile(r"[A-Za-z]+")
+
+
+@dataclass
+class _Slot:
+    key: str  # normalised name (lower-case words joined by _), "" when the number has none
+    kind: str  # "metric", "global", "epoch", "progress" (a step counter) or "" (ignored)
+    ratio: bool  # "9402/10000" of a metric: read as 0.9402
+
+
+@dataclass
+class _Template:
+    slots: list[_Slot]
+    names: dict[int, str]  # slot index -> series name, for the metric slots
+    counter: int | None = None  # global counter slot
+    epoch: int | None = None
+    progress: int | None = None
+    lines: int = 0
+    kept: list[int] = field(default_factory=list)  # the slots whose values are kept: metrics and counters
+    values: dict[int, array] = field(default_factory=dict)  # slot -> value per line (NaN: none)
+    totals: dict[int, array] = field(default_factory=dict)  # slot -> its "/N" total per line (0: none)
+    orders: array = field(default_factory=lambda: array("q"))  # each line's position in the file
+    contexts: array = field(default_factory=lambda: array("d"))  # the step printed last before it (NaN: none)
+
+    def column(self, slot: int) -> list[float]:
+        return self.values[slot].tolist()
+
+
+def _normalise(words: list[str]) -> str:
+    return "_".join(w.lower() for w in words).strip("_./-")
+
+
+def _key_of(segment: str, first_slot: bool) -> str:
+    """The name of the number that follows ``segment`` (the constant text since the previous number)."""
+    seg = segment.rstrip()
+    bracket = _BRACKET_KEY.search(seg)
+    if bracket and not re.search(r"[\d]", seg[bracket.end(1):]):
+        return bracket.group(1).lower()
+    seg = seg.rstrip(":=#").rstrip()
+    cut = 0
+    for match in _SEPARATORS.finditer(seg):
+        cut = match.end()
+    words = _WORD.findall(seg[cut:])
+    return _normalise(words[-3:])
+
+
+def _phase_of(literal: str, keys: list[str]) -> str | None:
+    """The phase a template's constant text names (``Test set: ...``, ``| valid on 'valid' subset``)."""
+    key_words = {w for k in keys for w in re.split(r"[_/.\-]", k)}
+    for word in _PHASE_WORD.findall(literal):
+        low = word.lower()
+        if low in _PHASES and low not in key_words:
+            return _PHASES[low]
+    return None
+
+
+def _classify(key: str, has_total: bool, first_slot: bool) -> str:
+    last = key.rsplit("_", 1)[-1] if key else ""
+    if key in GLOBAL_COUNTERS or (key == "s" and first_slot):
+        return "global"
+    if key in EPOCH_COUNTERS or (last in EPOCH_COUNTERS and key.endswith(("_epoch", "_epochs")) and "loss" not in key):
+        return "epoch"
+    if key in PROGRESS_COUNTERS or (not key and has_total):
+        return "progress"
+    if key and looks_like_metric(key):
+        return "metric"
+    return ""
+
+
+def _phase_name(phase: str | None, key: str) -> str:
+    """``key`` with the template's phase in front when it is not training and the key does not say it
+    (``Test set: Average loss`` -> ``test_average_loss``); a learning rate is the same in every phase."""
+    words = re.split(r"[_/.\-]", key)
+    if phase in (None, "train") or any(w in _PHASES for w in words) or {"lr", "learning"} & set(words):
+        return key
+    return f"{phase}_{key}"
+
+
+class TemplateLearner:
+    """Feed it lines (:meth:`feed`), then :meth:`finish` into named series."""
+
+    def __init__(self) -> None:
+        self.templates: dict[str, _Template] = {}
+        self.order = 0
+        self.last_global: float | None = None  # the global step most recently printed by any template
+        self.context_epoch: float | None = None  # from a header line: "Epoch 3/10"
+        self.context_step: float | None = None
+        self.ignored_templates: set[str] = set()
+
+    def _learn(self, literal: list[str], matches: list[re.Match]) -> _Template:
+        slots = []
+        for i, match in enumerate(matches):
+            key = _key_of(literal[i], first_slot=i == 0)
+            kind = _classify(key, match.group("total") is not None, first_slot=i == 0)
+            slots.append(_Slot(key, kind, ratio=kind == "metric" and match.group("total") is not None))
+        phase = _phase_of(" ".join(literal), [s.key for s in slots])
+        template = _Template(slots, {i: _phase_name(phase, s.key) for i, s in enumerate(slots) if s.kind == "metric"})
+        for kind, attr in (("global", "counter"), ("epoch", "epoch"), ("progress", "progress")):
+            index = next((i for i, s in enumerate(slots) if s.kind == kind), None)
+            setattr(template, attr, index)
+        template.kept = [i for i in range(len(slots)) if i in template.names or i in
+                         (template.counter, template.epoch, template.progress)]
+        template.values = {i: array("d") for i in template.kept}
+        template.totals = {i: array("q") for i in template.kept if matches[i].group("total") is not None}
+        return template
+
+    def feed(self, text: str) -> bool:
+        """Take one line (ANSI codes removed, stripped); True when it carried a metric or a step."""
+        masked = _MASKS.sub(" <t> ", text) if any(c in text for c in ":/-") else text
+        matches = list(_NUMBER.finditer(masked))
+        if not matches:
+            return False
+        literal, pos = [], 0
+        for m in matches:
+            literal.append(masked[pos : m.start()])
+            pos = m.end()
+        tail = masked[pos:]
+        signature = "\x00".join(
+            [*(re.sub(r"\s+", " ", seg) for seg in literal), re.sub(r"\s+", " ", tail),
+             *((m.group("unit") or "") + ("/" if m.group("total") else "") for m in matches)]
+        )
+        if signature in self.ignored_templates:
+            return False
+        template = self.templates.get(signature)
+        if template is None:
+            template = self._learn(literal, matches)
+            if not template.names and template.counter is None and template.epoch is None:
+                self.ignored_templates.add(signature)
+                return False
+            self.templates[signature] = template
+        self.order += 1
+        if template.names:
+            template.lines += 1
+            template.orders.append(self.order)
+            ctx = self._context_step()
+            template.contexts.append(math.nan if ctx is None else ctx)
+            for i in template.kept:
+                value = as_float(matches[i].group("num"))
+                template.values[i].append(math.nan if value is None else value)
+                if i in template.totals:
+                    template.totals[i].append(small_int(matches[i].group("total")) or 0)
+
+        def value_of(slot: int) -> float | None:
+            return as_float(matches[slot].group("num"))
+
+        if template.counter is not None and (step := value_of(template.counter)) is not None:
+            self.last_global = step
+        elif not template.names:  # a header line: "Epoch 3/10", "Step 200"
+            if template.epoch is not None:
+                self.context_epoch = value_of(template.epoch)
+            elif template.progress is not None:
+                self.context_step = value_of(template.progress)
+        return True
+
+    def _context_step(self) -> float | None:
+        if self.last_global is not None:
+            return self.last_global
+        return self.context_step if self.context_step is not None else self.context_epoch
+
+    def finish(self, cols: Columns) -> tuple[list[str], int]:
+        """Add every template's series to ``cols``; returns warnings and how many lines were read."""
+        warnings: list[str] = []
+        points: list[tuple[int, str, float, float]] = []  # (file order, name, step, value)
+        uncounted: list[str] = []
+        for template in self.templates.values():
+            if not template.names:
+                continue
+            steps = self._steps(template)
+            own = template.counter is not None or template.progress is not None or (
+                template.epoch is not None and self.last_global is None)
+            if not own and template.lines < MIN_PLACED_LINES:
+                continue
+            if steps is None:
+                if template.lines < MIN_UNCOUNTED_LINES:
+                    continue  # a config echo ("lr = 0.001"), not a log
+                steps = [float(k) for k in range(1, template.lines + 1)]
+                uncounted.extend(template.names.values())
+            columns = {i: template.column(i) for i in template.names}
+            ratios = {i: template.totals[i].tolist() for i in template.names if template.slots[i].ratio}
+            for k, (order, step) in enumerate(zip(template.orders.tolist(), steps, strict=True)):
+                if step is None or not math.isfinite(step):
+                    continue
+                for i, name in template.names.items():
+                    value = columns[i][k]
+                    if i in ratios and ratios[i][k]:
+                        value = value / ratios[i][k]
+                    points.append((order, name, step, value))
+        if not points:
+            return warnings, 0
+        points.sort(key=lambda p: p[0])
+        start, runs = _last_run(points)
+        if runs > 1:
+            warnings.append(f"the log holds {runs} runs one after another (the step starts again from the "
+                            "beginning); read the last one.")
+        for _order, name, step, value in points[start:]:
+            if -(2.0**63) <= step < 2.0**63:
+                cols.add(name, int(step), value)
+        if uncounted:
+            names = ", ".join(dict.fromkeys(uncounted))
+            warnings.append(f"lines with {names} carry no step; steps are their line numbers among such lines.")
+        return warnings, len(points) - start
+
+    def _steps(self, t: _Template) -> list[float | None] | None:
+        """The step of each of the template's lines (see the module docstring), or None when it has none."""
+        nan_to_none = lambda xs: [None if math.isnan(x) else x for x in xs]  # noqa: E731
+        if t.counter is not None:
+            return nan_to_none(t.column(t.counter))
+        contexts = nan_to_none(t.contexts.tolist())
+        if t.progress is not None:
+            counts = nan_to_none(t.column(t.progress))
+            totals = t.totals[t.progress].tolist() if t.progress in t.totals else [0] * len(counts)
+            widest = max((n for n in counts if n is not None), default=0.0)
+            epochs = nan_to_none(t.column(t.epoch)) if t.epoch is not None else [None] * len(counts)
+            first_epoch = next((e for e in epochs if e is not None), None)
+            base, last_n, out = 0.0, None, []
+            for n, total, epoch in zip(counts, totals, epochs, strict=True):
+                per_epoch = total or widest
+                if n is None:
+                    out.append(None)
+                elif epoch is not None and first_epoch is not None:
+                    out.append((epoch - first_epoch) * per_epoch + n)
+                else:
+                    if last_n is not None and n < last_n:  # a new pass over the data: continue after the last one
+                        base += per_epoch
+                    last_n = n
+                    out.append(base + n)
+            return out
+        if t.epoch is not None:
+            if self.last_global is not None:  # other lines print the step: place these where they were printed
+                return [0.0 if c is None else c for c in contexts]
+            return nan_to_none(t.column(t.epoch))
+        if any(c is not None for c in contexts):
+            return contexts
+        return None
+
+
+def _last_run(points: list[tuple[int, str, float, float]]) -> tuple[int, int]:
+    """Index of the first point of the last run in the file, and how many runs: a run starts again when the
+    step of the most-printed series falls back to (or below) the first step of the run so far."""
+    counts: dict[str, int] = {}
+    for _o, name, _s, _v in points:
+        counts[name] = counts.get(name, 0) + 1
+    main = max(counts, key=lambda k: counts[k])
+    start, runs, first = 0, 1, None
+    for i, (_o, name, step, _v) in enumerate(points):
+        if name != main:
+            continue
+        if first is None:
+            first = step
+        elif step <= first and i > start:
+            start, runs, first = _run_start(points, i), runs + 1, step
+    return start, runs
+
+
+def _run_start(points: list[tuple[int, str, float, float]], i: int) -> int:
+    """The first point of the line that holds point ``i`` (its metrics were printed together)."""
+    order = points[i][0]
+    while i > 0 and points[i - 1][0] == order:
+        i -= 1
+    return i
