@@ -170,11 +170,14 @@ def _words(name: str) -> list[str]:
     return [w for w in _SPLIT_RE.split(name.lower()) if w]
 
 
-def _is_loss(name: str) -> bool:
+def is_loss_name(name: str) -> bool:
+    """A loss, by its name: a word ``loss``/``losses`` or ending in ``loss`` (``total_loss``, ``valloss``), not a
+    loss *scale* or weight."""
     words = _words(name)
-    return any(w == "loss" or w.endswith("loss") for w in words) and not any(
+    return any(w in ("loss", "losses") or w.endswith("loss") for w in words) and not any(
         w in ("scale", "scaler", "weight", "weights", "coef", "ratio") for w in words
     )
+
 
 
 def _loss_flavour(name: str) -> str:
@@ -207,7 +210,8 @@ def _train_loss_rank(name: str) -> tuple[int, int, int]:
         "loss/total",
         "total_loss",
     }
-    canonical = 0 if _norm(name) in exact or words in (["loss"], ["train", "loss"], ["loss", "train"]) else 1
+    canonical = 0 if (_norm(name) in exact or words in (["loss"], ["train", "loss"], ["loss", "train"])
+                      or "total" in words) else 1
     return (0 if is_step else (2 if is_epoch else 1), canonical, len(name))
 
 
@@ -215,8 +219,17 @@ def _component_name(rest: str) -> str:
     return rest.strip("/._")
 
 
-def infer_roles(names: Iterable[str], overrides: Mapping[str, str] | None = None) -> Roles:
-    """Guess roles from series names; ``overrides`` (role -> series name) always win.
+PER_STEP_MARGIN = 4
+"""A plain ``loss`` logged at least this many times as often as a ``train loss`` is the per-step training loss,
+and the other an occasional estimate (nanoGPT prints ``iter N: loss`` every step and ``step N: train loss``
+at each evaluation)."""
+
+
+def infer_roles(
+    names: Iterable[str], overrides: Mapping[str, str] | None = None, sizes: Mapping[str, int] | None = None
+) -> Roles:
+    """Guess roles from series names; ``overrides`` (role -> series name) always win. ``sizes`` (points per
+    series, when known) break one tie: see :data:`PER_STEP_MARGIN`.
 
     Override keys are role names (``train_loss``, ``val_loss``, ``lr``, ``grad_total``,
     ``grad_preclip``, ``grad_postclip``, ``clip_threshold``, ``memory``, ``stage``, ``epoch``) or
@@ -236,7 +249,7 @@ def infer_roles(names: Iterable[str], overrides: Mapping[str, str] | None = None
         if grad:
             _assign_grad(roles, name, grad.group("rest"))
             continue
-        if _is_loss(name):
+        if is_loss_name(name):
             flavour = _loss_flavour(name)
             (
                 val_candidates if flavour == "val" else train_candidates if flavour == "train" else plain_candidates
@@ -261,8 +274,16 @@ def infer_roles(names: Iterable[str], overrides: Mapping[str, str] | None = None
     train_pool = train_candidates or plain_candidates
     if train_pool:
         roles.train_loss = min(train_pool, key=_train_loss_rank)
+        if train_candidates and plain_candidates and sizes:
+            plain = min(plain_candidates, key=_train_loss_rank)
+            if sizes.get(plain, 0) >= PER_STEP_MARGIN * max(1, sizes.get(roles.train_loss, 0)):
+                roles.train_loss = plain
     # Validation losses: prefer total losses, keep several validation sets (eval_<name>_loss).
-    # A held-out test loss (logged once, at the end) comes after validation losses.
+    # A held-out test loss (logged once, at the end) comes after validation losses. The parts of a loss
+    # whose total is logged beside them (val/box_loss next to val/total_loss) are context, not validation sets.
+    totals = {n.rpartition("/")[0] for n in val_candidates if is_total(n.rpartition("/")[2])}
+    val_candidates = [n for n in val_candidates
+                      if is_total(n.rpartition("/")[2]) or "/" not in n or n.rpartition("/")[0] not in totals]
     roles.val_loss = sorted(val_candidates, key=lambda n: (_train_loss_rank(n)[1], "test" in _words(n), n))
 
     for role, series_name in (overrides or {}).items():
@@ -408,3 +429,9 @@ class RunData:
             first_step=min(steps_lo) if steps_lo else None,
             last_step=max(steps_hi) if steps_hi else None,
         )
+
+
+def is_total(leaf: str) -> bool:
+    """A loss name that is the whole loss, not one of its parts: ``loss``, ``total_loss``, ``loss_total``..."""
+    words = _words(leaf)
+    return words in (["loss"], ["losses"]) or any(w in ("total", "sum", "overall") for w in words)

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..components import with_totals
 from ..errors import InputError
 from ..signals import RunData, infer_roles, parse_role_overrides
 from .formats import SourceFormat, format_named, formats, known_formats
@@ -109,7 +110,7 @@ def plan_run(target: str | Path, *, roots: Sequence[Path] | None = None, trial: 
             "TRAINTRIAGE_LOG_REGEX for a text format no template catches. Known formats: " + known_formats(),
         )
     fmt = next(f for f in formats() if f.name in found)
-    others = [name for name in found if name != fmt.name]
+    others = [name for name in found if name != fmt.name and format_named(name).part_of != fmt.name]
     notes = [f"{outside} log file(s) here are symlinks to outside the roots; not read."] if outside else []
     notes.extend(inventory.notes)
     return RunPlan(path=resolved.path, how=resolved.how, fmt=fmt, files=found[fmt.name], others=others,
@@ -131,12 +132,14 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
             hint="Log scalars (e.g. writer.add_scalar('Loss/train', loss, step)); "
             + ("; ".join(warnings[:5]) if warnings else "the files may be empty or still being written."),
         )
+    series, totals = with_totals(series)
+    warnings.extend(totals)
     overrides = parse_role_overrides(roles)
     return RunData(
         path=run_path,
         source=fmt.name,
         series=series,
-        roles=infer_roles(series.keys(), overrides),
+        roles=infer_roles(series.keys(), overrides, {name: len(s) for name, s in series.items()}),
         files=files,
         warnings=warnings,
         resolution=plan.how,

@@ -58,10 +58,10 @@ def _holds_logs(dirpath: str, filenames: list[str], root: Path) -> bool:
     experiment would be listed as a run of its own next to its runs.
     """
     for name in filenames:
-        claims = name_claims(name)
+        path = Path(dirpath) / name
+        claims = name_claims(path)
         if not any(c for _, c in claims):
             continue
-        path = Path(dirpath) / name
         if not inside_roots(path, [root]):  # never opened: reading the run says it is outside the roots
             return True
         fmt = classify(path, claims=claims)  # by name where that settles it, else by a sniff of its head

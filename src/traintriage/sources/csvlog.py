@@ -195,7 +195,7 @@ FORMAT = SourceFormat(
     "csv",
     "CSV/TSV logs: Keras CSVLogger (also as training.log), Lightning metrics.csv, ultralytics results.csv, "
     "any table with a step/iteration/epoch column",
-    lambda name: suffix_claim(name, (".csv", ".tsv", ".log", ".txt")),
+    lambda path: suffix_claim(path, (".csv", ".tsv", ".log", ".txt")),
     _sniff,
     load,
 )

@@ -2,7 +2,7 @@
 
 A format module ends with one ``FORMAT = SourceFormat(...)`` that says:
 
-- ``claim(name)``: what the file *name* alone says: :data:`CERTAIN` (``events.out.tfevents.*``,
+- ``claim(path)``: what the file's name and place alone say (no read): :data:`CERTAIN` (``events.out.tfevents.*``,
   ``trainer_state.json``: no read needed), :data:`MAYBE` (a ``.json``, ``.log``, ``.csv`` worth
   sniffing) or :data:`NO`;
 - ``sniff(head)``: whether the first :data:`HEAD_BYTES` of the file look like this format. A file passed
@@ -22,7 +22,7 @@ import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ MODULES = (
     "mlflow_store",
     "mlflow_metric",
     "csvlog",
+    "yolo_results",
     "jsonl",
     "jsondoc",
     "textlog",
@@ -96,9 +97,10 @@ class SourceFormat:
 
     name: str
     description: str
-    claim: Callable[[str], int]
+    claim: Callable[[PurePath], int]
     sniff: Callable[[Head], bool] | None
     load: Loader
+    part_of: str | None = None  # another format that reads these files itself when both are present
 
 
 @functools.cache
@@ -115,6 +117,6 @@ def known_formats() -> str:
     return "; ".join(f"{f.name}: {f.description}" for f in formats())
 
 
-def suffix_claim(name: str, suffixes: tuple[str, ...]) -> int:
-    """:data:`MAYBE` when ``name`` ends with one of ``suffixes`` (lower-cased), else :data:`NO`."""
-    return MAYBE if name.lower().endswith(suffixes) else NO
+def suffix_claim(path: PurePath, suffixes: tuple[str, ...]) -> int:
+    """:data:`MAYBE` when the file name ends with one of ``suffixes`` (lower-cased), else :data:`NO`."""
+    return MAYBE if path.name.lower().endswith(suffixes) else NO

@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from .formats import CERTAIN, HEAD_BYTES, MAYBE, NO, Head, SourceFormat, formats
 
@@ -114,7 +114,7 @@ def classify(path: Path, *, explicit: bool = False, claims: list[tuple[SourceFor
     the formats its name makes plausible do (a directory's ``model.bin`` is never opened). ``claims``:
     what :func:`name_claims` said of the name, when the caller has it already.
     """
-    claims = name_claims(path.name) if claims is None else claims
+    claims = name_claims(path) if claims is None else claims
     certain = next((fmt for fmt, c in claims if c == CERTAIN), None)
     if certain is not None:
         return certain.name if is_regular_file(path) else None
@@ -142,17 +142,17 @@ def classify(path: Path, *, explicit: bool = False, claims: list[tuple[SourceFor
     return found
 
 
-def name_claims(name: str) -> list[tuple[SourceFormat, int]]:
-    """What each format says of a file name (:data:`~.formats.NO`, ``MAYBE`` or ``CERTAIN``); a hidden file
-    (``.traintriage-mirror.json``, an editor's swap file) is nobody's log."""
-    if name.startswith("."):
+def name_claims(path: PurePath) -> list[tuple[SourceFormat, int]]:
+    """What each format says of a file by its name and place (:data:`~.formats.NO`, ``MAYBE`` or ``CERTAIN``);
+    a hidden file (``.traintriage-mirror.json``, an editor's swap file) is nobody's log."""
+    if path.name.startswith("."):
         return [(fmt, NO) for fmt in formats()]
-    return [(fmt, fmt.claim(name)) for fmt in formats()]
+    return [(fmt, fmt.claim(path)) for fmt in formats()]
 
 
-def may_be_log(name: str) -> bool:
-    """Whether some format would look at a file of this name in a directory (no read)."""
-    return any(fmt.claim(name) for fmt in formats())
+def may_be_log(path: PurePath) -> bool:
+    """Whether some format would look at this file in a directory (by its name and place; no read)."""
+    return any(c for _, c in name_claims(path))
 
 
 def inside_roots(path: Path, real_roots: Sequence[Path] | None) -> bool:
@@ -193,10 +193,10 @@ def scan(
         if depth >= max_depth:
             dirnames[:] = []
         for name in sorted(filenames):
-            claims = name_claims(name)
+            full = Path(dirpath) / name
+            claims = name_claims(full)
             if not any(c for _, c in claims):
                 continue
-            full = Path(dirpath) / name
             if not inside_roots(full, real_roots):
                 inv.outside += 1
                 continue

@@ -38,8 +38,8 @@ MAX_DOC_BYTES = 256 << 20
 MAX_DEPTH = 8
 STEP_LIST_KEYS = ("epoch", "epochs", "step", "steps", "iteration", "iterations", "iter")
 _METRIC_KEY = r"[^\"'\n]{0,60}(?:loss|acc|accuracy|error|err|mae|mse|rmse|ppl|perplexity|map|f1|auc|reward|dice|iou)"
-_ARRAY_RE = re.compile(rf"[\"']{_METRIC_KEY}[^\"'\n]{{0,30}}[\"']\s*:\s*\[\s*(?:-?\d|-?\.\d|NaN|nan|Infinity|inf|null)",
-                       re.I)
+_LIST_START = r"\[\s*(?:-?\d|-?\.\d|NaN|nan|Infinity|inf|null|\"tensor\()"
+_ARRAY_RE = re.compile(rf"[\"']{_METRIC_KEY}[^\"'\n]{{0,30}}[\"']\s*:\s*{_LIST_START}", re.I)
 _RECORD_RE = re.compile(rf"\[\s*\{{[^\[\]]*?[\"']{_METRIC_KEY}[^\"'\n]{{0,30}}[\"']\s*:\s*-?[\d.]", re.I | re.S)
 
 
@@ -74,17 +74,29 @@ def _load_document(path: Path) -> object:
             raise json_err from None
 
 
+_TENSOR_RE = re.compile(r"^\s*tensor\(\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+)|nan|inf|-inf)\b")
+
+
+def _number(item: object) -> float | None:
+    """A logged number: a JSON number, a numeric string, or a tensor saved as its repr (``json.dump(...,
+    default=str)`` writes ``"tensor(3.1155, device='cuda:0')"``)."""
+    if isinstance(item, bool):
+        return None
+    number = as_float(item)
+    if number is None and isinstance(item, str):
+        match = _TENSOR_RE.match(item)
+        number = as_float(match.group(1)) if match else None
+    return number
+
+
 def _number_list(value: object) -> list[float] | None:
-    """The numbers of a list of numbers (null/'nan' as NaN), or None when it is not one."""
+    """The numbers of a list of numbers (null as NaN), or None when it is not one."""
     if not isinstance(value, list) or not value:
         return None
     out = []
     for item in value:
-        if item is None:
-            out.append(math.nan)
-            continue
-        number = as_float(item)
-        if number is None or isinstance(item, bool):
+        number = math.nan if item is None else _number(item)
+        if number is None:
             return None
         out.append(number)
     return out
@@ -120,7 +132,7 @@ def _from_records(records: list[dict], warnings: list[str], path: Path) -> dict[
         if step is None:
             continue
         for key, raw in record.items():
-            number = None if key == step_key or isinstance(raw, str | bool) else as_float(raw)
+            number = None if key == step_key else _number(raw)
             if number is not None:
                 cols.add(key, step, number)
     if step_key is None:
@@ -209,7 +221,7 @@ FORMAT = SourceFormat(
     "jsondoc",
     "JSON documents holding a history: Keras history dumps ({'loss': [...], 'val_loss': [...]}), nested ones "
     "({'config': ..., 'history': {...}}), lists of per-epoch records, str(history.history) in a .txt",
-    lambda name: suffix_claim(name, (".json", ".txt")),
+    lambda path: suffix_claim(path, (".json", ".txt")),
     _sniff,
     load,
 )

@@ -266,8 +266,8 @@ FORMAT = SourceFormat(
     "jsonl",
     "JSON lines, one record per step, whatever the name: hand-rolled loggers, W&B history exports, detectron2 "
     "metrics.json, mmdetection *.log.json (mode: train|val, per-epoch iter), LLaMA-Factory trainer_log.jsonl",
-    lambda name: CERTAIN if name.lower().endswith((".jsonl", ".ndjson")) else suffix_claim(
-        name, (".json", ".log", ".txt")),
+    lambda path: CERTAIN if path.name.lower().endswith((".jsonl", ".ndjson")) else suffix_claim(
+        path, (".json", ".log", ".txt")),
     _sniff,
     load,
 )

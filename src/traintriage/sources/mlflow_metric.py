@@ -1,20 +1,22 @@
-"""One MLflow metric file on its own (``mlruns/<exp>/<run>/metrics/train_loss``, copied or passed alone).
+"""MLflow metric files without their run's ``meta.yaml``: one file passed alone, or a ``metrics/`` folder.
 
-The file store writes one file per metric, named by the metric's key and holding
-``<timestamp_ms> <value> <step>`` lines; it has no suffix, so it is only recognised when passed
-explicitly, by content. Its series is named after the file (``train_loss``), which gives it its role.
-A whole run (with ``meta.yaml``) is read by :mod:`.mlflow_store` instead.
+The file store writes one file per metric, named by the metric's key (``metrics/train/loss`` for
+``train/loss``) and holding ``<timestamp_ms> <value> <step>`` lines. Such a file has no suffix: in a
+directory it is looked at only under a ``metrics/`` folder; passed explicitly it is recognised by its
+content. Its series is named by its key (the path below ``metrics/``, else the file name: ``train_loss``),
+which gives it its role. A whole run (with ``meta.yaml``) is read by :mod:`.mlflow_store` instead, which
+then takes these files as its own.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from ..signals import Series
 from .collect import merge_files
 from .filecache import cached
-from .formats import NO, Head, SourceFormat
+from .formats import MAYBE, NO, Head, SourceFormat
 from .mlflow_store import parse_metric_file
 
 _LINE_RE = re.compile(r"^\d{9,14}(?:\.\d+)? +\S+(?: +-?\d+)?$")
@@ -25,8 +27,19 @@ def _sniff(head: Head) -> bool:
     return bool(lines) and all(_LINE_RE.match(line) for line in lines)
 
 
+def _claim(path: PurePath) -> int:
+    return MAYBE if not path.suffix and "metrics" in path.parts[-6:-1] else NO
+
+
+def metric_key(path: PurePath) -> str:
+    """The metric's key: its path below the last ``metrics/`` folder (``train/loss``), else its file name."""
+    parts = path.parts
+    below = len(parts) - 1 - parts[::-1].index("metrics") if "metrics" in parts[:-1] else len(parts) - 1
+    return "/".join(parts[below + 1 :]) if below < len(parts) - 1 else path.name
+
+
 def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]]:
-    """Each file is one series named after it."""
+    """Each file is one series named by its key."""
     per_file: list[tuple[Path, dict[str, Series]]] = []
     warnings: list[str] = []
     for path in files:
@@ -34,15 +47,17 @@ def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]
         warnings.extend(warns)
         if "value" in parsed:
             s = parsed["value"]
-            per_file.append((path, {path.name: Series(path.name, s.steps, s.values, s.wall_times)}))
+            key = metric_key(path)
+            per_file.append((path, {key: Series(key, s.steps, s.values, s.wall_times)}))
     merged, merge_warnings = merge_files(run_dir, per_file)
     return merged, warnings + merge_warnings
 
 
 FORMAT = SourceFormat(
     "mlflow_metric",
-    "one MLflow metric file ('timestamp value step' lines; the series is named after the file)",
-    lambda name: NO,
+    "MLflow metric files without meta.yaml: one passed alone, or a metrics/ folder ('timestamp value step' lines)",
+    _claim,
     _sniff,
     load,
+    part_of="mlflow",
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from ..signals import Series
 from ..untrusted import MAX_LINE_CHARS, as_float, as_step, bounded_lines, held_line_note, still_written
@@ -115,8 +115,8 @@ def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]
     return series, warns + warnings
 
 
-def _claim(name: str) -> int:
-    return CERTAIN if name == "meta.yaml" else NO
+def _claim(path: PurePath) -> int:
+    return CERTAIN if path.name == "meta.yaml" else NO
 
 
 FORMAT = SourceFormat(

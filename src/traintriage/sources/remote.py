@@ -24,7 +24,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ..errors import InputError, OutsideRootsError, TargetNotFoundError
 
@@ -123,7 +123,7 @@ def wanted(rel: str) -> bool:
 
     parts = rel.split("/")
     name = parts[-1]
-    return may_be_log(name) or name in _HPARAM_NAMES or any(p in _MLFLOW_DIRS for p in parts[:-1])
+    return may_be_log(PurePosixPath(rel)) or name in _HPARAM_NAMES or any(p in _MLFLOW_DIRS for p in parts[:-1])
 
 
 def _safe_rel(full: str, base: str) -> str | None:

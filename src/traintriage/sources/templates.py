@@ -10,7 +10,9 @@ print statement and form one *template*. For each template, once:
   ``train_loss``; ``| norm 0.87 |`` -> ``norm``; ``Epoch [3/10]`` -> ``epoch``), and a template whose
   text says which phase it reports (``Test set: Average loss``) prefixes it (``test_average_loss``);
 - step counters are recognised by their names (``step``, ``iter``, ``it``, ``s``, ``iteration``,
-  ``num_updates``, ``batch``, ``epoch``) or as an unnamed progress count ``[640/60000]``;
+  ``num_updates``, ``batch``, ``epoch``), as an unnamed progress count ``[640/60000]``, or as the integer a
+  line starts with (build-nanogpt's ``250 val 3.31``);
+- a number named by a bare phase word (``val 3.31``, ``train 3.25``) is that phase's loss;
 - a number that is timing or bookkeeping (``time 120ms``, ``eta``, ``rank 0``) is dropped, by the same
   rule as the other text readers (:func:`~.collect.looks_like_metric`).
 
@@ -57,6 +59,7 @@ _NUMBER = re.compile(
     r"(?P<unit>%|[A-Za-z]{1,3}(?:/[A-Za-z]{1,5})?)?"
     r"(?![\w.])"
 )
+_INTEGER = re.compile(r"^\d+$")
 _SEPARATORS = re.compile(r"[,;|()\[\]{}<>\t]|\s-\s|\s—\s|:\s|=")
 _WORD = re.compile(r"[A-Za-z_][\w/.\-@]*")
 _BRACKET_KEY = re.compile(r"([A-Za-z_][\w/.\-@]*)\s*:?\s*[\[(]\s*$")
@@ -167,9 +170,15 @@ class TemplateLearner:
         for i, match in enumerate(matches):
             key = _key_of(literal[i], first_slot=i == 0)
             kind = _classify(key, match.group("total") is not None, first_slot=i == 0)
+            if i == 0 and not key and not literal[0].strip() and _INTEGER.match(match.group("num")):
+                kind = "global"  # "250 val 3.31": a line that starts with its step (build-nanogpt's log.txt)
+            if key in _PHASES:
+                kind = "metric"  # "val 3.31", "train 3.25": a phase's loss, printed under the phase's name
             slots.append(_Slot(key, kind, ratio=kind == "metric" and match.group("total") is not None))
         phase = _phase_of(" ".join(literal), [s.key for s in slots])
-        template = _Template(slots, {i: _phase_name(phase, s.key) for i, s in enumerate(slots) if s.kind == "metric"})
+        names = {i: f"{_PHASES[s.key]}_loss" if s.key in _PHASES else _phase_name(phase, s.key)
+                 for i, s in enumerate(slots) if s.kind == "metric"}
+        template = _Template(slots, names)
         for kind, attr in (("global", "counter"), ("epoch", "epoch"), ("progress", "progress")):
             index = next((i for i, s in enumerate(slots) if s.kind == kind), None)
             setattr(template, attr, index)

@@ -18,7 +18,7 @@ Unreadable files become warnings, not failures: one bad file must not hide the o
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
@@ -108,7 +108,8 @@ def load_tensorboard_series(
     return series, warnings
 
 
-def _claim(name: str) -> int:
+def _claim(path: PurePath) -> int:
+    name = path.name
     return CERTAIN if "tfevents" in name and not name.endswith((".tmp", ".lock")) else NO
 
 

@@ -361,7 +361,7 @@ FORMAT = SourceFormat(
     "plain-text stdout logs, whatever their name (*.log, *.out, *.txt; a notes .md passed explicitly): line "
     "templates learned from the log itself (nanoGPT, llm.c, fairseq, detectron2, PyTorch examples, logging "
     "prefixes), HF dict lines, PyTorch example tables, Keras progress, tqdm postfixes, or TRAINTRIAGE_LOG_REGEX",
-    lambda name: suffix_claim(name, SUFFIXES) if not _NOT_LOGS.match(name.lower()) else 0,
+    lambda path: suffix_claim(path, SUFFIXES) if not _NOT_LOGS.match(path.name.lower()) else 0,
     _sniff,
     load,
 )

@@ -18,7 +18,7 @@ console, and :func:`~traintriage.signals.infer_roles` maps them (``loss`` -> tra
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
@@ -134,8 +134,8 @@ def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]
     return series, warnings
 
 
-def _claim(name: str) -> int:
-    return CERTAIN if name == "trainer_state.json" else suffix_claim(name, (".json",))
+def _claim(path: PurePath) -> int:
+    return CERTAIN if path.name == "trainer_state.json" else suffix_claim(path, (".json",))
 
 
 def _sniff(head: Head) -> bool:

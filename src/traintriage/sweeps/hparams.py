@@ -173,7 +173,7 @@ def _candidates(trial_dir: Path) -> tuple[dict[str, Path], list[Path], list[Path
     named: dict[str, Path] = {}
     events: list[Path] = []
     mlflow_runs: list[Path] = []
-    is_event = format_named("tensorboard").claim
+    event_claim = format_named("tensorboard").claim
     base = len(trial_dir.parts)
     for dirpath, dirnames, filenames in os.walk(trial_dir):
         here = Path(dirpath)
@@ -185,7 +185,7 @@ def _candidates(trial_dir: Path) -> tuple[dict[str, Path], list[Path], list[Path
             rel = f"{here.name}/{name}" if here.name == ".hydra" else name
             if rel in FILES and rel not in named:
                 named[rel] = here / name
-            elif is_event(name):
+            elif event_claim(here / name):
                 events.append(here / name)
         if "meta.yaml" in filenames and "params" in dirnames:
             mlflow_runs.append(here)

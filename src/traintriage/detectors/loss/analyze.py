@@ -12,7 +12,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...findings import Evidence, Finding, json_number, sort_findings
-from ...signals import RunData, Series
+from ...signals import RunData, Series, is_loss_name
 from .curriculum import MAX_EPOCH_TRANSITIONS, detect_curriculum_regression, transitions_from
 from .diagnosis import annotate
 from .numeric import detect_nan_inf, detect_stuck_loss, detect_zero_loss
@@ -87,6 +87,11 @@ def _standalone_spikes(spikes: list[Finding], divergence: list[Finding], *, blew
     return out
 
 
+def _other_losses(run: RunData, name: str) -> list[str]:
+    """Loss series besides the analysed one and the validation losses (which are checked on their own)."""
+    return [n for n in sorted(run.series) if n != name and n not in run.roles.val_loss and is_loss_name(n)]
+
+
 def _val_level(run: RunData, name: str) -> float | None:
     """Final level of the first validation series (median of its last points), for zero_loss's memorization test."""
     for vname in run.roles.val_loss:
@@ -131,6 +136,8 @@ def analyze_loss(
     schedule = _lr_schedule(run)
 
     findings += detect_nan_inf(name, s.steps, s.values)
+    for other in _other_losses(run, name):  # a NaN in any loss the run logs (a component, a per-step loss
+        findings += detect_nan_inf(other, run.series[other].steps, run.series[other].values)  # not chosen)
     steps, v = _finite_prefix(s)
     y, log = log_space(v)
     if v.size and not log:

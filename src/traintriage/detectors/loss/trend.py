@@ -155,7 +155,7 @@ def chance_level(level: float, first: float) -> int | None:
     classifier starts at ~ln C). Only a few: between ln 5 and ln 1000 some ln C lies near every value.
     """
     cands = {2, 3, 4, 5, 10, 100, 1000}
-    if first > 0.6:
+    if 0.6 < first < math.log(1e6):  # an untrained classifier over at most a million classes
         cands.add(round(math.exp(first)))
     for c in sorted(cands):
         if c >= 2 and abs(level - math.log(c)) <= CHANCE_TOLERANCE * math.log(c):
