@@ -101,10 +101,32 @@ def test_plateau_at_chance_level_is_named():
     assert plateau[0].details["chance_classes"] == 10
 
 
-def test_converged_cosine_tail_is_not_a_plateau_warning():
+def test_a_run_flat_for_most_of_its_length_wasted_its_compute():
+    """Converged by step ~500 of 2000 and flat afterwards: three quarters of the compute bought nothing, a
+    warning that says from which step the run could have stopped (the cosine LR was still high there)."""
     n = 2000
-    loss = noisy(level_curve(n, tau=80), 32, 5)  # converged by step ~500, flat afterwards while the LR decays
+    loss = noisy(level_curve(n, tau=80), 32, 5)
     report = analyze_loss(make_run({"loss": (steps(n), loss), "lr": (steps(n), warmup_cosine(n))}))
+    plateau = [f for f in report.findings if f.code == "plateau"]
+    assert plateau and plateau[0].severity == "warning" and plateau[0].details["wasted_compute"]
+    assert plateau[0].step_start < 700 and f"could have stopped at step {plateau[0].step_start}" in plateau[0].message
+
+
+def test_a_flat_training_loss_while_validation_still_improves_is_a_slow_finish():
+    n = 2000
+    loss = noisy(level_curve(n, tau=80), 32, 5)
+    vs = steps(n)[::100]
+    val = 0.5 * np.exp(-vs / 1500.0)  # still falling steadily over the flat stretch
+    report = analyze_loss(make_run({"loss": (steps(n), loss), "val_loss": (vs, val)}))
+    plateau = [f for f in report.findings if f.code == "plateau"]
+    assert plateau and plateau[0].severity == "info" and "still improved" in plateau[0].message
+
+
+def test_converged_cosine_tail_that_keeps_annealing_is_not_a_plateau_warning():
+    n = 2000
+    t = steps(n)
+    loss = noisy(level_curve(n, tau=80) * np.exp(-t / 1200.0), 32, 5)  # keeps improving as the LR anneals
+    report = analyze_loss(make_run({"loss": (t, loss), "lr": (t, warmup_cosine(n))}))
     assert "plateau" not in codes(report)
 
 

@@ -171,16 +171,16 @@ def _words(name: str) -> list[str]:
 
 
 def is_loss_name(name: str) -> bool:
-    """A loss, by its name: a word ``loss``/``losses`` or ending in ``loss`` (``total_loss``, ``valloss``), not a
-    loss *scale* or weight."""
+    """A loss, by its name: a word ``loss``/``losses`` or ending in ``loss`` (``total_loss``, ``valloss``), or
+    ``xent``/``nll`` (OpenNMT's cross-entropy), not a loss *scale* or weight."""
     words = _words(name)
-    return any(w in ("loss", "losses") or w.endswith("loss") for w in words) and not any(
+    return any(w in ("loss", "losses", "xent", "nll") or w.endswith("loss") for w in words) and not any(
         w in ("scale", "scaler", "weight", "weights", "coef", "ratio") for w in words
     )
 
 
 
-def _loss_flavour(name: str) -> str:
+def loss_flavour(name: str) -> str:
     """'val', 'train' or 'plain' (no word says which)."""
     words = _words(name)
     if any(w in _VAL_WORDS or w.startswith(("val", "eval")) for w in words):
@@ -219,6 +219,20 @@ def _component_name(rest: str) -> str:
     return rest.strip("/._")
 
 
+EARLIER_RUN_PREFIX = "earlier-run-"
+"""Series of an earlier run in the same log file (``earlier-run-2/loss``): a file that holds several runs one
+after another is analysed on its last run; the earlier ones are kept under this prefix, play no role, and
+are checked for NaN, a stuck or a zero loss (see ``detectors.loss.analyze``)."""
+
+
+def earlier_run_of(name: str) -> tuple[int, str] | None:
+    """``(k, rest)`` for ``earlier-run-k/rest``, else None."""
+    if not name.startswith(EARLIER_RUN_PREFIX):
+        return None
+    head, _, rest = name[len(EARLIER_RUN_PREFIX) :].partition("/")
+    return (int(head), rest) if head.isdigit() and rest else None
+
+
 PER_STEP_MARGIN = 4
 """A plain ``loss`` logged at least this many times as often as a ``train loss`` is the per-step training loss,
 and the other an occasional estimate (nanoGPT prints ``iter N: loss`` every step and ``step N: train loss``
@@ -244,13 +258,15 @@ def infer_roles(
     val_candidates: list[str] = []
     plain_candidates: list[str] = []
     for name in names:
+        if name.startswith(EARLIER_RUN_PREFIX):  # an earlier run in the same file: context, no role
+            continue
         low = name.lower()
         grad = _GRAD_PREFIX_RE.match(name)
         if grad:
             _assign_grad(roles, name, grad.group("rest"))
             continue
         if is_loss_name(name):
-            flavour = _loss_flavour(name)
+            flavour = loss_flavour(name)
             (
                 val_candidates if flavour == "val" else train_candidates if flavour == "train" else plain_candidates
             ).append(name)

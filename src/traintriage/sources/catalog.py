@@ -91,7 +91,9 @@ def run_dirs(root: Path) -> tuple[list[Path], bool]:
             dirnames[:] = []
         if _holds_logs(dirpath, filenames, real_root):
             path = Path(dirpath)
-            runs.add(path.parent if is_part_of_parent_run(path.name) and path != root else path)
+            while path != root and is_part_of_parent_run(path.name):  # validation/, metrics/train/ (MLflow keys)
+                path = path.parent
+            runs.add(path)
     return sorted(runs), stopped
 
 

@@ -15,7 +15,8 @@ import functools
 import math
 import re
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,17 @@ class Columns:
 
     names = keys
 
+    def extend(self, other: Columns, prefix: str = "") -> None:
+        """Append every point of ``other``, its keys prefixed with ``prefix``."""
+        for key, (steps, values, walls) in other._cols.items():
+            col = self._cols.get(prefix + key)
+            if col is None:
+                col = self._cols[prefix + key] = (array("q"), array("d"), array("d"))
+            col[0].extend(steps)
+            col[1].extend(values)
+            col[2].extend(walls)
+
+
     def steps_of(self, key: str) -> np.ndarray:
         return np.frombuffer(self._cols[key][0], dtype=np.int64).copy()
 
@@ -70,6 +82,58 @@ class Columns:
                 np.frombuffer(walls, dtype=np.float64).copy(),
             )
         return out
+
+
+RESTART_INTERVALS = 2
+"""A step that falls back to within this many logging intervals of where its stretch began starts it again
+(``batch: 69`` then ``batch: 10`` after ``batch: 9``); one that falls back less far is a resume, whose
+repeated steps the later write wins."""
+CONTINUE_RATIO = 1.1
+"""A restarted counter whose loss picks up within 10 % of where the previous stretch ended continues that
+stretch (the epoch counter of each self-play iteration, each curriculum stage): the steps run on. A loss
+that starts again far from there (back at the untrained level) is a new run logged in the same file."""
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """A stretch of a log between restarts of its step counter: where it starts (index into the main
+    series, in file order), whether it is a new run (else it continues the one before), and the offset added
+    to its steps (a continuation runs on after the stretch before it)."""
+
+    start: int
+    new_run: bool
+    offset: float
+
+
+def split_restarts(steps: Sequence[float], values: Sequence[float]) -> list[Stretch]:
+    """The stretches of a main series given in file order (see :data:`RESTART_INTERVALS`,
+    :data:`CONTINUE_RATIO`); one stretch when the counter never restarts."""
+    stretches = [Stretch(0, True, 0.0)]
+    n = len(steps)
+    seg = [0]  # indices of the current stretch
+    offset = 0.0
+    for i in range(1, n):
+        s, first, last = steps[i], steps[seg[0]], steps[seg[-1]]
+        interval = float(np.median(np.diff([steps[j] for j in seg]))) if len(seg) >= 2 else max(abs(last - first), 1.0)
+        if not (s < last and s <= first + RESTART_INTERVALS * max(interval, 1e-12)):
+            seg.append(i)
+            continue
+        before = [values[j] for j in seg[-3:] if math.isfinite(values[j])]
+        after = [v for v in values[i : i + 3] if math.isfinite(v)]
+        end, start = (float(np.median(before)), float(np.median(after))) if before and after else (0.0, 0.0)
+        continues = end > 0 and start > 0 and max(start / end, end / start) <= CONTINUE_RATIO
+        offset = offset + (last - s + max(interval, 1.0)) if continues else 0.0
+        stretches.append(Stretch(i, not continues, offset))
+        seg = [i]
+    return stretches
+
+
+def earlier_run_prefix(run: int, runs: int) -> str:
+    """The name prefix of the ``run``-th (0-based) of ``runs`` runs logged one after another in one file: none
+    for the last one, which is analysed; ``earlier-run-<k>/`` (k from 1) for the others."""
+    from ..signals import EARLIER_RUN_PREFIX
+
+    return "" if run == runs - 1 else f"{EARLIER_RUN_PREFIX}{run + 1}/"
 
 
 class LineProblems:
@@ -143,6 +207,7 @@ _METRIC_WORDS = frozenset(
         "gnorm",
         "trl",
         "tel",
+        "xent",
         "epoch",
         "epochs",
     ]

@@ -14,7 +14,8 @@ Written by hand-rolled loggers, W&B history exports, detectron2 (``metrics.json`
   non-training record's series under ``<phase>/`` (``val/bbox_mAP``, ``val/loss``).
 - **Several runs in one file** (detectron2 appends to ``metrics.json`` when a run is started again in the
   same directory): when the step falls back to the first step of the run so far, a new run starts;
-  the last one is read and a warning says how many earlier ones were skipped. A step that falls back
+  the last one is analysed, the earlier ones are kept as ``earlier-run-<k>/<series>`` (no role; checked
+  for NaN, a stuck or a zero loss), and a warning says so. A step that falls back
   less far is a resumed run: the later write of a repeated step wins (and a warning says so).
 - Nested objects are flattened with ``/`` (``{"train": {"loss": 1}}`` -> ``train/loss``); W&B media
   entries and strings are skipped; keys starting with ``_`` are W&B bookkeeping, ``_timestamp`` (or
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..signals import Series
+from ..signals import EARLIER_RUN_PREFIX, Series, is_loss_name
 from ..untrusted import (
     MAX_LINE_CHARS,
     as_float,
@@ -45,7 +46,16 @@ from ..untrusted import (
     open_text,
     still_written,
 )
-from .collect import STEP_KEYS, Columns, LineProblems, flatten, load_each_and_merge
+from .collect import (
+    STEP_KEYS,
+    Columns,
+    LineProblems,
+    Stretch,
+    earlier_run_prefix,
+    flatten,
+    load_each_and_merge,
+    split_restarts,
+)
 from .formats import CERTAIN, Head, SourceFormat, suffix_claim
 
 WALL_KEYS = ("_timestamp", "timestamp", "wall_time")
@@ -112,17 +122,50 @@ def _epoch_relative(steps: np.ndarray, epochs: np.ndarray, train: np.ndarray) ->
     return out
 
 
-def _last_run(steps: np.ndarray, train: np.ndarray) -> tuple[int, int]:
-    """(index of the first record of the last run in the file, number of runs): a run starts again when a
-    training record's step falls back to (or below) the first step of the run so far."""
-    start, runs, first = 0, 1, None
-    for i in np.flatnonzero(train & np.isfinite(steps)).tolist():
-        step = steps[i]
-        if first is None:
-            first = step
-        elif step <= first and i > start:
-            start, runs, first = i, runs + 1, step
-    return start, runs
+def _epoch_numbered(steps: np.ndarray, epochs: np.ndarray) -> np.ndarray | None:
+    """Steps with the records that number themselves by epoch moved to the end of that epoch, or None.
+
+    mmengine's ``scalars.json`` gives training records the global iteration as ``step`` (and an ``epoch``),
+    but validation records, which have no ``epoch``, the epoch number as ``step``. Told by the data: every
+    record without an epoch has a step that is one of the training records' epochs.
+    """
+    has_epoch = np.isfinite(epochs) & np.isfinite(steps)
+    without = ~np.isfinite(epochs) & np.isfinite(steps)
+    if not has_epoch.any() or not without.any():
+        return None
+    train_epochs, train_steps = epochs[has_epoch], steps[has_epoch]
+    if not np.all(np.isin(steps[without], train_epochs)) or steps[without].max() > 0.5 * train_steps.max():
+        return None
+    out = steps.copy()
+    for i in np.flatnonzero(without):
+        out[i] = train_steps[train_epochs == steps[i]].max()
+    return out
+
+
+def _stretches(steps: np.ndarray, train: np.ndarray, main: np.ndarray | None) -> list[Stretch]:
+    """The stretches between restarts of the step counter of the training records (see
+    :func:`~.collect.split_restarts`), their starts as record indices. ``main``: the main loss per record (NaN
+    where absent), which tells a new run from the next stage of the same one."""
+    ok = train & np.isfinite(steps) & (np.isfinite(main) if main is not None else True)
+    at = np.flatnonzero(ok)  # the records that carry the main loss: evaluations keep their own numbering
+    if at.size == 0:
+        return [Stretch(0, True, 0.0)]
+    values = main[at] if main is not None else np.full(at.size, np.nan)
+    found = split_restarts(steps[at].tolist(), values.tolist())
+    return [Stretch(0 if k == 0 else int(at[st.start]), st.new_run, st.offset) for k, st in enumerate(found)]
+
+
+def _main_loss(records: _Records, n: int) -> np.ndarray | None:
+    """The value of the training loss at each record (NaN where the record has none), by the loss most often
+    logged."""
+    names = [k for k in records.cols.names() if is_loss_name(k) and "/" not in k]
+    if not names:
+        return None
+    best = max(names, key=lambda k: records.cols.arrays(k)[0].size)
+    idx, values, _ = records.cols.arrays(best)
+    out = np.full(n, np.nan)
+    out[idx] = values
+    return out
 
 
 def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
@@ -214,27 +257,42 @@ def _to_series(path: Path, records: _Records, step_key: str | None, warnings: li
         else:
             warnings.append(f"{path}: records carry no step ({', '.join(STEP_KEYS_JSONL[:4])}, ...); steps are "
                             "record numbers.")
+    elif (by_epoch := _epoch_numbered(steps, epochs)) is not None:
+        steps = by_epoch
+        warnings.append(f"{path}: records without an epoch carry the epoch as their {step_key!r} (mmengine's "
+                        "validation records); they are placed at the last step of that epoch.")
     elif step_key in WITHIN_EPOCH_KEYS:
         glob = _epoch_relative(steps, epochs, train)
         if glob is not None:
             steps = glob
             warnings.append(f"{path}: {step_key!r} restarts every epoch; steps are (epoch - first) x "
                             f"{int(np.nanmax(np.frombuffer(records.steps)[train]))} + {step_key}.")
-    start, runs = _last_run(steps, train)
+    stretches = _stretches(steps, train, _main_loss(records, n))
+    starts = np.array([st.start for st in stretches])
+    stretch_of = np.searchsorted(starts, np.arange(n), side="right") - 1
+    steps = steps + np.array([st.offset for st in stretches])[stretch_of]
+    run_of = np.cumsum([st.new_run for st in stretches])[stretch_of] - 1
+    runs = int(run_of[-1]) + 1
     if runs > 1:
+        last = int(starts[[st.new_run for st in stretches]][-1])
         warnings.append(f"{path}: holds {runs} runs one after another (the step starts again from the beginning "
-                        f"at record {start + 1}); read the last one, {n - start} records.")
-    missing = int(np.count_nonzero(~np.isfinite(steps[start:])))
+                        f"at record {last + 1}); the last one ({n - last} records) is analysed, the others are kept "
+                        f"as {EARLIER_RUN_PREFIX}<k>/<series>.")
+    if len(stretches) > runs:
+        warnings.append(f"{path}: the step counter starts again {len(stretches) - runs} time(s) where the loss picks "
+                        "up where it left off (a stage of one run): the steps are made to run on.")
+    missing = int(np.count_nonzero(~np.isfinite(steps)))
     if missing:
         warnings.append(f"{path}: {missing} records without a numeric {step_key!r} (a finite integer within "
                         "int64) were skipped.")
     out: dict[str, Series] = {}
     for key in records.cols.names():
         idx, values, walls = records.cols.arrays(key)
-        keep = (idx >= start) & np.isfinite(steps[idx])
-        if not keep.any():
-            continue
-        out[key] = Series.from_arrays(key, steps[idx[keep]].astype(np.int64), values[keep], walls[keep])
+        for run in np.unique(run_of[idx]).tolist():
+            keep = (run_of[idx] == run) & np.isfinite(steps[idx])
+            if keep.any():
+                name = earlier_run_prefix(run, runs) + key
+                out[name] = Series.from_arrays(name, steps[idx[keep]].astype(np.int64), values[keep], walls[keep])
     return out
 
 

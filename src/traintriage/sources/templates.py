@@ -25,19 +25,23 @@ its progress count (``(epoch - first) x total + n``); else the step most recentl
 template (a validation line printed after the training line of its step); else the epoch or step of the
 last header line (``Epoch 3/10`` on a line of its own); else, for a template printed at least
 :data:`MIN_UNCOUNTED_LINES` times, its line number among its own lines (with a warning). A counter that
-falls back to where it started is a new run in the same file (the last one is kept, with a warning); one
-that falls back less far is a resumed run (the later lines win).
+falls back to where it started (:func:`~.collect.split_restarts`) is a new run in the same file when the loss
+starts again far from where it was (the last run is analysed; the earlier ones are kept as
+``earlier-run-<k>/<series>``, with a warning), or the next stage of the same run when the loss picks up where
+it left off (its steps run on); one that falls back less far is a resumed run (the later lines win).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from array import array
 from dataclasses import dataclass, field
 
+from ..signals import EARLIER_RUN_PREFIX
 from ..untrusted import as_float, small_int
-from .collect import Columns, looks_like_metric
+from .collect import Columns, Stretch, earlier_run_prefix, looks_like_metric, split_restarts
 
 MIN_UNCOUNTED_LINES = 3
 """A metric line with no step anywhere is a log only when its template repeats (else: a config echo)."""
@@ -269,16 +273,32 @@ class TemplateLearner:
                     if i in ratios and ratios[i][k]:
                         value = value / ratios[i][k]
                     points.append((order, name, step, value))
+        past = [p for p in points if not -(2.0**63) <= p[2] < 2.0**63]
+        if past:
+            warnings.append(f"{len(past)} line(s) with a step past the int64 range were not read.")
+            points = [p for p in points if -(2.0**63) <= p[2] < 2.0**63]
         if not points:
             return warnings, 0
         points.sort(key=lambda p: p[0])
-        start, runs = _last_run(points)
+        stretches = _stretches(points)
+        runs = sum(st.new_run for st in stretches)
         if runs > 1:
             warnings.append(f"the log holds {runs} runs one after another (the step starts again from the "
-                            "beginning); read the last one.")
-        for _order, name, step, value in points[start:]:
-            if -(2.0**63) <= step < 2.0**63:
-                cols.add(name, int(step), value)
+                            f"beginning); the last one is analysed, the others are kept as "
+                            f"{EARLIER_RUN_PREFIX}<k>/<series> and checked for NaN, a stuck or a zero loss.")
+        if len(stretches) > runs:
+            warnings.append(f"the step counter starts again {len(stretches) - runs} time(s) where the loss picks up "
+                            "where it left off (an iteration or stage of one run): the steps are made to run on.")
+        bounds = [*(st.start for st in stretches), len(points)]
+        run = -1
+        for st, (a, b) in zip(stretches, itertools.pairwise(bounds), strict=True):
+            run += st.new_run
+            prefix = earlier_run_prefix(run, runs)
+            for _order, name, step, value in points[a:b]:
+                step += st.offset
+                if -(2.0**63) <= step < 2.0**63:
+                    cols.add(prefix + name, int(step), value)
+        start = bounds[-2]
         if uncounted:
             names = ", ".join(dict.fromkeys(uncounted))
             warnings.append(f"lines with {names} carry no step; steps are their line numbers among such lines.")
@@ -318,22 +338,17 @@ class TemplateLearner:
         return None
 
 
-def _last_run(points: list[tuple[int, str, float, float]]) -> tuple[int, int]:
-    """Index of the first point of the last run in the file, and how many runs: a run starts again when the
-    step of the most-printed series falls back to (or below) the first step of the run so far."""
+def _stretches(points: list[tuple[int, str, float, float]]) -> list[Stretch]:
+    """The stretches between restarts of the step counter (:func:`~.collect.split_restarts` on the most-printed
+    series), their starts as indices into ``points`` (the first point of the line that restarts)."""
     counts: dict[str, int] = {}
     for _o, name, _s, _v in points:
         counts[name] = counts.get(name, 0) + 1
     main = max(counts, key=lambda k: counts[k])
-    start, runs, first = 0, 1, None
-    for i, (_o, name, step, _v) in enumerate(points):
-        if name != main:
-            continue
-        if first is None:
-            first = step
-        elif step <= first and i > start:
-            start, runs, first = _run_start(points, i), runs + 1, step
-    return start, runs
+    at = [i for i, p in enumerate(points) if p[1] == main]
+    found = split_restarts([points[i][2] for i in at], [points[i][3] for i in at])
+    return [Stretch(0 if k == 0 else _run_start(points, at[st.start]), st.new_run, st.offset)
+            for k, st in enumerate(found)]
 
 
 def _run_start(points: list[tuple[int, str, float, float]], i: int) -> int:

@@ -40,7 +40,7 @@ import os
 import re
 from pathlib import Path
 
-from ..signals import Series
+from ..signals import EARLIER_RUN_PREFIX, Series
 from ..untrusted import (
     MAX_LINE_CHARS,
     as_float,
@@ -54,7 +54,7 @@ from ..untrusted import (
     small_int,
     still_written,
 )
-from .collect import Columns, LineProblems, looks_like_metric, merge_files
+from .collect import Columns, LineProblems, earlier_run_prefix, looks_like_metric, merge_files
 from .filecache import cached
 from .formats import Head, SourceFormat, suffix_claim
 from .templates import TemplateLearner
@@ -105,6 +105,7 @@ class _Reader:
         self.used: set[str] = set()
         self.hf_train = 0
         self.hf_eval = 0
+        self.hf_runs: list[Columns] = [Columns()]  # one per Trainer run: a summary record ends one
         self.torch_batches: int | None = None
         self.torch_step = 0
         self.keras_epoch: int | None = None
@@ -124,7 +125,7 @@ class _Reader:
         self.problems.add(line_no, f"step {short_repr(step, 40)} is past the int64 range")
         return False
 
-    def add_pairs(self, pattern: str, step: int, pairs, line_no: int) -> bool:
+    def add_pairs(self, pattern: str, step: int, pairs, line_no: int, cols: Columns | None = None) -> bool:
         if not self.step_fits(step, line_no):
             return False
         added = False
@@ -135,7 +136,7 @@ class _Reader:
             if value is None:
                 self.problems.add(line_no, f"{name!r} is not a number ({short_repr(raw, 60)})")
                 continue
-            self.cols.add(name, step, value)
+            (self.cols if cols is None else cols).add(name, step, value)
             added = True
         if added:
             self.used.add(pattern)
@@ -206,7 +207,10 @@ class _Reader:
         if not isinstance(record, dict) or not all(isinstance(k, str) for k in record):
             return False
         record = {clean_text(k): v for k, v in record.items()}  # '\udcff' escapes: no UTF-8 output takes them
-        if "train_runtime" in record:
+        if "train_runtime" in record:  # the end of a Trainer run: what follows is another one
+            if self.hf_runs[-1].names():
+                self.hf_runs.append(Columns())
+                self.hf_train = self.hf_eval = 0
             return True
         explicit = next((record[k] for k in ("step", "global_step") if k in record), None)
         if explicit is not None and as_float(explicit) is not None:
@@ -223,7 +227,7 @@ class _Reader:
         pairs = [
             (k, v) for k, v in record.items() if k not in ("step", "global_step") and not isinstance(v, dict | list)
         ]
-        self.add_pairs("hf dict", step, pairs, line_no)
+        self.add_pairs("hf dict", step, pairs, line_no, self.hf_runs[-1])
         self.used.add("hf dict")
         return True
 
@@ -295,6 +299,12 @@ class _Reader:
         learned, self.learned_points = self.learner.finish(self.cols)
         if self.learned_points:
             self.used.add("learned templates")
+        runs = [c for c in self.hf_runs if c.names()]
+        for k, cols in enumerate(runs):
+            self.cols.extend(cols, earlier_run_prefix(k, len(runs)))
+        if len(runs) > 1:
+            learned.append(f"holds {len(runs)} Hugging Face Trainer runs one after another; the last one is analysed, "
+                           f"the others are kept as {EARLIER_RUN_PREFIX}<k>/<series>.")
         return self.cols.to_series(), [f"{self.path}: {w}" for w in learned]
 
 
@@ -321,7 +331,7 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
             f"progress, tqdm postfixes); set {REGEX_ENV} to a regex with named groups, e.g. "
             "(?P<step>\\d+) and (?P<loss>[\\d.eE+-]+|nan)."
         )
-    elif "hf dict" in reader.used and reader.hf_train:
+    elif "hf dict" in reader.used and any("loss" in c for c in reader.hf_runs):
         warnings.append(
             f"{path}: Hugging Face log lines carry no step; steps are log-record numbers (multiply by logging_steps)."
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..findings import SEVERITY_RANK, Finding
+from ..signals import loss_flavour
 
 # Codes that describe the loss itself: they anchor an issue, and other findings attach to them.
 LOSS_CODES = (
@@ -61,9 +62,12 @@ class IssueDraft:
 
     @property
     def anchor(self) -> Finding:
+        """The finding that names the issue: the most severe, then the most telling code, then one on the
+        training loss over the same event seen on a validation loss, then the earliest."""
         return min(
             self.findings,
-            key=lambda f: (SEVERITY_RANK[f.severity], ANCHOR_ORDER.get(f.code, 99), _start(f)),
+            key=lambda f: (SEVERITY_RANK[f.severity], ANCHOR_ORDER.get(f.code, 99),
+                           f.series is not None and loss_flavour(f.series) == "val", _start(f)),
         )
 
     @property
@@ -161,4 +165,6 @@ def _same_event(a: Finding, b: Finding, tolerance: int) -> bool:
         return _near(a, b, 4 * tolerance)
     if a.code == b.code == "nan_inf":
         return _near(a, b, 4 * tolerance)
+    if a.code == b.code == "loss_spike":  # the training loss and a validation loss knocked off by one event
+        return _near(a, b, tolerance)
     return False

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import InputError
-from ...findings import Evidence, Finding, json_number, sort_findings
-from ...signals import RunData, Series, is_loss_name
+from ...findings import Evidence, Finding, json_number, make_finding, sort_findings
+from ...signals import RunData, Series, earlier_run_of, infer_roles, is_loss_name
 from .curriculum import MAX_EPOCH_TRANSITIONS, detect_curriculum_regression, transitions_from
 from .diagnosis import annotate
 from .numeric import detect_nan_inf, detect_stuck_loss, detect_zero_loss
@@ -20,11 +20,20 @@ from .oscillation import MIN_POINTS as OSC_MIN
 from .oscillation import detect_oscillation
 from .overfitting import detect_overfitting
 from .report import LossReport, LossStatistics, ScheduleSummary, ValidationSummary
-from .robust import log_space
+from .robust import kendall_tau, log_space
 from .schedule import Schedule, read_schedule
 from .spike import MIN_POINTS as SPIKE_MIN
 from .spike import detect_loss_spikes
 from .statistics import levels, phases
+from .task_metrics import (
+    BOUNDED_FLOOR,
+    NEVER_LEARNED_EVALS,
+    TaskMetric,
+    frozen,
+    improved_since,
+    never_learned,
+    primary_metric,
+)
 from .trend import MIN_POINTS_PLATEAU, detect_divergence, detect_plateau
 
 
@@ -34,11 +43,27 @@ def _finite_prefix(s: Series) -> tuple[np.ndarray, np.ndarray]:
     return s.steps[:cut], s.values[:cut]
 
 
-def _pick_series(run: RunData, series: str | None) -> str:
+def _finite_points(run: RunData, name: str | None) -> int:
+    s = run.get(name)
+    return 0 if s is None else int(np.isfinite(s.values).sum())
+
+
+def _pick_series(run: RunData, series: str | None) -> tuple[str, str | None]:
+    """The loss to analyse and, when it is not the training loss, why: a run that logged no training loss,
+    or one only at a few evaluations, is judged on the validation loss it logged many times."""
     if series is not None:
         run.require(series)
-        return series
-    if run.roles.train_loss is None:
+        return series, None
+    train = run.roles.train_loss
+    val = max(run.roles.val_loss, key=lambda v: _finite_points(run, v), default=None)
+    if val is not None and train is None:
+        return val, (f"no training loss was logged; the validation loss {val} is analysed instead (its trend, "
+                     "spikes and plateaus; overfitting needs both).")
+    if val is not None and _finite_points(run, train) < MIN_POINTS_PLATEAU <= _finite_points(run, val) and (
+            _finite_points(run, val) >= 2 * _finite_points(run, train)):
+        return val, (f"the training loss {train} has only {_finite_points(run, train)} finite points; the "
+                     f"validation loss {val} ({_finite_points(run, val)} points) is analysed instead.")
+    if train is None:
         names = sorted(run.series)
         raise InputError(
             f"no training-loss series found in {run.path}.",
@@ -48,7 +73,7 @@ def _pick_series(run: RunData, series: str | None) -> str:
             + ". Name the loss with --role train_loss=SERIES (MCP: roles={'train_loss': SERIES}) or analyse any "
             "series with --series SERIES.",
         )
-    return run.roles.train_loss
+    return train, None
 
 
 def _lr_schedule(run: RunData) -> Schedule:
@@ -87,9 +112,58 @@ def _standalone_spikes(spikes: list[Finding], divergence: list[Finding], *, blew
     return out
 
 
+def _earlier_runs(run: RunData) -> list[Finding]:
+    """A stuck or zero training loss in an earlier run of the same file (``earlier-run-<k>/``): the last run is
+    the one analysed, but a log that shows a broken attempt before it shows a problem. (NaN in any loss series,
+    these included, is checked with the other losses.)"""
+    by_run: dict[int, dict[str, str]] = {}
+    for full in run.series:
+        parsed = earlier_run_of(full)
+        if parsed is not None:
+            by_run.setdefault(parsed[0], {})[parsed[1]] = full
+    findings: list[Finding] = []
+    for k, names in sorted(by_run.items()):
+        roles = infer_roles(names, sizes={rest: len(run.series[full]) for rest, full in names.items()})
+        if roles.train_loss is None:
+            continue
+        full = names[roles.train_loss]
+        steps, v = _finite_prefix(run.series[full])
+        val = run.get(names.get(roles.val_loss[0])) if roles.val_loss else None
+        ref = float(np.median(_finite_prefix(val)[1][-3:])) if val is not None and _finite_prefix(val)[1].size else None
+        for f in detect_stuck_loss(full, steps, v) + detect_zero_loss(full, steps, v, reference=ref):
+            findings.append(f.model_copy(update={
+                "title": f"{f.title} (an earlier run in the same file: run {k} of {len(by_run) + 1})",
+                "message": f"In an earlier run logged in the same file (run {k} of {len(by_run) + 1}; the last run is "
+                f"the one analysed): {f.message}",
+            }))
+    return findings
+
+
 def _other_losses(run: RunData, name: str) -> list[str]:
     """Loss series besides the analysed one and the validation losses (which are checked on their own)."""
     return [n for n in sorted(run.series) if n != name and n not in run.roles.val_loss and is_loss_name(n)]
+
+
+VAL_STILL_IMPROVING = 0.02
+"""A validation loss that fell >= 2 % over a flat training stretch (first third against last third of its
+evaluations there, falling as a trend) shows the stretch still bought generalisation."""
+
+
+def _val_gain(run: RunData, name: str, start: int | None) -> float | None:
+    """How much the first validation loss fell from ``start`` to the end, when it fell as a trend (Kendall tau
+    <= -0.5 over >= 4 evaluations) by >= :data:`VAL_STILL_IMPROVING`; else None."""
+    for vname in run.roles.val_loss:
+        vs = run.get(vname)
+        if vname == name or vs is None or start is None:
+            continue
+        keep = (vs.steps >= start) & np.isfinite(vs.values) & (vs.values > 0)
+        vv = vs.values[keep]
+        if vv.size < 4:
+            return None
+        third = max(1, vv.size // 3)
+        gain = 1.0 - float(np.median(vv[-third:])) / float(np.median(vv[:third]))
+        return gain if gain >= VAL_STILL_IMPROVING and kendall_tau(np.log(vv)) <= -0.5 else None
+    return None
 
 
 def _val_level(run: RunData, name: str) -> float | None:
@@ -101,6 +175,99 @@ def _val_level(run: RunData, name: str) -> float | None:
             if vv.size:
                 return float(np.median(vv[-3:]))
     return None
+
+
+CALIBRATION_RISE = 1.15
+"""A validation loss rise up to this ratio while the task metric keeps improving is the model growing less
+calibrated, not overfitting; a larger one (the model confidently wrong on a growing share of examples) is
+overfitting even while the metric still creeps up."""
+
+
+def _weigh_with_metric(f: Finding, metric: TaskMetric | None) -> Finding:
+    """An overfitting finding with the run's main task metric as evidence: when the metric kept improving
+    after the validation loss's best and the loss rose only modestly (:data:`CALIBRATION_RISE`), the model got
+    better at its task while the loss rose, and the finding becomes a note that says so."""
+    if metric is None or f.code != "overfitting" or f.step_start is None:
+        return f
+    best, end = f.details.get("best_value"), f.details.get("final_value", f.details.get("peak_value"))
+    ratio = end / best if best and end is not None and best > 0 else None
+    kept_improving = improved_since(metric, f.step_start)
+    if kept_improving is None or ratio is None or ratio > CALIBRATION_RISE:
+        at = _metric_at(metric, f.step_start)
+        last = metric.series.values[np.isfinite(metric.series.values)][-1]
+        better = "higher" if metric.direction > 0 else "lower"
+        if kept_improving is not None:
+            why = f"it still crept to {last:.4g}, but a {ratio:.3g}x loss rise is more than calibration"
+        else:
+            why = f"it did not keep improving: last {last:.4g}"
+        if at is not None:
+            f.evidence.append(Evidence(metric=metric.name, step=f.step_start, value=json_number(at),
+                                       expected=f"{better} as a trend later if the model still improved at its "
+                                       f"task ({why})"))
+        return f
+    was, now = kept_improving
+    return f.model_copy(update={
+        "severity": "info",
+        "confidence": min(f.confidence, 0.5),
+        "title": f"{f.title}, but {metric.name} kept improving",
+        "message": f"{f.message} But {metric.name} kept improving over the same stretch ({was:.4g} -> {now:.4g}): "
+        "the model got better at its task while its loss rose (less calibrated, or the loss and the metric "
+        "weigh errors differently), so this is not overfitting. Keep the checkpoint with the best "
+        f"{metric.name}.",
+        "evidence": [*f.evidence, Evidence(metric=metric.name, step=f.step_end, value=json_number(now),
+                                           expected=f"{'<' if metric.direction > 0 else '>'}= {was:.4g} (its value "
+                                           f"at step {f.step_start}) if the model were overfitting")],
+    })
+
+
+def _metric_at(metric: TaskMetric, step: int) -> float | None:
+    s = metric.series
+    ok = np.isfinite(s.values)
+    i = int(np.searchsorted(s.steps[ok], step, side="right")) - 1
+    return float(s.values[ok][max(i, 0)]) if ok.any() else None
+
+
+def _never_learned_finding(metric: TaskMetric, best: float) -> Finding:
+    s = metric.series
+    ok = np.isfinite(s.values)
+    i = int(np.argmax(np.where(ok, s.values, -np.inf)))
+    return make_finding(
+        "plateau",
+        "warning",
+        f"{metric.name} never rose above {best:.3g}: the model did not learn its task",
+        f"Over {int(ok.sum())} evaluations (steps {int(s.steps[0])}-{int(s.steps[-1])}) {metric.name} never "
+        f"exceeded {best:.3g} (best at step {int(s.steps[i])}): whatever the loss did, the model learned nothing "
+        "the task measures. Check the labels and their format, the data pipeline (images and targets matched, "
+        "classes mapped), and that the LR is not far too low or too high.",
+        confidence=0.8,
+        series=metric.name,
+        step_start=int(s.steps[0]),
+        step_end=int(s.steps[-1]),
+        evidence=[Evidence(metric=metric.name, step=int(s.steps[i]), value=json_number(best),
+                           expected=f">= {BOUNDED_FLOOR:.0%} of its scale after {NEVER_LEARNED_EVALS}+ evaluations")],
+        details={"metric": metric.name, "best": best, "evaluations": int(ok.sum()), "kind": "task_never_learned"},
+    )
+
+
+def _frozen_metric_finding(metric: TaskMetric, value: float) -> Finding:
+    s = metric.series
+    n = int(np.isfinite(s.values).sum())
+    return make_finding(
+        "plateau",
+        "warning",
+        f"{metric.name} is {value:.4g} at every evaluation: the model's predictions do not change",
+        f"{metric.name} is exactly {value:.4g} at all {n} evaluations (steps {int(s.steps[0])}-{int(s.steps[-1])}): "
+        "the model's predictions on held-out data never change, so it is not learning its task whatever the loss "
+        "does (a constant output, often the majority class: a dead output layer, a learning rate far too high or "
+        "too low, labels that do not match the inputs).",
+        confidence=0.8,
+        series=metric.name,
+        step_start=int(s.steps[0]),
+        step_end=int(s.steps[-1]),
+        evidence=[Evidence(metric=metric.name, step=int(s.steps[-1]), value=json_number(value),
+                           expected=f"a different value at some of the {n} evaluations")],
+        details={"metric": metric.name, "value": value, "evaluations": n, "kind": "task_metric_frozen"},
+    )
 
 
 def _add_lr_evidence(f: Finding, schedule: Schedule) -> None:
@@ -129,9 +296,9 @@ def analyze_loss(
 
     Raises :class:`InputError` (listing the series that exist) when there is no loss to analyse.
     """
-    name = _pick_series(run, series)
+    name, picked = _pick_series(run, series)
     s = run.series[name]
-    warnings = list(run.warnings)
+    warnings = list(run.warnings) + ([picked] if picked else [])
     findings: list[Finding] = []
     schedule = _lr_schedule(run)
 
@@ -156,13 +323,21 @@ def analyze_loss(
 
     zero = detect_zero_loss(name, steps, v, reference=_val_level(run, name))
     stuck = detect_stuck_loss(name, steps, v)
-    findings += zero + stuck
+    findings += zero + stuck + _earlier_runs(run)
     spikes = detect_loss_spikes(name, steps, y, log=log, schedule=schedule)
     trans = _transitions(run, transitions, warnings)
     divergence = detect_divergence(name, steps, y, log=log, schedule=schedule, transitions=[t for t, _ in trans])
     findings += divergence + _standalone_spikes(spikes, divergence, blew_up=v.size < len(s))
     if not zero:
         for p in detect_plateau(name, steps, y, log=log, schedule=schedule):
+            if v.size < len(s) and p.severity != "info":  # flat, then a blow-up: context for the NaN
+                p = p.model_copy(update={"severity": "info", "confidence": min(p.confidence, 0.6)})
+            elif p.details.get("wasted_compute") and (gain := _val_gain(run, name, p.step_start)) is not None:
+                p = p.model_copy(update={  # the compute still bought generalisation
+                    "severity": "info", "confidence": min(p.confidence, 0.6),
+                    "message": p.message + f" The validation loss still improved {gain:.1%} over it, so it was not "
+                    "wasted: a slow finish, not a stall.",
+                })
             covered = any(
                 f.step_start is not None
                 and f.step_start <= (p.step_start or 0) + 0.1 * (steps[-1] - steps[0])
@@ -183,6 +358,7 @@ def analyze_loss(
     for src, ts in by_source.items():
         findings += detect_curriculum_regression(name, steps, y, ts, log=log, source=src)
 
+    metric = primary_metric(run.series)
     val_summaries = []
     for vname in run.roles.val_loss:
         if vname == name or vname not in run.series:
@@ -191,11 +367,14 @@ def analyze_loss(
         findings += detect_nan_inf(vname, vs.steps, vs.values)
         vsteps, vv = _finite_prefix(vs)
         findings += detect_zero_loss(vname, vsteps, vv, role="validation")
+        vy_own, vlog = log_space(vv)  # a validation loss that jumps and comes back: the model was knocked off
+        findings += detect_loss_spikes(vname, vsteps, vy_own, log=vlog, schedule=schedule)  # (evaluated whole)
         both_log = log and vv.size > 0 and bool(np.all(vv > 0))
         vy = np.log(vv) if both_log else vv
         ty = y if both_log else v
         if vv.size and n:
-            findings += detect_overfitting(vname, vsteps, vy, name, steps, ty, log=both_log)
+            findings += [_weigh_with_metric(f, metric)
+                         for f in detect_overfitting(vname, vsteps, vy, name, steps, ty, log=both_log)]
         if vv.size < 4 and vv.size:
             warnings.append(f"{vname} has only {vv.size} finite point(s): too few for an overfitting verdict.")
         b = int(np.argmin(vv)) if vv.size else None
@@ -209,6 +388,10 @@ def analyze_loss(
             )
         )
 
+    if metric is not None and (best := never_learned(metric)) is not None:
+        findings.append(_never_learned_finding(metric, best))
+    elif metric is not None and (value := frozen(metric)) is not None:
+        findings.append(_frozen_metric_finding(metric, value))
     for f in findings:
         if f.code in ("stuck_loss", "plateau", "divergence", "oscillation"):
             _add_lr_evidence(f, schedule)

@@ -15,11 +15,27 @@ from ...findings import Evidence, Finding, json_number, make_finding
 ZERO_ABS = 1e-4
 ZERO_REL = 1e-4
 ZERO_EXACT = 1e-8  # below this the loss is zero in float32 terms: a bug, not a good model
-# stuck_loss: consecutive values whose relative difference is below this are "the same value".
-# float32 resolution is 1.2e-7; any real update, even a tiny one, moves a loss by more than 1e-6.
-STUCK_REL = 1e-6
-STUCK_MIN_RUN = 10  # at least this many repeats in a row ...
+# Near zero, with no validation loss to compare: a training loss below NEAR_ZERO_ABS (a cross-entropy of 0.01
+# nats puts 99 % on every target) after falling >= NEAR_ZERO_FALL x from the start reproduces its training
+# targets almost exactly: a leak, or a memorised training set (a small fine-tuning set run for many epochs).
+# Only a validation loss can tell them apart, and only its absence makes this a warning: with one logged, a
+# loss at 0.005 may be an easy task (MNIST; a near-deterministic regression), and the strict threshold above
+# and overfitting decide.
+NEAR_ZERO_ABS = 0.01
+NEAR_ZERO_FALL = 50.0
+# stuck_loss: consecutive values whose relative difference is below this are "the same value": a loss that does
+# not move in its 5th significant digit. Minibatch noise moves a loss by a percent or more per step, and even
+# a converged full-batch run moves it by more than 1e-4 per epoch; float32 noise in a frozen model's loss
+# (seen at 1e-6 relative: 10.845988, 10.845994, 10.845989 for eight epochs) stays far below it.
+STUCK_REL = 2e-5
+STUCK_MIN_RUN = 5  # at least this many repeats in a row (a handful of epochs) ...
 STUCK_MIN_FRACTION = 0.1  # ... covering at least this share of the series
+# Logged precision is not a stuck model: a loss printed with d decimals (the HF Trainer rounds to 4; stdout logs
+# print 2-4) repeats whenever it moves less than 10^-d. A repeated value is only evidence when that resolution is
+# at most QUANTISED_REL of the value (54.75 printed at 2 decimals: 2e-4); 0.0002 at 4 decimals (50 %) repeating
+# says nothing about the model.
+QUANTISED_REL = 1e-3
+MAX_DECIMALS = 8
 
 
 def detect_nan_inf(name: str, steps: np.ndarray, values: np.ndarray) -> list[Finding]:
@@ -93,6 +109,8 @@ def detect_zero_loss(
     limit = max(ZERO_ABS, ZERO_REL * abs(first))
     exact = abs(level) < ZERO_EXACT
     if not (exact or (0 <= level < limit and first > 10 * limit)):
+        if role == "train" and reference is None and 0 <= level < NEAR_ZERO_ABS and first >= NEAR_ZERO_FALL * level:
+            return [_near_zero_finding(name, s, v, level, first)]
         return []
     near = np.abs(v) < max(limit, ZERO_EXACT)
     i = int(np.argmax(near)) if near.any() else v.size - len(tail)
@@ -131,6 +149,43 @@ def detect_zero_loss(
     ]
 
 
+def _near_zero_finding(name, s, v, level, first) -> Finding:
+    i = int(np.argmax(v < NEAR_ZERO_ABS))
+    return make_finding(
+        "zero_loss",
+        "warning",
+        f"train loss {name} near zero ({level:.3g}, {first / max(level, 1e-12):.3g}x below its start)",
+        f"{name} falls from {first:.3g} to a median of {level:.3g} over its last points (below {NEAR_ZERO_ABS:g} "
+        f"from step {int(s[i])}): the model reproduces its training targets almost exactly. No validation loss "
+        "was logged, so a leak (the target visible in the inputs, labels equal to the inputs) and a memorised "
+        "training set cannot be told apart: log one.",
+        confidence=0.6,
+        series=name,
+        step_start=int(s[i]),
+        step_end=int(s[-1]),
+        evidence=[
+            Evidence(metric=name, step=int(s[0]), value=json_number(v[0]), expected="start of run"),
+            Evidence(metric=name, step=int(s[-1]), value=json_number(v[-1]),
+                     expected=f">= {NEAR_ZERO_ABS:g}, or < {NEAR_ZERO_FALL:g}x below the start ({first:.3g}) "
+                     "(no validation loss to compare)"),
+        ],
+        details={"final_median": level, "first": first, "kind": "near_zero_no_validation"},
+    )
+
+
+def logged_resolution(values: np.ndarray) -> float | None:
+    """The step between the values a log can print (10^-d for the fewest decimals d that write every finite
+    value exactly), or None when the values carry full float precision."""
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return None
+    for d in range(MAX_DECIMALS + 1):
+        scaled = v * 10.0**d
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled))):
+            return 10.0**-d
+    return None
+
+
 def stuck_runs(values: np.ndarray) -> list[tuple[int, int]]:
     """Index ranges ``[a, b]`` (inclusive) where consecutive values differ by less than ``STUCK_REL`` relative."""
     v = np.asarray(values, dtype=np.float64)
@@ -151,18 +206,20 @@ def stuck_runs(values: np.ndarray) -> list[tuple[int, int]]:
 
 
 def detect_stuck_loss(name: str, steps: np.ndarray, values: np.ndarray) -> list[Finding]:
-    """``stuck_loss``: the loss repeats the same value (to float32 precision) step after step.
+    """``stuck_loss``: the loss repeats the same value (beyond its 5th significant digit) log after log.
 
-    Why: even a tiny update changes a loss in its 6th digit; a repeated value means no update
-    happened (LR = 0, frozen parameters, optimizer not stepping, a cached batch AND no training) or
-    the logger writes a stale number. Threshold: a run of at least ``STUCK_MIN_RUN`` consecutive
-    points, covering at least ``STUCK_MIN_FRACTION`` of the series, whose relative differences stay
-    below ``STUCK_REL``. A loss stuck at zero is left to ``zero_loss``.
+    Why: any update moves a loss in its 5th digit; a repeated value means no update happened (LR = 0,
+    frozen parameters, optimizer not stepping, a cached batch AND no training) or the logger writes a
+    stale number. Threshold: a run of at least ``STUCK_MIN_RUN`` consecutive points, covering at least
+    ``STUCK_MIN_FRACTION`` of the series, whose relative differences stay below ``STUCK_REL``, judged
+    against the log's own precision (:func:`logged_resolution`; see ``QUANTISED_REL``). A loss stuck at
+    zero is left to ``zero_loss``.
     """
     finite = np.isfinite(values)
     v, s = values[finite], steps[finite]
     if v.size < 5:
         return []
+    resolution = logged_resolution(v)
     findings = []
     for a, b in stuck_runs(v):
         length = b - a + 1
@@ -170,6 +227,8 @@ def detect_stuck_loss(name: str, steps: np.ndarray, values: np.ndarray) -> list[
             continue
         if abs(v[a]) < ZERO_EXACT:
             continue
+        if resolution is not None and resolution > QUANTISED_REL * abs(v[a]):
+            continue  # repeats at the printed precision: the logger rounds it, the model may be moving
         share = length / v.size
         to_end = b == v.size - 1
         findings.append(
@@ -192,7 +251,7 @@ def detect_stuck_loss(name: str, steps: np.ndarray, values: np.ndarray) -> list[
                         metric=name,
                         step=int(s[b]),
                         value=json_number(v[b]),
-                        expected=f"relative change > {STUCK_REL:g} (float32 resolution ~1.2e-7) over "
+                        expected=f"relative change > {STUCK_REL:g} (a move in the 5th significant digit) over "
                         f">= {STUCK_MIN_RUN} points",
                     ),
                 ],

@@ -19,6 +19,16 @@ MIN_RISE = math.log(1.05)  # the validation loss ends >= 5 % above its best ...
 RISE_Z = 3.0  # ... and >= 3 sigmas of its own point-to-point noise above it
 MIN_TAU = 0.3  # after the best point it trends up (Kendall tau), not one noisy last point
 TRAIN_FALL = math.log(1.02)  # the training loss fell by >= 2 % over the same stretch
+# A consistent rise proves with less margin: over >= CONSISTENT_POINTS evaluations after the best, rising with
+# Kendall tau >= CONSISTENT_TAU, >= 5 % and >= CONSISTENT_Z sigmas above the best is overfitting too. Short
+# per-epoch logs (10 evaluations) cannot show 3 sigmas of their own noise, but they can show a steady climb.
+CONSISTENT_POINTS = 4
+CONSISTENT_TAU = 0.5
+CONSISTENT_Z = 1.5
+# The best level is robust: with >= ROBUST_BEST_POINTS evaluations, the lowest median of three consecutive
+# ones, so that one lucky evaluation (a val loss of 0.0001 among values ten times larger) is not a best
+# that every later point "rises" from. The best reported is the lowest logged value within that window.
+ROBUST_BEST_POINTS = 6
 # Memorization (the other face of overfitting): over the last MEMO_TAIL of the run the validation loss
 # no longer improves (< 2 % or 3 sigma) while the training loss still falls >= 10x and ends >= 10x
 # below it. Healthy runs improve both together; a 10x train-only fall is the model learning the set.
@@ -26,6 +36,13 @@ MEMO_TAIL = 0.4
 MEMO_TRAIN_FALL = math.log(10.0)
 MEMO_GAP = math.log(10.0)
 VAL_STALL = math.log(1.02)
+# Stalled: the validation loss never improves on its best over the second half of the run or more (>= 5
+# evaluations), sits typically >= 5 % above it there and ends no better, while the training loss falls >= 10 %:
+# the run fits its training set and buys nothing on held-out data, the case early stopping's patience exists
+# for. (A validation loss that stays within a percent of its best after the LR has decayed is converged.)
+STALL_FRACTION = 0.5
+STALL_POINTS = 5
+STALL_TRAIN_FALL = math.log(1.1)
 # Episode: an overfitting stretch that does not last to the end of the run, because something cut it
 # short (a loss spike that knocked the model out of its memorised state, a restart). Stricter than the
 # end-of-run rule, since it is looked for anywhere: >= 10 % and 3 sigma above the running best, over
@@ -49,9 +66,19 @@ def train_level_at(train_steps: np.ndarray, train_y: np.ndarray, at: np.ndarray,
 
 
 def best_point(steps: np.ndarray, y: np.ndarray) -> tuple[int, float]:
-    """Index of the best (lowest) validation value and that value."""
-    i = int(np.argmin(y))
-    return i, float(y[i])
+    """Index of the best validation value and the level a rise is measured from.
+
+    With >= :data:`ROBUST_BEST_POINTS` values the level is the lowest median of three consecutive values
+    and the index that of the lowest logged value among those three (a logged value at a logged step);
+    with fewer, the lowest value itself.
+    """
+    if y.size < ROBUST_BEST_POINTS:
+        i = int(np.argmin(y))
+        return i, float(y[i])
+    med3 = np.median(np.stack([y[:-2], y[1:-1], y[2:]]), axis=0)  # centred on 1..n-2
+    c = int(np.argmin(med3)) + 1
+    i = c - 1 + int(np.argmin(y[c - 1 : c + 2]))
+    return i, float(med3[c - 1])
 
 
 def detect_overfitting(
@@ -82,11 +109,18 @@ def detect_overfitting(
     spacing = float(np.median(np.diff(val_steps))) if n > 1 else 1.0
     tr = train_level_at(train_steps, train_y, val_steps, max(1.0, spacing / 2))
     fall = float(tr[best_i] - np.median(tr[-2:]))
-    rising = final - best > limit and tau >= MIN_TAU and fall >= (TRAIN_FALL if log else 0.0)
+    train_fell = fall >= (TRAIN_FALL if log else 0.0)
+    if not (final - best > limit and tau >= MIN_TAU) and after.size >= CONSISTENT_POINTS + 1 and tau >= CONSISTENT_TAU:
+        limit = max(MIN_RISE, CONSISTENT_Z * sig) if log else max(CONSISTENT_Z * sig, 0.05 * abs(best) or 1e-12)
+    rising = final - best > limit and tau >= MIN_TAU and train_fell
     memorizing = log and not rising and _memorizing(val_steps, val_y, tr, sig)
     if not (rising or memorizing):
         episode = _episode(val_steps, val_y, tr, sig) if log else None
-        return [] if episode is None else [_episode_finding(val_name, val_steps, val_y, train_name, tr, *episode)]
+        if episode is not None:
+            return [_episode_finding(val_name, val_steps, val_y, train_name, tr, *episode)]
+        if log and _stalled(val_steps, val_y, tr, best_i, best):
+            return [_stalled_finding(val_name, val_steps, val_y, train_name, tr, best_i)]
+        return []
     if memorizing:
         return [_memorization_finding(val_name, val_steps, val_y, train_name, tr, best_i)]
     gap = val_y - tr
@@ -97,13 +131,14 @@ def detect_overfitting(
 
     rise = math.exp(final - best) if log else final - best
     best_step = int(val_steps[best_i])
+    logged_best = float(val_y[best_i])  # the value logged at the best step (the rise is from the robust level)
     conf = min(0.97, 0.6 + 0.2 * min(1.0, (final - best - limit) / max(limit, 1e-9)) + 0.2 * (tau - MIN_TAU) / 0.7)
     return [
         make_finding(
             "overfitting",
             "warning",
             f"{val_name} rises after step {best_step} while {train_name} falls",
-            f"{val_name} was best at step {best_step} ({show(best):.4g}) and ends at {show(final):.4g} "
+            f"{val_name} was best at step {best_step} ({show(logged_best):.4g}) and ends at {show(final):.4g} "
             f"({rise:.3g}{'x' if log else ''}), while {train_name} fell from {show(tr[best_i]):.4g} to "
             f"{show(float(np.median(tr[-2:]))):.4g}. Early stopping would keep the step-{best_step} checkpoint.",
             confidence=conf,
@@ -114,7 +149,7 @@ def detect_overfitting(
                 Evidence(
                     metric=val_name,
                     step=best_step,
-                    value=json_number(show(best)),
+                    value=json_number(show(logged_best)),
                     expected="best (early-stopping point)",
                 ),
                 Evidence(
@@ -133,7 +168,7 @@ def detect_overfitting(
             ],
             details={
                 "best_step": best_step,
-                "best_value": show(best),
+                "best_value": show(logged_best),
                 "final_value": show(final),
                 "gap_at_best": show(val_y[best_i]) - show(tr[best_i]) if log else gap[best_i],
                 "gap_at_end": show(val_y[-1]) - show(tr[-1]) if log else gap[-1],
@@ -142,6 +177,51 @@ def detect_overfitting(
             },
         )
     ]
+
+
+def _stalled(val_steps: np.ndarray, val_y: np.ndarray, tr: np.ndarray, best_i: int, best: float) -> bool:
+    """The validation loss never beat its best (robust level) again over >= STALL_FRACTION of the run (>=
+    STALL_POINTS evaluations), sat typically >= MIN_RISE above it there and ends no better, while the training
+    loss fell >= STALL_TRAIN_FALL meanwhile."""
+    span = float(val_steps[-1] - val_steps[0])
+    after = val_y[best_i + 1 :]
+    if span <= 0 or after.size < STALL_POINTS or (val_steps[-1] - val_steps[best_i]) < STALL_FRACTION * span:
+        return False
+    final = float(np.median(val_y[-2:]))
+    worse_meanwhile = float(np.median(after)) - best >= MIN_RISE
+    return final >= best and worse_meanwhile and float(tr[best_i] - np.median(tr[-2:])) >= STALL_TRAIN_FALL
+
+
+def _stalled_finding(val_name, val_steps, val_y, train_name, tr, best_i) -> Finding:
+    best_step = int(val_steps[best_i])
+    share = (val_steps[-1] - val_steps[best_i]) / max(1.0, float(val_steps[-1] - val_steps[0]))
+    v_best, v_end = math.exp(float(val_y[best_i])), math.exp(float(np.median(val_y[-2:])))
+    t_best, t_end = math.exp(float(tr[best_i])), math.exp(float(np.median(tr[-2:])))
+    evals = val_y.size - 1 - best_i
+    return make_finding(
+        "overfitting",
+        "warning",
+        f"{val_name} has not improved since step {best_step} ({share:.0%} of the run) while {train_name} fell",
+        f"{val_name} was best at step {best_step} ({v_best:.4g}); none of the {evals} evaluations after it did "
+        f"better (it ends at {v_end:.4g}), while {train_name} fell {1 - t_end / t_best:.0%} ({t_best:.4g} -> "
+        f"{t_end:.4g}): from there on the model fit its training set, not the task. Early stopping would keep the "
+        f"step-{best_step} checkpoint and save {share:.0%} of the compute.",
+        confidence=min(0.85, 0.55 + 0.02 * evals),
+        series=val_name,
+        step_start=best_step,
+        step_end=int(val_steps[-1]),
+        evidence=[
+            Evidence(metric=val_name, step=best_step, value=json_number(v_best),
+                     expected="best (early-stopping point)"),
+            Evidence(metric=val_name, step=int(val_steps[-1]), value=json_number(v_end),
+                     expected=f"below {v_best:.4g} at some evaluation in {share:.0%} of the run if it still "
+                     f"generalised better ({evals} evaluations)"),
+            Evidence(metric=train_name, step=int(val_steps[-1]), value=json_number(t_end),
+                     expected=f"training level at the best step was {t_best:.4g}"),
+        ],
+        details={"best_step": best_step, "best_value": v_best, "final_value": v_end, "kind": "stalled",
+                 "evaluations_after_best": int(evals)},
+    )
 
 
 def _memorizing(val_steps: np.ndarray, val_y: np.ndarray, tr: np.ndarray, sig: float) -> bool:

@@ -20,11 +20,18 @@ MIN_POINTS = 20
 # A point is a spike when it exceeds its trailing median (in log space) by BOTH:
 MIN_RATIO = 3.0  # ... a large absolute ratio (3x: beyond the 99.9th percentile of batch-16 MSE noise),
 Z_THRESHOLD = 6.0  # ... and 6 local robust sigmas (point-to-point noise of the baseline window).
+# The ratio floor guards against the heavy tails of per-step minibatch noise, which a robust sigma does not
+# see. A smooth series (an epoch average, an evaluation over a whole set: point-to-point noise below
+# SMOOTH_SIGMA) has no such tails, and a 40 % jump in it is as far out as a 3x jump in a batch-16 loss: its
+# floor is SMOOTH_MIN_RATIO.
+SMOOTH_SIGMA = 0.05
+SMOOTH_MIN_RATIO = 1.3
 MAX_GAP = 2  # flagged points at most this many indices apart form one event
 MAX_EVENT_FRACTION = 0.05  # longer excursions are level shifts (divergence, curriculum), not spikes
 RECOVER_BAND = math.log(1.5)  # recovered: back within 1.5x (or 3 sigma) of the pre-spike baseline
 # A one-point outlier (the next points are back near the baseline) is usually one unlucky batch in
-# heavy-tailed minibatch noise (seen at 8-10x in healthy runs near convergence); it must be extreme.
+# heavy-tailed minibatch noise (seen at 8-10x in healthy runs near convergence); it must be extreme. (Only in
+# such noise: in a smooth series, one whose floor is below MIN_RATIO, a one-point jump is an event.)
 # A spike that damaged the model keeps the following points elevated (>= PERSIST_RATIO x baseline).
 PERSIST_RATIO = 2.0
 PERSIST_POINTS = 5
@@ -33,6 +40,12 @@ ISOLATED_Z = 10.0
 # The jump must matter at the scale of the run: at least 5 % of the initial loss. A loss at 1e-9 that
 # jumps to 1e-3 is numerically huge but leaves training where it was (that is zero_loss territory).
 MIN_IMPACT = 0.05
+
+
+def ratio_floor(run_sigma: float) -> float:
+    """The smallest jump (log ratio) that can be a spike in a series whose point-to-point noise is
+    ``run_sigma``: :data:`MIN_RATIO`, or :data:`SMOOTH_MIN_RATIO` for a smooth series (see :data:`SMOOTH_SIGMA`)."""
+    return math.log(SMOOTH_MIN_RATIO) if run_sigma < SMOOTH_SIGMA else math.log(MIN_RATIO)
 
 
 def baseline_window(n: int) -> int:
@@ -45,7 +58,8 @@ def detect_loss_spikes(
 ) -> list[Finding]:
     """Spike events in ``y`` (the loss, in log space when ``log``) with their recovery.
 
-    Threshold per point: ``y - trailing median > max(log(MIN_RATIO), Z_THRESHOLD x local sigma)``
+    Threshold per point: ``y - trailing median > max(floor, Z_THRESHOLD x local sigma)``, the floor
+    :func:`ratio_floor` of the run's noise (3x for a per-step minibatch loss, 1.3x for a smooth one),
     where the local sigma is the robust point-to-point noise of the trailing window (floored at a
     quarter of the run's noise, so one quiet window cannot make a small bump a spike). Adjacent
     flagged points (gap <= ``MAX_GAP``) form one event; an event longer than ``MAX_EVENT_FRACTION`` of
@@ -58,7 +72,8 @@ def detect_loss_spikes(
         return []
     w = baseline_window(n)
     base = rolling_median(y, w, trailing=True)
-    floor = math.log(MIN_RATIO) if log else 0.5 * float(np.subtract(*np.percentile(y, [95, 5])))
+    run_sig = diff_noise(y)
+    floor = ratio_floor(run_sig) if log else 0.5 * float(np.subtract(*np.percentile(y, [95, 5])))
     excess = y - base
     # The limit is never below the floor, so only points above it can be flagged: the local noise (a
     # rolling MAD, most of this detector's cost) is needed at those few points only (NaN elsewhere).
@@ -66,7 +81,6 @@ def detect_loss_spikes(
     if above_floor.size == 0:
         return []
     sig = trailing_noise(y, w, at=above_floor)
-    run_sig = diff_noise(y)
     sig = np.maximum(np.nan_to_num(sig, nan=run_sig), 0.25 * run_sig)
     limit = np.maximum(floor, Z_THRESHOLD * sig)
     flagged = above_floor[excess[above_floor] > limit[above_floor]]
@@ -92,12 +106,13 @@ def detect_loss_spikes(
         persistent = post.size > 0 and float(np.median(post)) - base[a] >= (
             math.log(PERSIST_RATIO) if log else limit[a] / 2
         )
-        if not persistent:
+        heavy_tailed = not log or floor >= math.log(MIN_RATIO)  # minibatch noise; a smooth series has no tails
+        if not persistent and heavy_tailed:
             z = (y[peak_i] - base[a]) / max(sig[a], 1e-12)
             big = y[peak_i] - base[a] >= (math.log(ISOLATED_MIN_RATIO) if log else 2 * limit[a])
             if not (big and z >= ISOLATED_Z):
                 continue
-        findings.append(_event_finding(name, steps, y, a, b, base[a], sig[a], limit[a], log, schedule, w))
+        findings.append(_event_finding(name, steps, y, a, b, base[a], sig[a], limit[a], log, schedule, w, floor))
     return findings
 
 
@@ -105,7 +120,7 @@ def _show(y: float, log: bool) -> float:
     return math.exp(y) if log else y
 
 
-def _event_finding(name, steps, y, a, b, base, sig, limit, log, schedule, w) -> Finding:
+def _event_finding(name, steps, y, a, b, base, sig, limit, log, schedule, w, floor) -> Finding:
     n = y.size
     peak_i = a + int(np.argmax(y[a : b + 1]))
     peak, base_v = _show(y[peak_i], log), _show(base, log)
@@ -126,8 +141,8 @@ def _event_finding(name, steps, y, a, b, base, sig, limit, log, schedule, w) -> 
             metric=name,
             step=int(steps[peak_i]),
             value=json_number(peak),
-            expected=f"< {_show(base + limit, log):.4g} (max({MIN_RATIO:g}x, {Z_THRESHOLD:g} local sigma) above the "
-            f"trailing median {base_v:.4g} of {w} points)"
+            expected=f"< {_show(base + limit, log):.4g} (max({math.exp(floor):.3g}x, {Z_THRESHOLD:g} local sigma) "
+            f"above the trailing median {base_v:.4g} of {w} points)"
             if log
             else f"< {base + limit:.4g} (trailing median {base:.4g} + max(half the run's range, 6 sigma))",
         ),

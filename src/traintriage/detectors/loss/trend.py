@@ -31,6 +31,13 @@ PLATEAU_MIN_FRACTION = 0.3  # ... for at least this share of the run.
 NEVER_LEARNED = math.log(1.25)  # less than a 20 % reduction before the plateau: the run never learned
 CHANCE_TOLERANCE = 0.05
 DECAYED_LR = 0.2  # LR below 20 % of its peak: flattening is what the schedule asks for
+# A run whose block medians fall consistently (Kendall tau <= this) is still improving, however slowly: the
+# whole-run "slow convergence" plateau does not apply (a language model's late gains are a few percent).
+STILL_IMPROVING_TAU = -0.6
+# Wasted compute: a flat stretch (no progress beyond its noise, no trend) over at least this share of the run
+# is a warning even after real progress: most of the compute bought nothing, and the run could have stopped
+# where the stretch began. (analyze_loss keeps it a note when the validation loss still improved meanwhile.)
+WASTED_FRACTION = 0.5
 
 
 def _blocks(n: int) -> int:
@@ -176,11 +183,15 @@ def detect_plateau(
     Thresholds: the trailing stretch of block medians whose range stays within ``max(PLATEAU_BAND,
     PLATEAU_Z x block sigma)`` and shows no trend (|Kendall tau| < 0.5 when it is longer than 4 blocks)
     covers >= ``PLATEAU_MIN_FRACTION`` of the run. Severity from the evidence: a warning when the run
-    never learned (less than 20 % reduction before the plateau) or sits at chance level ln C; a run of
-    >= 50 points whose first and last block medians differ by less than 20 % (either way) is a plateau
-    over its whole length even when a tiny slope is significant (slow convergence); otherwise
-    (converged after real progress) it is info, and nothing at all when the LR had decayed below
-    ``DECAYED_LR`` of its peak (the schedule asks for the flattening).
+    never learned (less than 20 % reduction before the plateau), or when the flat stretch covers at least
+    ``WASTED_FRACTION`` of the run (wasted compute, after progress or not); a run of >= 50 points whose first
+    and last block medians differ by less than 20 % (either way) is a plateau over its whole length even
+    when a tiny slope is significant (slow convergence), unless its block medians still fall consistently
+    (Kendall tau <= ``STILL_IMPROVING_TAU``);
+    otherwise (converged after real progress) it is info, and nothing at all when the LR had decayed below
+    ``DECAYED_LR`` of its peak (the schedule asks for the flattening). A level at the chance loss ln C
+    explains a plateau of a run that never learned; after real progress, landing near some ln C is a
+    coincidence more often than not (a detection loss at 0.69 is no 2-class problem), so it decides nothing.
     """
     n = y.size
     if n < MIN_POINTS_PLATEAU:
@@ -197,10 +208,13 @@ def detect_plateau(
             break
         k -= 1
     start_i = int(starts[k])
+    if y.size - start_i >= 6 and kendall_tau(y[start_i:]) <= STILL_IMPROVING_TAU:
+        return []  # few blocks hide a trend the points show: a short log falling at every step is no plateau
     frac = (steps[-1] - steps[start_i]) / max(1, steps[-1] - steps[0])
     overall = float(meds[0] - meds[-1])
     ramping = schedule is not None and (schedule.ramp or schedule.in_warmup(int(steps[n // 2])))
-    if log and n >= 50 and -NEVER_LEARNED < overall < NEVER_LEARNED and not ramping:
+    improving = kendall_tau(meds) <= STILL_IMPROVING_TAU
+    if log and n >= 50 and -NEVER_LEARNED < overall < NEVER_LEARNED and not ramping and not improving:
         # slow convergence: a slope may be significant, but the whole run gained < 20 %
         k, start_i, frac = 0, 0, 1.0
     if frac < PLATEAU_MIN_FRACTION or nb - k < 2:
@@ -210,10 +224,11 @@ def detect_plateau(
     progress = first_level - float(np.median(meds[k:]))
     chance = chance_level(math.exp(level), math.exp(first_level)) if log else None
     never_learned = progress < NEVER_LEARNED
+    wasted = log and not never_learned and frac >= WASTED_FRACTION
     decayed = None
     if schedule is not None and schedule.known:
         decayed = schedule.decayed_fraction(int(steps[start_i]))
-    if not (never_learned or chance):
+    if not (never_learned or wasted):
         if decayed is not None and decayed < DECAYED_LR:
             return []
         severity = "info"
@@ -230,6 +245,9 @@ def detect_plateau(
             f"the loss had fallen only {100 * (1 - math.exp(-progress)) if log else progress:.3g}"
             f"{'%' if log else ''} before it"
         )
+    if wasted:
+        why.append(f"{frac:.0%} of the run's compute bought no progress: it could have stopped at step "
+                   f"{int(steps[start_i])}")
     msg = (
         f"{name} stays at {lv:.4g} (within {math.exp(band) if log else band:.3g}{'x' if log else ''}) from step "
         f"{int(steps[start_i])} to the end ({frac:.0%} of the run)"
@@ -279,6 +297,7 @@ def detect_plateau(
                 "progress_before": (1 - math.exp(-progress)) if log else progress,
                 "chance_classes": chance,
                 "never_learned": bool(never_learned),
+                "wasted_compute": bool(wasted),
             },
         )
     ]
