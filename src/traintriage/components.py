@@ -72,3 +72,24 @@ def with_totals(series: Mapping[str, Series]) -> tuple[dict[str, Series], list[s
         notes.append(f"{name} is the sum of {', '.join(sorted(parts))} (no total was logged); the parts are kept "
                      "as they are.")
     return out, notes
+
+
+LOCALISATION_WORDS = frozenset({"box", "bbox", "iou", "giou", "ciou", "diou", "dfl", "reg", "loc", "l1"})
+"""Words of a detector's localisation terms, which are zero only when no ground-truth box reaches the loss."""
+CLASS_WORDS = frozenset({"cls", "class", "classification"})
+
+
+def zero_parts(series: Mapping[str, Series]) -> list[tuple[str, str]]:
+    """Loss parts that are exactly 0 at every logged point (>= 3), each with what that means: ``"no_targets"``
+    for a localisation term (box, IoU, DFL: no ground-truth box reaches the loss, the labels are empty or not
+    matched), ``"by_design"`` for a class term (a single-class detector has nothing to classify) or any other
+    (a term switched off)."""
+    out = []
+    for name, s in series.items():
+        leaf = _split(name)[1]
+        finite = s.values[np.isfinite(s.values)]
+        if not _is_part(leaf) or finite.size < 3 or np.any(finite != 0):
+            continue
+        words = set(_words(leaf))
+        out.append((name, "no_targets" if words & LOCALISATION_WORDS and not words & CLASS_WORDS else "by_design"))
+    return out

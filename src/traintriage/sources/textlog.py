@@ -15,6 +15,9 @@ matched against a small, fixed set of patterns, in this order; the first that ma
 3. PyTorch examples' tables: ``| epoch   1 |   200/ 2983 batches | lr 20.00 | ms/batch 45.2 | loss  7.64 |``
    (step = (epoch-1) * batches + batch), ``| end of epoch   1 | ... | valid loss  5.84 |`` (step at the
    epoch's end; names joined with ``_``: ``valid_loss``) and ``| End of training | test loss ...``.
+   Tables with a header row of names, markdown or printed (``| epoch | train_loss | val_acc |`` then rows of
+   numbers): series named by the header, step from the column named like a step or epoch; a row whose
+   step cell is not a number (``eval``, ``total``) is a summary and is skipped.
 4. Keras progress: ``Epoch 3/10`` then ``... - loss: 0.41 - val_loss: 0.52``: step = the epoch as
    printed (from 1); the last line of an epoch wins.
 5. tqdm postfixes: ``Epoch 1:  45%|███ | 450/1000 [00:10<00:12, loss=0.123, lr=1e-4]`` (also
@@ -36,6 +39,7 @@ not numbers. A file with no recognised line contributes nothing, with a warning.
 from __future__ import annotations
 
 import ast
+import math
 import os
 import re
 from pathlib import Path
@@ -74,6 +78,8 @@ _NONFINITE_RE = re.compile(r"(:\s*)(-?(?:nan|NaN|inf|Infinity))(?=\s*[,}])")
 _TORCH_BATCH_RE = re.compile(r"^\|\s*epoch\s+(\d+)\s*\|\s*(\d+)\s*/\s*(\d+)\s+batches\s*\|(.*)$", re.I)
 _TORCH_END_RE = re.compile(r"^\|\s*end of (epoch\s+(\d+)|training)\s*\|(.*)$", re.I)
 _TORCH_FIELD_RE = re.compile(rf"^\s*([A-Za-z][\w/ ]*?)\s*:?\s+({_NUM})\s*$")
+_TABLE_RULE_RE = re.compile(r"^:?-{3,}:?$")
+_TABLE_STEP_NAMES = frozenset({"step", "steps", "global_step", "iter", "iteration", "it", "epoch", "epochs"})
 _KERAS_EPOCH_RE = re.compile(r"^\s*Epoch\s+(\d+)/(\d+)\s*$")
 _KERAS_PAIR_RE = re.compile(rf"(?:^|\s)-\s+([A-Za-z_][\w/.]*):\s*({_NUM})(?=\s|$)")
 _TQDM_RE = re.compile(r"(?:\d+%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)|(?P<n2>\d+)it)\s*\[(?P<info>[^\]]*)\]")
@@ -115,6 +121,8 @@ class _Reader:
         self.bar_last_total = 0
         self.bar_last_val: dict[str, str] = {}
         self.user_lines = 0
+        self.table_header: list[str] | None = None
+        self.table_step: int | None = None
         self.learner = TemplateLearner()
         self.learned_points = 0
 
@@ -152,7 +160,7 @@ class _Reader:
             return
         if "{'" in text and text.endswith("}") and self._hf_dict(line_no, text):
             return
-        if text.startswith("|") and self._torch(line_no, text):
+        if text.startswith("|") and (self._torch(line_no, text) or self._pipe_table(line_no, text)):
             return
         keras = _KERAS_EPOCH_RE.match(text)
         if keras:
@@ -257,6 +265,32 @@ class _Reader:
             self.add_pairs("pytorch table", self.torch_step, pairs, line_no)
             return True
         return False
+
+    def _pipe_table(self, line_no: int, text: str) -> bool:
+        """A table with a header row of names (``| epoch | train_loss | val_acc |``: markdown, or a results table
+        printed by a script), then rows of numbers; the step is the column named like a step or epoch."""
+        cells = [c.strip() for c in text.strip().strip("|").split("|")]
+        if len(cells) < 2:
+            return False
+        if all(_TABLE_RULE_RE.match(c) for c in cells):  # the |---|:---:| under a markdown header
+            return self.table_header is not None
+        numbers = [as_float(c) for c in cells]
+        if all(n is None and c for n, c in zip(numbers, cells, strict=True)):
+            names = [re.sub(r"\s+", "_", c.lower()) for c in cells]
+            step = next((i for i, n in enumerate(names) if n in _TABLE_STEP_NAMES), None)
+            if step is None or not any(looks_like_metric(n) for n in names):
+                return False
+            self.table_header, self.table_step = names, step
+            return True
+        if self.table_header is None or self.table_step is None or len(cells) != len(self.table_header):
+            return False
+        step = numbers[self.table_step]
+        if step is None or not math.isfinite(step) or not self.step_fits(int(step), line_no):
+            return True  # a summary row of the table ("eval", "total"): no step
+        pairs = [(name, cell) for i, (name, cell) in enumerate(zip(self.table_header, cells, strict=True))
+                 if i != self.table_step and numbers[i] is not None]
+        self.add_pairs("pipe table", int(step), pairs, line_no)
+        return True
 
     def _keras(self, line_no: int, text: str) -> bool:
         pairs = _KERAS_PAIR_RE.findall(text)

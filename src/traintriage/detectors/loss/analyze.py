@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...components import zero_parts
 from ...errors import InputError
 from ...findings import Evidence, Finding, json_number, make_finding, sort_findings
 from ...signals import RunData, Series, earlier_run_of, infer_roles, is_loss_name
@@ -34,7 +35,7 @@ from .task_metrics import (
     never_learned,
     primary_metric,
 )
-from .trend import MIN_POINTS_PLATEAU, detect_divergence, detect_plateau
+from .trend import MIN_POINTS_PLATEAU, detect_chance_validation, detect_divergence, detect_plateau
 
 
 def _finite_prefix(s: Series) -> tuple[np.ndarray, np.ndarray]:
@@ -249,6 +250,45 @@ def _never_learned_finding(metric: TaskMetric, best: float) -> Finding:
     )
 
 
+def _zero_parts(run: RunData) -> list[Finding]:
+    """``zero_loss`` for a detector's localisation terms that are exactly 0 at every step (no ground-truth box
+    reaches the loss). A class term at 0 is a single-class detector's by design, and is not reported."""
+    by_prefix: dict[str, list[str]] = {}
+    for name, kind in zero_parts(run.series):
+        if kind == "no_targets":
+            by_prefix.setdefault(name.rpartition("/")[0], []).append(name)
+    findings = []
+    for names in by_prefix.values():
+        s = run.series[names[0]]
+        findings.append(make_finding(
+            "zero_loss",
+            "warning",
+            f"{', '.join(names)} exactly 0 at every step: no ground-truth box reaches the loss",
+            f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} exactly 0 at all {len(s)} logged steps. A "
+            "localisation loss is 0 only when no ground-truth box is matched to a prediction: the labels are empty, "
+            "in the wrong format or folder (YOLO wants one .txt per image, class x y w h normalised), or filtered "
+            "out. The model then learns only to say 'nothing here'.",
+            confidence=0.85,
+            series=names[0],
+            step_start=int(s.steps[0]),
+            step_end=int(s.steps[-1]),
+            evidence=[Evidence(metric=n, step=int(run.series[n].steps[-1]), value=0.0,
+                               expected="> 0 whenever a box is in the batch") for n in names],
+            details={"parts": names, "kind": "no_targets"},
+        ))
+    return findings
+
+
+def _explained(f: Finding, causes: list[Finding]) -> Finding:
+    """A finding that ``causes`` already explain becomes a note pointing at them."""
+    if not causes:
+        return f
+    return f.model_copy(update={
+        "severity": "info", "confidence": min(f.confidence, 0.6),
+        "message": f"{f.message} Explained by: {causes[0].title}.",
+    })
+
+
 def _frozen_metric_finding(metric: TaskMetric, value: float) -> Finding:
     s = metric.series
     n = int(np.isfinite(s.values).sum())
@@ -388,10 +428,16 @@ def analyze_loss(
             )
         )
 
+    no_targets = _zero_parts(run)
+    findings += no_targets
     if metric is not None and (best := never_learned(metric)) is not None:
-        findings.append(_never_learned_finding(metric, best))
+        findings.append(_explained(_never_learned_finding(metric, best), no_targets))
     elif metric is not None and (value := frozen(metric)) is not None:
-        findings.append(_frozen_metric_finding(metric, value))
+        findings.append(_explained(_frozen_metric_finding(metric, value), no_targets))
+    if run.roles.val_loss and run.roles.val_loss[0] != name and not any(
+            f.code == "plateau" and f.severity != "info" for f in findings):
+        vs = run.series[run.roles.val_loss[0]]
+        findings += detect_chance_validation(vs.name, vs.steps, vs.values)
     for f in findings:
         if f.code in ("stuck_loss", "plateau", "divergence", "oscillation"):
             _add_lr_evidence(f, schedule)

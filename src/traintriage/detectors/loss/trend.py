@@ -301,3 +301,41 @@ def detect_plateau(
             },
         )
     ]
+
+
+CHANCE_MIN_EVALS = 5
+
+
+def detect_chance_validation(name: str, steps: np.ndarray, values: np.ndarray) -> list[Finding]:
+    """``plateau``: a validation loss at the chance level ln C (within ``CHANCE_TOLERANCE``) at every one of
+    >= ``CHANCE_MIN_EVALS`` evaluations: on held-out data the model predicts the uniform distribution over C
+    classes from start to end, whatever its training loss does. (Landing at some ln C at the end is too
+    often a coincidence to mean anything; sitting there at every evaluation is not.)"""
+    v = values[np.isfinite(values)]
+    if v.size < CHANCE_MIN_EVALS or np.any(v <= 0):
+        return []
+    c = chance_level(float(np.median(v)), float(v[0]))
+    if c is None or np.any(np.abs(v - math.log(c)) > CHANCE_TOLERANCE * math.log(c)):
+        return []
+    s = steps[np.isfinite(values)]
+    return [
+        make_finding(
+            "plateau",
+            "warning",
+            f"{name} at the chance level ln {c} = {math.log(c):.4g} at every evaluation",
+            f"{name} stays between {v.min():.4g} and {v.max():.4g} over all {v.size} evaluations (steps {int(s[0])}-"
+            f"{int(s[-1])}): the chance-level loss ln {c} of a {c}-class problem, the loss of predicting the uniform "
+            "distribution. On held-out data the model never learned anything: check the labels (shuffled, "
+            "mismatched to the inputs), the LR (far too low, or so high the model collapsed to uniform) and that "
+            "the validation set comes from the training distribution.",
+            confidence=min(0.9, 0.6 + 0.03 * v.size),
+            series=name,
+            step_start=int(s[0]),
+            step_end=int(s[-1]),
+            evidence=[
+                Evidence(metric=name, step=int(s[-1]), value=json_number(float(v[-1])),
+                         expected=f"well below ln {c} = {math.log(c):.4g} after {v.size} evaluations"),
+            ],
+            details={"chance_classes": c, "evaluations": int(v.size), "kind": "validation_at_chance"},
+        )
+    ]
