@@ -11,9 +11,17 @@ and ``correlate``, each ``f(target: str, **kw)`` returning a model with ``.findi
 the others still run. With ``--mcp`` it also starts ``traintriage serve --root <corpus>`` over stdio and
 calls the ``correlate`` tool on every run, scored like a fifth tool.
 
-    .venv/bin/python benchmarks/accuracy.py                 # all runs, library API
+    .venv/bin/python benchmarks/accuracy.py                 # all runs, library API, then the wild corpus
     .venv/bin/python benchmarks/accuracy.py --case NAME     # one run (repeatable)
     .venv/bin/python benchmarks/accuracy.py --mcp --json report.json
+    .venv/bin/python benchmarks/accuracy.py --wild-only --peers   # the wild corpus, with the peer tools
+
+The wild corpus (``benchmarks/wild``: real logs written by other people, fetched by ``pull.py``) is scored
+beside it, per format: cases read, cases right, false alarms on healthy runs, for traintriage and, with
+``--peers``, for runmedic, losslint and trainspotter (``benchmarks/wild/peers.py``, each installed on
+demand into its own venv, run on its native input where it reads it, else on a converted CSV). Targets:
+the synthetic corpus at 100 % with no false alarm; the wild corpus at >= 95 % right, no false alarm on a
+healthy run, every file read.
 
 A ``must`` code counts as found at any severity (``--recall-severity warning`` to be stricter); a
 ``must_not`` code counts as a false alarm only at warning or critical (info notes are allowed).
@@ -283,7 +291,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recall-severity", choices=("info", "warning", "critical"), default="info")
     parser.add_argument("--json", type=Path, help="also write the per-run results as JSON here")
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of tool errors")
+    parser.add_argument("--no-wild", action="store_true", help="skip the wild corpus")
+    parser.add_argument("--wild-only", action="store_true", help="only the wild corpus")
+    parser.add_argument("--peers", action="store_true", help="also score runmedic, losslint and trainspotter on "
+                        "the wild corpus (installed on demand into benchmarks/_venvs)")
     args = parser.parse_args(argv)
+    if args.wild_only:
+        return 0 if wild(args.peers) else 1
 
     labels = load_labels()
     if args.case:
@@ -312,7 +326,51 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    if not args.no_wild and not args.case:
+        print()
+        ok = wild(args.peers) and ok
     return 0 if ok else 1
+
+
+WILD_TARGET = 0.95
+
+
+def wild(peers: bool) -> bool:
+    """Score the wild corpus (and the peers with ``peers``); True when its targets are met or its files absent."""
+    sys.path.insert(0, str(HERE / "wild"))
+    import score
+    from corpus import load_cases
+
+    cases = load_cases()
+    present = [c for c in cases if c.target_path() is not None]
+    print(f"WILD CORPUS: {len(cases)} cases from {len({c.repo.split()[0] for c in cases})} repositories in "
+          f"{len({c.format for c in cases})} formats; files present for {len(present)}")
+    if not present:
+        print("  no files: run `python benchmarks/wild/pull.py` (needs network) to fetch them")
+        return True
+    results, seconds = score.timed(lambda: score.traintriage_results(present))
+    tools = {"traintriage": results}
+    if peers:
+        import peers as peer_tools
+
+        for peer, by_case in peer_tools.run_peers(present).items():
+            tools[peer] = {cid: (r.codes, r.error) for cid, r in by_case.items()}
+        print("peers: " + ", ".join(f"{k} {v}" for k, v in peer_tools.peer_versions().items()))
+    text, summary = score.table(present, tools)
+    print(text)
+    print(f"(traintriage: {seconds:.1f} s for {len(present)} cases; FA = healthy cases with a forbidden code at "
+          "warning or worse)")
+    wrong = score.misses(present, results)
+    if wrong:
+        print("traintriage's misses:")
+        print("\n".join(wrong))
+    total = summary["all"]["traintriage"]
+    ok = (total["right"] >= WILD_TARGET * total["cases"] and total["false_alarms"] == 0
+          and total["read"] == total["cases"])
+    print(f"wild: {total['right']}/{total['cases']} right ({100 * total['right'] / total['cases']:.1f}%), "
+          f"{total['false_alarms']} false alarms on {total['healthy']} healthy runs, {total['read']}/{total['cases']} "
+          f"read. target: >= {WILD_TARGET:.0%} right, 0 false alarms, every file read -> {'PASS' if ok else 'FAIL'}")
+    return ok
 
 
 if __name__ == "__main__":

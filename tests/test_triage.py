@@ -68,3 +68,18 @@ def test_triage_cli_text_and_fail_on(capsys: pytest.CaptureFixture[str]) -> None
     report = json.loads(capsys.readouterr().out)
     assert report["issues"][0]["root_cause"]["category"] == "architecture"
     assert main(["triage", str(CORPUS / "runs" / "healthy_lstm"), "--fail-on", "warning"]) == 0
+
+
+def test_a_divergence_on_an_lr_ramp_caps_the_lr_the_run_showed_was_safe() -> None:
+    """An LR range test left on: the plan names the LR where the loss was lowest and the LR at the onset of the
+    divergence (both logged), not a fraction of the peak the ramp happened to reach."""
+    report = api.correlate(CORPUS / "runs" / "divergence_lr_ramp")
+    data = api.load(str(CORPUS / "runs" / "divergence_lr_ramp"))
+    loss, lr = data.series[data.roles.train_loss], data.series[data.roles.lr]
+    first = report.remediation[0].change
+    onset = report.issues[0].step_start
+    best = int(loss.steps[loss.steps <= onset][loss.values[loss.steps <= onset].argmin()])
+    lr_at = {int(s): v for s, v in zip(lr.steps, lr.values, strict=True)}
+    assert first.startswith("cap ") and f"lowest (step {best})" in first and f"from step {onset}" in first
+    assert f"{lr_at[max(s for s in lr_at if s <= best)]:.3g}" in first
+    assert "lower peak LR" not in " ".join(step.change for step in report.remediation)

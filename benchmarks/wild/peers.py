@@ -619,12 +619,16 @@ def print_report(cases: list[Case], results: dict[str, dict[str, PeerResult]], v
               f"false alarm {s['healthy_false_alarm']}/{s['healthy']}" + (f" ({alarms})" if alarms else "")
               + f"; {s['seconds']:.1f} s")
     print("\nNative input not used (why), or not read at all:")
+    listed = 0
     for peer in peers:
         for c in cases:
             r = results[peer][c.id]
             if r.input == "converted CSV" or not r.read:
                 state = "converted CSV" if r.read else "NOT READ"
                 print(f"  {peer:<12} {c.id:<{idw}} {state:<13} {(r.native_error if r.read else r.error)[:240]}")
+                listed += 1
+    if not listed:
+        print("  none: every case was read on its native input")
     unknown = {(p, n) for p in peers for r in results[p].values() for n in r.unknown}
     ignored: dict[tuple[str, str], int] = {}
     for p in peers:
@@ -632,8 +636,8 @@ def print_report(cases: list[Case], results: dict[str, dict[str, PeerResult]], v
             for n in r.ignored:
                 ignored[(p, n)] = ignored.get((p, n), 0) + 1
     if ignored:
-        print("\nFindings with no traintriage code (ignored), cases: " +
-              ", ".join(f"{p} {n} {k}" for (p, n), k in sorted(ignored.items())))
+        print("\nFindings with no traintriage code (ignored): " +
+              ", ".join(f"{p} {n!r} on {k} case(s)" for (p, n), k in sorted(ignored.items())))
     if unknown:
         print("\nFindings the mapping does not know (ignored; a new peer version?): " +
               ", ".join(f"{p} {n}" for p, n in sorted(unknown)))

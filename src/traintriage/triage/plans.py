@@ -14,7 +14,7 @@ import numpy as np
 
 from ..findings import Finding
 from ..signals import Series
-from .context import RunContext, percentile, value_at
+from .context import RunContext, lr_growth_into, percentile, value_at
 from .models import RemediationStep, TriageIssue, ValidationCheck
 
 RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
@@ -50,6 +50,38 @@ def _best_val(ctx: RunContext) -> tuple[str, int, float] | None:
     return None
 
 
+RAMP_GROWTH = 3.0
+"""An LR at least this many times its earlier minimum where the loss turns was ramping into the failure (an
+LR range test left on, a warmup to a peak that is too high): the plan names the LRs the run itself showed."""
+
+
+def _ramp_cap(ctx: RunContext, start: int | None) -> Step | None:
+    """Cap the LR at its value where the loss was lowest, when the LR ramped into the divergence: the run
+    measured the safe LR itself, so the plan names it (and the LR at the onset), not a fraction of the peak."""
+    loss = ctx.data.get(ctx.data.roles.train_loss)
+    growth = lr_growth_into(ctx.lr, start)
+    if loss is None or start is None or growth is None or growth < RAMP_GROWTH:
+        return None
+    before = (loss.steps <= start) & np.isfinite(loss.values)
+    if not before.any():
+        return None
+    i = int(np.argmin(np.where(before, loss.values, np.inf)))
+    best_step = int(loss.steps[i])
+    lr_best, lr_onset = value_at(ctx.lr, best_step), value_at(ctx.lr, start)
+    if lr_best is None or lr_onset is None:
+        return None
+    lr_name = ctx.data.roles.lr or "the learning rate"
+    return Step(
+        f"cap {lr_name} at {_g(lr_best)}, its value where {loss.name} was lowest (step {best_step}); it diverged "
+        f"from step {start} with the LR at {_g(lr_onset)} ({growth:.3g}x its start): stop the ramp (an LR range "
+        f"test left on, or a warmup to a peak too high) at {_g(lr_best)} or below",
+        "the LR never reaches the range where this run diverged",
+        "low",
+        loss.name,
+        f"falls steadily past step {start} with {lr_name} <= {_g(lr_best)}",
+    )
+
+
 def steps_for(issue: TriageIssue, anchor: Finding, ctx: RunContext) -> list[Step]:
     """The changes that address ``issue``, most targeted first."""
     code = anchor.code
@@ -76,6 +108,8 @@ def steps_for(issue: TriageIssue, anchor: Finding, ctx: RunContext) -> list[Step
                     f"no step above 3x its local median after step {jump.step}",
                 )
             )
+        elif (ramp := _ramp_cap(ctx, start)) is not None:
+            steps.append(ramp)
         elif lr_peak is not None:
             target = lr_peak / (3 if code == "oscillation" else 2)
             steps.append(

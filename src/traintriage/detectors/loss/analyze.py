@@ -18,7 +18,7 @@ from .curriculum import MAX_EPOCH_TRANSITIONS, detect_curriculum_regression, tra
 from .diagnosis import annotate
 from .numeric import detect_nan_inf, detect_stuck_loss, detect_zero_loss
 from .oscillation import MIN_POINTS as OSC_MIN
-from .oscillation import detect_oscillation
+from .oscillation import detect_oscillation, detect_validation_oscillation
 from .overfitting import detect_overfitting
 from .report import LossReport, LossStatistics, ScheduleSummary, ValidationSummary
 from .robust import kendall_tau, log_space
@@ -412,7 +412,11 @@ def analyze_loss(
         both_log = log and vv.size > 0 and bool(np.all(vv > 0))
         vy = np.log(vv) if both_log else vv
         ty = y if both_log else v
-        if vv.size and n:
+        swinging = detect_validation_oscillation(vname, vsteps, vy_own) if vlog else []
+        findings += swinging
+        if swinging:  # a validation loss thrown around by the updates has no trend to judge overfitting by
+            findings = [f for f in findings if not (f.code == "plateau" and f.series == name)]
+        elif vv.size and n:
             findings += [_weigh_with_metric(f, metric)
                          for f in detect_overfitting(vname, vsteps, vy, name, steps, ty, log=both_log)]
         if vv.size < 4 and vv.size:

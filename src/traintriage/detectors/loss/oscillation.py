@@ -104,3 +104,54 @@ def detect_oscillation(name: str, steps: np.ndarray, y: np.ndarray, *, log: bool
             details={"swing": ratio, "lag1_autocorr": round(ac, 3), "crossings": crossings},
         )
     ]
+
+
+# A validation loss is an average over the whole validation set: between evaluations only the model changes,
+# not the batch. One that swings by 15 % or more from evaluation to evaluation (the median step, over
+# the last 60 % of >= VAL_MIN_POINTS evaluations) with no net progress and no climb is a model that is thrown
+# around by its updates (an LR too high for the curvature, Adam at 1e-3 on an RNN), not evaluation noise. A
+# per-step training loss cannot show this: minibatch noise swings it as much in a healthy run.
+VAL_MIN_POINTS = 8
+VAL_SWING = math.log(1.15)
+
+
+def detect_validation_oscillation(name: str, steps: np.ndarray, y: np.ndarray) -> list[Finding]:
+    """``oscillation`` of a validation loss (``y`` in log space): see :data:`VAL_SWING`."""
+    if y.size < VAL_MIN_POINTS:
+        return []
+    a = int(y.size * (1 - TAIL_FRACTION))
+    tail, ts = y[a:], steps[a:]
+    step_swing = float(np.median(np.abs(np.diff(tail))))
+    third = max(2, tail.size // 3)
+    progress = float(np.median(tail[:third]) - np.median(tail[-third:]))
+    from .robust import kendall_tau
+
+    climbing = kendall_tau(tail) >= 0.5
+    if step_swing < VAL_SWING or progress >= PROGRESS_SHARE * step_swing or climbing:
+        return []
+    lo, hi = math.exp(float(tail.min())), math.exp(float(tail.max()))
+    i_hi = int(np.argmax(tail))
+    return [
+        make_finding(
+            "oscillation",
+            "warning",
+            f"{name} swings {math.exp(step_swing):.3g}x between evaluations without progress",
+            f"From step {int(ts[0])} {name} jumps between {lo:.4g} and {hi:.4g}: the median change from one "
+            f"evaluation to the next is {math.exp(step_swing):.3g}x, and its level makes no net progress. A validation "
+            "loss averages the whole validation set, so the swings are the model's: its updates throw it around "
+            "(an LR too high for the curvature; for Adam, try a third of it).",
+            confidence=min(0.9, 0.55 + 0.2 * min(1.0, step_swing / VAL_SWING - 1) + 0.01 * tail.size),
+            series=name,
+            step_start=int(ts[0]),
+            step_end=int(ts[-1]),
+            evidence=[
+                Evidence(metric=name, step=int(ts[i_hi]), value=json_number(hi),
+                         expected=f"median change between evaluations < {math.exp(VAL_SWING):.3g}x (measured "
+                         f"{math.exp(step_swing):.3g}x over {tail.size} evaluations)"),
+                Evidence(metric=f"{name} (progress over the stretch)", step=int(ts[-1]),
+                         value=round(math.exp(progress), 4),
+                         expected=f">= {PROGRESS_SHARE:g} of the swing if the model were still improving"),
+            ],
+            details={"swing": math.exp(step_swing), "evaluations": int(tail.size), "kind": "validation"},
+        )
+    ]
