@@ -99,13 +99,6 @@ def test_nanogpt_iter_lines_of_two_appended_runs(target):
     assert not any(name.startswith(("earlier-run-2", "mfu", "time")) for name in data.series)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates.TemplateLearner.finish/_run_start: a restart is cut at the first point of the line that "
-    "restarts the main series ('iter 0: loss ...'), so the second run's 'step 0: train loss .., val loss ..' line, "
-    "printed just before it, is counted in the earlier run: train_loss/val_loss lose step 0 and "
-    "earlier-run-1/train_loss's step 0 holds the second run's value (the later write wins).",
-)
 def test_nanogpt_eval_lines_stay_with_their_run():
     data = load_run(NANOGPT)
     first, last = _nanogpt_runs(NANOGPT.read_text())
@@ -114,13 +107,6 @@ def test_nanogpt_eval_lines_stay_with_their_run():
         assert _points(data, f"earlier-run-1/{name}") == first[name]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates: a config echo printed once per run ('min_lr = 1e-4 # learning_rate / 10 usually') repeats "
-    "in a file of appended runs, passes MIN_PLACED_LINES=2 and becomes series placed at the step printed before "
-    "it (earlier-run-1/min_lr, earlier-run-1/learning_rate = 10.0 from '/ 10', "
-    "earlier-run-1/gradient_accumulation_steps, earlier-run-1/lr_decay_iters at step 300).",
-)
 def test_nanogpt_config_echo_of_an_appended_run_is_not_a_series():
     data = load_run(NANOGPT)
     assert set(data.series) == {
@@ -206,12 +192,6 @@ def test_llmc_train_gpt2_py_log_file():
     assert (_points(data, "trl"), _points(data, "tel")) == (expected["trl"], expected["tel"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="signals.infer_roles: llm.c's 'trl' (train loss) and 'tel' (val loss), the names its log files write "
-    "and templates keep, are not loss names, so an llm.c main.log has no train_loss role (None) and no val_loss "
-    "from 'tel'; the gradient norm 'norm' gets no grad_total role either.",
-)
 @pytest.mark.parametrize("path", [LLMC_LOG, LLMC_PY_LOG], ids=["logger_h", "train_gpt2_py"])
 def test_llmc_log_file_roles(path):
     expected = _llmc_log(path)
@@ -224,11 +204,6 @@ def test_llmc_log_file_roles(path):
         assert roles.lr is not None and _points(data, roles.lr) == expected["lr"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates._learn: a number named by a bare phase word is read as that phase's loss, so llm.c's "
-    "'s:N eval:ACC' (HellaSwag accuracy, logger_log_eval) becomes the series 'eval_loss' and the val_loss role.",
-)
 def test_llmc_hellaswag_accuracy_is_not_a_loss():
     expected = _llmc_log(LLMC_LOG)
     data = load_run(LLMC_LOG)
@@ -254,12 +229,6 @@ def test_llmc_stdout_training_lines(path):
     assert expected["val_loss"][0] == tel[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates.TemplateLearner._steps: a line without a counter of its own is placed at the step printed "
-    "before it, and the first 'val loss ..' of llm.c comes before any 'step N/T' line, so it has no step and is "
-    "dropped: val_loss starts at step 50, not 0.",
-)
 @pytest.mark.parametrize("path", [LLMC_CU, LLMC_PY], ids=["train_gpt2_cu", "train_gpt2_py"])
 def test_llmc_stdout_val_loss_before_the_first_step(path):
     expected = _llmc_stdout(path)
@@ -333,12 +302,6 @@ def test_fairseq_train_inner_and_valid_lines(target):
     assert "val_loss" in data.roles.val_loss
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates: fairseq's end-of-epoch 'train | epoch 001 | loss 11.9 | ... | num_updates 1121' line (the "
-    "epoch's average) gets the same names as train_inner's per-update stats, so its averages are mixed into "
-    "'loss', 'nll_loss', 'ppl', 'lr', 'gnorm' at 1121, 2242, 3363 (36 points where train_inner has 33).",
-)
 def test_fairseq_epoch_averages_are_not_mixed_into_the_per_update_series():
     expected = _fairseq()
     data = load_run(FAIRSEQ)
@@ -346,18 +309,12 @@ def test_fairseq_epoch_averages_are_not_mixed_into_the_per_update_series():
         assert _points(data, key) == expected["train_inner"][key]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="signals.infer_roles: fairseq's 'best_loss' (the best validation loss so far, a running minimum) is "
-    "read from the valid line as 'val_best_loss' and sorts first among the val_loss roles, ahead of 'val_loss'.",
-)
 def test_fairseq_best_loss_is_not_the_validation_loss():
     data = load_run(FAIRSEQ)
     assert data.roles.val_loss[0] == "val_loss"
     assert "val_best_loss" not in data.roles.val_loss
 
 
-@pytest.mark.xfail(strict=True, reason="signals.infer_roles: fairseq's gradient norm 'gnorm' gets no grad_total role.")
 def test_fairseq_gnorm_is_the_gradient_norm():
     assert load_run(FAIRSEQ).roles.grad_total == "gnorm"
 
@@ -419,12 +376,6 @@ def test_pytorch_mnist_train_lines(target):
     assert (data.roles.train_loss, data.roles.val_loss) == ("loss", ["test_average_loss"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates.TemplateLearner: the 'Train Epoch' template's steps come from its epoch and progress count, "
-    "which never set last_global, so the 'Test set: Average loss' lines have no step before them and are "
-    "numbered by their line count (steps 1, 2, 3 in a run whose training steps go to 179520).",
-)
 def test_pytorch_mnist_test_lines_at_the_end_of_their_epoch():
     _, test_loss, test_acc = _mnist()
     data = load_run(MNIST)
@@ -618,12 +569,6 @@ def test_keras_history_dump(target):
     assert (roles.train_loss, roles.val_loss, roles.lr) == ("loss", ["val_loss"], "learning_rate")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jsondoc._parse/_strip_common: a list of numbers in the config ('betas': [0.9, 0.999]) is read as a "
-    "series (config/betas, spread over epochs 6 and 12), and because the lists no longer share one parent the "
-    "history keeps its 'history/' prefix (history/loss, history/val_loss).",
-)
 def test_nested_history_beside_a_config():
     doc = json.loads((JSONDOC / "nested" / "run_summary.json").read_text())
     data = load_run(JSONDOC / "nested")
@@ -792,11 +737,6 @@ def test_yolo_results_csv_gets_derived_totals(folder, parts):
     _no_zero_loss_finding(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="signals._LR_RE: YOLOv5's results.csv learning-rate columns 'x/lr0', 'x/lr1', 'x/lr2' are not "
-    "recognised ('lr' followed by a digit), so a YOLOv5 run has no lr role.",
-)
 def test_yolov5_results_csv_learning_rate_role():
     assert load_run(YOLO / "yolov5_csv" / "results.csv").roles.lr == "x/lr0"
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .signals import Series, is_loss_name, is_total
+from .signals import Series, is_loss_name, is_total, loss_flavour
 
 PHASE_WORDS = frozenset({"train", "training", "val", "valid", "validation", "eval", "evaluation", "test", "dev"})
 
@@ -33,9 +33,11 @@ def _words(text: str) -> list[str]:
 
 
 def _is_part(leaf: str) -> bool:
-    """A component: a loss with a word of its own (``box_loss``, ``loss_cls``), not a phase's loss."""
+    """A component: a loss with a word of its own (``box_loss``, ``loss_cls``), not a phase's loss (``val_loss``,
+    llm.c's ``trl`` and ``tel``)."""
     words = _words(leaf)
-    return is_loss_name(leaf) and not is_total(leaf) and not PHASE_WORDS & set(words)
+    return (is_loss_name(leaf) and not is_total(leaf) and not PHASE_WORDS & set(words)
+            and loss_flavour(leaf) == "plain")
 
 
 def with_totals(series: Mapping[str, Series]) -> tuple[dict[str, Series], list[str]]:

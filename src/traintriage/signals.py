@@ -150,14 +150,17 @@ _SPLIT_RE = re.compile(r"[/._\-\s]+")
 _STEP_SUFFIX_RE = re.compile(r"(?:[/_.](?:step|steps|iter|batch))$")
 _EPOCH_SUFFIX_RE = re.compile(r"(?:[/_.]epoch)$")
 
-_VAL_WORDS = ("val", "valid", "validation", "eval", "evaluation", "dev", "test", "holdout")
-_TRAIN_WORDS = ("train", "training", "trn")
+_VAL_WORDS = ("val", "valid", "validation", "eval", "evaluation", "dev", "test", "holdout", "tel")
+_TRAIN_WORDS = ("train", "training", "trn", "trl")  # trl / tel: llm.c's log file (train loss, test/eval loss)
+_LOSS_WORDS = ("loss", "losses", "xent", "nll", "trl", "tel")
+_TOTAL_NORMS = frozenset({"norm", "gnorm", "total_norm", "grad_norm", "gradient_norm"})
+"""A gradient norm printed on its own (llm.c's ``norm``, fairseq's ``gnorm``): the total gradient norm."""
 _GRAD_PREFIX_RE = re.compile(
     r"^(?:(?:train|training)[/_.])?(?:grad[_\-]?norms?|gradnorms?|gradient[_\-]?norms?|grad_2\.0_norm|grads?)"
     r"(?:[/_.](?P<rest>.+))?$",
     re.IGNORECASE,
 )
-_LR_RE = re.compile(r"(?:^|[/_.])(?:lr|learning[_\-]?rate)(?:$|[/_.\-])|^lr[\-_]|^learning_rate", re.IGNORECASE)
+_LR_RE = re.compile(r"(?:^|[/_.])(?:lr|learning[_\-]?rate)\d*(?:$|[/_.\-])|^lr[\-_]|^learning_rate", re.IGNORECASE)
 _MEMORY_RE = re.compile(
     r"(?:^|[/_.])(?:mem|memory|gpu_mem|cuda_mem|rss|vram|allocated|reserved|max_allocated|"
     r"memory_allocated|memory_reserved)(?:$|[/_.])",
@@ -172,10 +175,11 @@ def _words(name: str) -> list[str]:
 
 def is_loss_name(name: str) -> bool:
     """A loss, by its name: a word ``loss``/``losses`` or ending in ``loss`` (``total_loss``, ``valloss``), or
-    ``xent``/``nll`` (OpenNMT's cross-entropy), not a loss *scale* or weight."""
+    ``xent``/``nll`` (OpenNMT's cross-entropy), ``trl``/``tel`` (llm.c); not a loss *scale* or weight, nor a
+    running best (``best_loss``: the minimum so far, not the loss)."""
     words = _words(name)
-    return any(w in ("loss", "losses", "xent", "nll") or w.endswith("loss") for w in words) and not any(
-        w in ("scale", "scaler", "weight", "weights", "coef", "ratio") for w in words
+    return any(w in _LOSS_WORDS or w.endswith("loss") for w in words) and not any(
+        w in ("scale", "scaler", "weight", "weights", "coef", "ratio", "best") for w in words
     )
 
 
@@ -262,6 +266,9 @@ def infer_roles(
             continue
         low = name.lower()
         grad = _GRAD_PREFIX_RE.match(name)
+        if _norm(name) in _TOTAL_NORMS and not grad:
+            roles.grad_total = roles.grad_total or name
+            continue
         if grad:
             _assign_grad(roles, name, grad.group("rest"))
             continue

@@ -38,6 +38,7 @@ MAX_DOC_BYTES = 256 << 20
 MAX_DEPTH = 8
 STEP_LIST_KEYS = ("epoch", "epochs", "step", "steps", "iteration", "iterations", "iter")
 _METRIC_KEY = r"[^\"'\n]{0,60}(?:loss|acc|accuracy|error|err|mae|mse|rmse|ppl|perplexity|map|f1|auc|reward|dice|iou)"
+_METRIC_NAME_RE = re.compile(_METRIC_KEY + "|^" + r"(?:lr|learning_rate|epoch|epochs|step|steps)$", re.I)
 _LIST_START = r"\[\s*(?:-?\d|-?\.\d|NaN|nan|Infinity|inf|null|\"tensor\()"
 _ARRAY_RE = re.compile(rf"[\"']{_METRIC_KEY}[^\"'\n]{{0,30}}[\"']\s*:\s*{_LIST_START}", re.I)
 _RECORD_RE = re.compile(rf"\[\s*\{{[^\[\]]*?[\"']{_METRIC_KEY}[^\"'\n]{{0,30}}[\"']\s*:\s*-?[\d.]", re.I | re.S)
@@ -171,6 +172,18 @@ def _from_lists(lists: dict[str, list[float]], warnings: list[str], path: Path) 
     return out
 
 
+def _history_lists(lists: dict[tuple[str, ...], list[float]]) -> dict[tuple[str, ...], list[float]]:
+    """The lists that make the history: those of the object holding the longest list under a metric-like key
+    (``history``), and lists elsewhere only as long as its (a ``metrics`` object beside it). A config's short
+    lists (``"betas": [0.9, 0.999]``) are not series."""
+    def metric_like(key_path: tuple[str, ...]) -> bool:
+        return bool(_METRIC_NAME_RE.search(key_path[-1]))
+
+    best = max(lists, key=lambda p: (metric_like(p), len(lists[p])))
+    parent, length = best[:-1], len(lists[best])
+    return {p: v for p, v in lists.items() if p[:-1] == parent or len(v) == length}
+
+
 def _strip_common(paths: list[tuple[str, ...]]) -> dict[tuple[str, ...], str]:
     """Series names from key paths, without the leading keys they all share (``history/``)."""
     common = 0
@@ -202,6 +215,7 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
         elif (recs := _record_list(value)) is not None:
             record_lists.append((key_path, recs))
     if lists:
+        lists = _history_lists(lists)
         names = _strip_common(list(lists))
         return _from_lists({names[p]: v for p, v in lists.items()}, warnings, path), warnings
     if record_lists:

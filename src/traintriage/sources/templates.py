@@ -33,11 +33,14 @@ it left off (its steps run on); one that falls back less far is a resumed run (t
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import re
 from array import array
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..signals import EARLIER_RUN_PREFIX
 from ..untrusted import as_float, small_int
@@ -81,6 +84,9 @@ _PHASES = {
     "test": "test", "testing": "test", "dev": "dev",
 }
 _PHASE_WORD = re.compile(r"[A-Za-z]+")
+_BARE_PHASE_LOSSES = frozenset({"train", "val", "valid"})
+"""A number named only by one of these is that phase's loss (build-nanogpt's ``250 val 3.31``); ``eval`` alone
+is not (llm.c's log file writes HellaSwag accuracy as ``s:250 eval:0.2462``)."""
 
 
 @dataclass
@@ -102,6 +108,8 @@ class _Template:
     values: dict[int, array] = field(default_factory=dict)  # slot -> value per line (NaN: none)
     totals: dict[int, array] = field(default_factory=dict)  # slot -> its "/N" total per line (0: none)
     orders: array = field(default_factory=lambda: array("q"))  # each line's position in the file
+    first_epoch: float | None = None  # for the provisional step of a progress-counted line (feed)
+    widest: float = 0.0
     contexts: array = field(default_factory=lambda: array("d"))  # the step printed last before it (NaN: none)
 
     def column(self, slot: int) -> list[float]:
@@ -165,6 +173,7 @@ class TemplateLearner:
         self.templates: dict[str, _Template] = {}
         self.order = 0
         self.last_global: float | None = None  # the global step most recently printed by any template
+        self.last_progress: float | None = None  # ... or computed from an epoch and a progress count
         self.context_epoch: float | None = None  # from a header line: "Epoch 3/10"
         self.context_step: float | None = None
         self.ignored_templates: set[str] = set()
@@ -176,11 +185,11 @@ class TemplateLearner:
             kind = _classify(key, match.group("total") is not None, first_slot=i == 0)
             if i == 0 and not key and not literal[0].strip() and _INTEGER.match(match.group("num")):
                 kind = "global"  # "250 val 3.31": a line that starts with its step (build-nanogpt's log.txt)
-            if key in _PHASES:
+            if key in _BARE_PHASE_LOSSES:
                 kind = "metric"  # "val 3.31", "train 3.25": a phase's loss, printed under the phase's name
             slots.append(_Slot(key, kind, ratio=kind == "metric" and match.group("total") is not None))
         phase = _phase_of(" ".join(literal), [s.key for s in slots])
-        names = {i: f"{_PHASES[s.key]}_loss" if s.key in _PHASES else _phase_name(phase, s.key)
+        names = {i: f"{_PHASES[s.key]}_loss" if s.key in _BARE_PHASE_LOSSES else _phase_name(phase, s.key)
                  for i, s in enumerate(slots) if s.kind == "metric"}
         template = _Template(slots, names)
         for kind, attr in (("global", "counter"), ("epoch", "epoch"), ("progress", "progress")):
@@ -194,6 +203,8 @@ class TemplateLearner:
 
     def feed(self, text: str) -> bool:
         """Take one line (ANSI codes removed, stripped); True when it carried a metric or a step."""
+        if " # " in text:  # a config echo's comment ("min_lr = 6e-5 # learning_rate / 10") is no number of it
+            text = text.split(" # ", 1)[0]
         masked = _MASKS.sub(" <t> ", text) if any(c in text for c in ":/-") else text
         matches = list(_NUMBER.finditer(masked))
         if not matches:
@@ -233,6 +244,8 @@ class TemplateLearner:
 
         if template.counter is not None and (step := value_of(template.counter)) is not None:
             self.last_global = step
+        elif template.progress is not None and template.names:
+            self.last_progress = self._progress_step(template, matches)
         elif not template.names:  # a header line: "Epoch 3/10", "Step 200"
             if template.epoch is not None:
                 self.context_epoch = value_of(template.epoch)
@@ -243,21 +256,43 @@ class TemplateLearner:
     def _context_step(self) -> float | None:
         if self.last_global is not None:
             return self.last_global
+        if self.last_progress is not None:
+            return self.last_progress
         return self.context_step if self.context_step is not None else self.context_epoch
+
+    def _progress_step(self, t: _Template, matches: list[re.Match]) -> float | None:
+        """The step of a line counted by an epoch and a progress count (``Train Epoch: 2 [640/60000]``), as
+        :meth:`_steps` computes it, so that a line printed after it (``Test set: ...``) can be placed there."""
+        n = as_float(matches[t.progress].group("num"))
+        total = small_int(matches[t.progress].group("total") or "0") or 0
+        epoch = as_float(matches[t.epoch].group("num")) if t.epoch is not None else None
+        if n is None:
+            return None
+        t.widest = max(t.widest, n)
+        if epoch is None:
+            return n
+        if t.first_epoch is None:
+            t.first_epoch = epoch
+        return (epoch - t.first_epoch) * (total or t.widest) + n
 
     def finish(self, cols: Columns) -> tuple[list[str], int]:
         """Add every template's series to ``cols``; returns warnings and how many lines were read."""
         warnings: list[str] = []
         points: list[tuple[int, str, float, float]] = []  # (file order, name, step, value)
         uncounted: list[str] = []
+        all_steps = {id(t): self._steps(t) for t in self.templates.values() if t.names}
+        renamed = _summary_names(self.templates.values(), all_steps)
         for template in self.templates.values():
             if not template.names:
                 continue
-            steps = self._steps(template)
+            steps = all_steps[id(template)]
             own = template.counter is not None or template.progress is not None or (
                 template.epoch is not None and self.last_global is None)
             if not own and template.lines < MIN_PLACED_LINES:
                 continue
+            if not own and (all(np.ptp(template.values[i]) == 0 for i in template.names)
+                            or self._only_preambles(template, all_steps)):
+                continue  # a config echo: printed once at the start of each run, or the same value every time
             if steps is None:
                 if template.lines < MIN_UNCOUNTED_LINES:
                     continue  # a config echo ("lr = 0.001"), not a log
@@ -269,6 +304,7 @@ class TemplateLearner:
                 if step is None or not math.isfinite(step):
                     continue
                 for i, name in template.names.items():
+                    name = renamed.get((id(template), name), name)
                     value = columns[i][k]
                     if i in ratios and ratios[i][k]:
                         value = value / ratios[i][k]
@@ -334,8 +370,67 @@ class TemplateLearner:
                 return [0.0 if c is None else c for c in contexts]
             return nan_to_none(t.column(t.epoch))
         if any(c is not None for c in contexts):
-            return contexts
+            # a line printed before any step (llm.c's first "val loss") is at the start of the run
+            return [0.0 if c is None and self._has_steps() else c for c in contexts]
         return None
+
+    def _only_preambles(self, t: _Template, steps: dict[int, list[float | None] | None]) -> bool:
+        """Whether every line of ``t`` comes before the first step line of its run: before any, or just before
+        the step counter starts again (a config echo at each start; a validation line printed before training
+        starts is also one, but it repeats during the run and so is not only that)."""
+        counted = [c for c in self.templates.values() if c.names and (c.counter is not None or c.progress is not None)
+                   and c.lines >= MIN_UNCOUNTED_LINES]  # a counted series, not one stray line that starts with a number
+        if not counted:
+            return False
+        main = max(counted, key=lambda c: c.lines)
+        orders, main_steps = main.orders.tolist(), steps.get(id(main)) or []
+        for order in t.orders.tolist():
+            k = bisect.bisect_left(orders, order)
+            if k == 0 or k == len(orders):
+                if k == len(orders):
+                    return False
+                continue
+            before, after = main_steps[k - 1], main_steps[k]
+            if before is None or after is None or after > before:
+                return False
+        return True
+
+    def _has_steps(self) -> bool:
+        return self.last_global is not None or self.last_progress is not None
+
+
+SUMMARY_SHARE = 0.25
+"""A template that prints a name another template prints far more often (at most this share of its lines), at
+steps off that template's grid, is a summary of it (fairseq's end-of-epoch ``train | loss`` at update 1121
+beside its per-update ``train_inner | loss`` every 100 updates). On the grid it is the same print statement
+with a field left out (detectron2's last ``iter: 299`` line has no ``eta``), and shares the series."""
+
+
+def _summary_names(templates, steps: dict[int, list[float | None] | None]) -> dict[tuple[int, str], str]:
+    """``(id(template), name) -> name_summary`` for the templates that summarise another's series (see
+    :data:`SUMMARY_SHARE`)."""
+    by_name: dict[str, list] = {}
+    for t in templates:
+        for name in t.names.values():
+            by_name.setdefault(name, []).append(t)
+    out = {}
+    for name, ts in by_name.items():
+        main = max(ts, key=lambda t: t.lines)
+        grid = [x for x in steps.get(id(main)) or [] if x is not None]
+        if len(ts) < 2 or main.lines < 4 or len(grid) < 2:
+            continue
+        interval = float(np.median(np.diff(grid))) or 1.0
+        on_grid = set(grid)
+        for t in ts:
+            if t is main or t.lines > SUMMARY_SHARE * main.lines:
+                continue
+            own = [x for x in steps.get(id(t)) or [] if x is not None]
+            continues = own and all(x not in on_grid and abs((x - grid[0]) / interval - round((x - grid[0]) /
+                                                                                              interval)) < 1e-9
+                                    for x in own)
+            if not continues:
+                out[(id(t), name)] = f"{name}_summary"
+    return out
 
 
 def _stretches(points: list[tuple[int, str, float, float]]) -> list[Stretch]:
@@ -347,8 +442,20 @@ def _stretches(points: list[tuple[int, str, float, float]]) -> list[Stretch]:
     main = max(counts, key=lambda k: counts[k])
     at = [i for i, p in enumerate(points) if p[1] == main]
     found = split_restarts([points[i][2] for i in at], [points[i][3] for i in at])
-    return [Stretch(0 if k == 0 else _run_start(points, at[st.start]), st.new_run, st.offset)
-            for k, st in enumerate(found)]
+    out = []
+    for k, st in enumerate(found):
+        if k == 0:
+            out.append(Stretch(0, st.new_run, st.offset))
+            continue
+        first = at[st.start]
+        start = _run_start(points, first)
+        # lines printed between the last line of the stretch before and this one, at steps no later than this
+        # one's first (an evaluation at step 0 printed before the restarted iterations), belong to it
+        j = at[st.start - 1] + 1
+        while j < start and points[j][2] > points[first][2]:
+            j += 1
+        out.append(Stretch(_run_start(points, j) if j < start else start, st.new_run, st.offset))
+    return out
 
 
 def _run_start(points: list[tuple[int, str, float, float]], i: int) -> int:
