@@ -110,6 +110,8 @@ class _Template:
     orders: array = field(default_factory=lambda: array("q"))  # each line's position in the file
     first_epoch: float | None = None  # for the provisional step of a progress-counted line (feed)
     widest: float = 0.0
+    base: float = 0.0
+    last_n: float | None = None
     contexts: array = field(default_factory=lambda: array("d"))  # the step printed last before it (NaN: none)
 
     def column(self, slot: int) -> list[float]:
@@ -144,14 +146,20 @@ def _phase_of(literal: str, keys: list[str]) -> str | None:
     return None
 
 
-def _classify(key: str, has_total: bool, first_slot: bool) -> str:
+_TIME_UNITS = frozenset({"s", "ms", "us", "ns", "h", "min", "sec", "secs", "it/s", "s/it"})
+_SOURCE_FILE = re.compile(r"\.(?:py|pyx|cc|cpp|cu|c|h|hpp|java|rs|go)$")
+
+
+def _classify(key: str, has_total: bool, first_slot: bool, unit: str = "") -> str:
     last = key.rsplit("_", 1)[-1] if key else ""
+    if unit.lower() in _TIME_UNITS or _SOURCE_FILE.search(key):
+        return ""  # "train 3.2s" is a timing, "learning.py:507" a logger's source line
     if key in GLOBAL_COUNTERS or (key == "s" and first_slot):
         return "global"
     if key in EPOCH_COUNTERS or (last in EPOCH_COUNTERS and key.endswith(("_epoch", "_epochs")) and "loss" not in key):
         return "epoch"
-    if key in PROGRESS_COUNTERS or (not key and has_total):
-        return "progress"
+    if key in PROGRESS_COUNTERS or (last in PROGRESS_COUNTERS and has_total) or (not key and has_total):
+        return "progress"  # "batch 200/1600", "Current batch:200/1600", "[640/60000]"
     if key and looks_like_metric(key):
         return "metric"
     return ""
@@ -174,6 +182,7 @@ class TemplateLearner:
         self.order = 0
         self.last_global: float | None = None  # the global step most recently printed by any template
         self.last_progress: float | None = None  # ... or computed from an epoch and a progress count
+        self.progress_lines = 0
         self.context_epoch: float | None = None  # from a header line: "Epoch 3/10"
         self.context_step: float | None = None
         self.ignored_templates: set[str] = set()
@@ -182,10 +191,11 @@ class TemplateLearner:
         slots = []
         for i, match in enumerate(matches):
             key = _key_of(literal[i], first_slot=i == 0)
-            kind = _classify(key, match.group("total") is not None, first_slot=i == 0)
+            unit = match.group("unit") or ""
+            kind = _classify(key, match.group("total") is not None, first_slot=i == 0, unit=unit)
             if i == 0 and not key and not literal[0].strip() and _INTEGER.match(match.group("num")):
                 kind = "global"  # "250 val 3.31": a line that starts with its step (build-nanogpt's log.txt)
-            if key in _BARE_PHASE_LOSSES:
+            if key in _BARE_PHASE_LOSSES and not unit:
                 kind = "metric"  # "val 3.31", "train 3.25": a phase's loss, printed under the phase's name
             slots.append(_Slot(key, kind, ratio=kind == "metric" and match.group("total") is not None))
         phase = _phase_of(" ".join(literal), [s.key for s in slots])
@@ -245,7 +255,9 @@ class TemplateLearner:
         if template.counter is not None and (step := value_of(template.counter)) is not None:
             self.last_global = step
         elif template.progress is not None and template.names:
-            self.last_progress = self._progress_step(template, matches)
+            step = self._progress_step(template, matches)
+            if template.lines >= self.progress_lines:  # the most printed count (training batches, not evaluation's)
+                self.progress_lines, self.last_progress = template.lines, step
         elif not template.names:  # a header line: "Epoch 3/10", "Step 200"
             if template.epoch is not None:
                 self.context_epoch = value_of(template.epoch)
@@ -269,8 +281,11 @@ class TemplateLearner:
         if n is None:
             return None
         t.widest = max(t.widest, n)
-        if epoch is None:
-            return n
+        if epoch is None:  # a new pass over the data continues after the last one, as _steps counts it
+            if t.last_n is not None and n < t.last_n:
+                t.base += total or t.widest
+            t.last_n = n
+            return t.base + n
         if t.first_epoch is None:
             t.first_epoch = epoch
         return (epoch - t.first_epoch) * (total or t.widest) + n
@@ -287,7 +302,7 @@ class TemplateLearner:
                 continue
             steps = all_steps[id(template)]
             own = template.counter is not None or template.progress is not None or (
-                template.epoch is not None and self.last_global is None)
+                template.epoch is not None and not self._has_steps())
             if not own and template.lines < MIN_PLACED_LINES:
                 continue
             if not own and (all(np.ptp(template.values[i]) == 0 for i in template.names)
@@ -366,7 +381,7 @@ class TemplateLearner:
                     out.append(base + n)
             return out
         if t.epoch is not None:
-            if self.last_global is not None:  # other lines print the step: place these where they were printed
+            if self._has_steps():  # other lines print (or count) the step: place these where they were printed
                 return [0.0 if c is None else c for c in contexts]
             return nan_to_none(t.column(t.epoch))
         if any(c is not None for c in contexts):

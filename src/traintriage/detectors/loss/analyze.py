@@ -38,6 +38,17 @@ from .task_metrics import (
 from .trend import MIN_POINTS_PLATEAU, detect_chance_validation, detect_divergence, detect_plateau
 
 
+def _finite_validation(s: Series) -> tuple[np.ndarray, np.ndarray]:
+    """A validation loss's finite points: all of them when it is finite again after a NaN/Inf (a value the
+    evaluation could not compute, while training went on: nan_inf reports it), else the prefix before it."""
+    ok = np.isfinite(s.values)
+    if ok.all() or not ok.any():
+        return s.steps[ok], s.values[ok]
+    if ok[int(np.flatnonzero(~ok)[-1]) :].any():
+        return s.steps[ok], s.values[ok]
+    return _finite_prefix(s)
+
+
 def _finite_prefix(s: Series) -> tuple[np.ndarray, np.ndarray]:
     bad = ~np.isfinite(s.values)
     cut = int(np.argmax(bad)) if bad.any() else len(s)
@@ -181,7 +192,8 @@ def _val_level(run: RunData, name: str) -> float | None:
 CALIBRATION_RISE = 1.15
 """A validation loss rise up to this ratio while the task metric keeps improving is the model growing less
 calibrated, not overfitting; a larger one (the model confidently wrong on a growing share of examples) is
-overfitting even while the metric still creeps up."""
+overfitting while the metric only creeps up, unless the metric's last evaluation is its best (a BERT fine-tune
+whose validation loss rises 47 % over three epochs while accuracy and F1 improve at each)."""
 
 
 def _weigh_with_metric(f: Finding, metric: TaskMetric | None) -> Finding:
@@ -193,7 +205,8 @@ def _weigh_with_metric(f: Finding, metric: TaskMetric | None) -> Finding:
     best, end = f.details.get("best_value"), f.details.get("final_value", f.details.get("peak_value"))
     ratio = end / best if best and end is not None and best > 0 else None
     kept_improving = improved_since(metric, f.step_start)
-    if kept_improving is None or ratio is None or ratio > CALIBRATION_RISE:
+    at_its_best = kept_improving is not None and _metric_best_at_end(metric)
+    if kept_improving is None or ratio is None or (ratio > CALIBRATION_RISE and not at_its_best):
         at = _metric_at(metric, f.step_start)
         last = metric.series.values[np.isfinite(metric.series.values)][-1]
         better = "higher" if metric.direction > 0 else "lower"
@@ -219,6 +232,13 @@ def _weigh_with_metric(f: Finding, metric: TaskMetric | None) -> Finding:
                                            expected=f"{'<' if metric.direction > 0 else '>'}= {was:.4g} (its value "
                                            f"at step {f.step_start}) if the model were overfitting")],
     })
+
+
+def _metric_best_at_end(metric: TaskMetric) -> bool:
+    """Whether the metric's last evaluation is its best: the model is still improving at its task right now, so
+    even a large loss rise is the loss's (calibration), not the model's."""
+    v = metric.series.values[np.isfinite(metric.series.values)]
+    return v.size >= 2 and bool(metric.direction * (v[-1] - v.max() if metric.direction > 0 else v[-1] - v.min()) >= 0)
 
 
 def _metric_at(metric: TaskMetric, step: int) -> float | None:
@@ -405,7 +425,7 @@ def analyze_loss(
             continue
         vs = run.series[vname]
         findings += detect_nan_inf(vname, vs.steps, vs.values)
-        vsteps, vv = _finite_prefix(vs)
+        vsteps, vv = _finite_validation(vs)
         findings += detect_zero_loss(vname, vsteps, vv, role="validation")
         vy_own, vlog = log_space(vv)  # a validation loss that jumps and comes back: the model was knocked off
         findings += detect_loss_spikes(vname, vsteps, vy_own, log=vlog, schedule=schedule)  # (evaluated whole)

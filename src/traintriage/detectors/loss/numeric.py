@@ -28,7 +28,7 @@ NEAR_ZERO_FALL = 50.0
 # a converged full-batch run moves it by more than 1e-4 per epoch; float32 noise in a frozen model's loss
 # (seen at 1e-6 relative: 10.845988, 10.845994, 10.845989 for eight epochs) stays far below it.
 STUCK_REL = 2e-5
-STUCK_MIN_RUN = 5  # at least this many repeats in a row (a handful of epochs) ...
+STUCK_MIN_RUN = 4  # at least this many equal values in a row (a handful of epochs) ...
 STUCK_MIN_FRACTION = 0.1  # ... covering at least this share of the series
 # Logged precision is not a stuck model: a loss printed with d decimals (the HF Trainer rounds to 4; stdout logs
 # print 2-4) repeats whenever it moves less than 10^-d. A repeated value is only evidence when that resolution is
@@ -223,7 +223,7 @@ def detect_stuck_loss(name: str, steps: np.ndarray, values: np.ndarray) -> list[
     findings = []
     for a, b in stuck_runs(v):
         length = b - a + 1
-        if length < max(STUCK_MIN_RUN, STUCK_MIN_FRACTION * v.size) and not (length >= 5 and length == v.size):
+        if length < max(STUCK_MIN_RUN, STUCK_MIN_FRACTION * v.size):
             continue
         if abs(v[a]) < ZERO_EXACT:
             continue

@@ -97,7 +97,7 @@ def detect_overfitting(
     """
     n = val_y.size
     if n < MIN_VAL_POINTS or train_y.size < 3:
-        return []
+        return _short_overfitting(val_name, val_steps, val_y, train_name, train_steps, train_y) if log else []
     best_i, best = best_point(val_steps, val_y)
     after = val_y[best_i:]
     if after.size < 3:
@@ -175,6 +175,51 @@ def detect_overfitting(
                 "gap_trend_per_1k_steps_log": gap_slope,
                 "kendall_tau": round(tau, 3),
             },
+        )
+    ]
+
+
+SHORT_RISE = math.log(1.2)
+SHORT_TRAIN_FALL = math.log(1.25)
+"""Three evaluations (a three-epoch fine-tune) cannot show a trend, but they can show a clear one: the last
+>= 20 % above the best of the first two, and the highest of the three, while the training loss fell >= 25 %."""
+
+
+def _short_overfitting(val_name, val_steps, val_y, train_name, train_steps, train_y) -> list[Finding]:
+    if val_y.size != 3 or train_y.size < 3:
+        return []
+    best_i = int(np.argmin(val_y[:2]))
+    rise = float(val_y[-1] - val_y[best_i])
+    spacing = float(np.median(np.diff(val_steps)))
+    tr = train_level_at(train_steps, train_y, val_steps, max(1.0, spacing / 2))
+    if rise < SHORT_RISE or val_y[-1] < val_y.max() or float(tr[best_i] - tr[-1]) < SHORT_TRAIN_FALL:
+        return []
+    best_step, v_best, v_end = int(val_steps[best_i]), math.exp(float(val_y[best_i])), math.exp(float(val_y[-1]))
+    t_best, t_end = math.exp(float(tr[best_i])), math.exp(float(tr[-1]))
+    return [
+        make_finding(
+            "overfitting",
+            "warning",
+            f"{val_name} rose {v_end / v_best:.3g}x after step {best_step} while {train_name} fell",
+            f"Over its 3 evaluations {val_name} was best at step {best_step} ({v_best:.4g}) and ends at {v_end:.4g} "
+            f"({v_end / v_best:.3g}x), while {train_name} fell from {t_best:.4g} to {t_end:.4g}: the model fits its "
+            f"training set past the point where it generalised best. Keep the step-{best_step} checkpoint (3 "
+            "evaluations only: the verdict rests on one rise).",
+            confidence=0.55,
+            series=val_name,
+            step_start=best_step,
+            step_end=int(val_steps[-1]),
+            evidence=[
+                Evidence(metric=val_name, step=best_step, value=json_number(v_best),
+                         expected="best (early-stopping point)"),
+                Evidence(metric=val_name, step=int(val_steps[-1]), value=json_number(v_end),
+                         expected=f"< {v_best * math.exp(SHORT_RISE):.4g} ({math.exp(SHORT_RISE):.3g}x the best; 3 "
+                         "evaluations)"),
+                Evidence(metric=train_name, step=int(val_steps[-1]), value=json_number(t_end),
+                         expected=f"training level at the best step was {t_best:.4g}"),
+            ],
+            details={"best_step": best_step, "best_value": v_best, "final_value": v_end, "kind": "short",
+                     "evaluations": 3},
         )
     ]
 

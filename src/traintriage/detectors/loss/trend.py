@@ -73,7 +73,7 @@ def detect_divergence(
     """
     n = y.size
     if n < MIN_POINTS_DIVERGENCE:
-        return []
+        return _short_blowup(name, steps, y) if log else []
     nb = _blocks(n)
     meds, starts = block_medians(y, nb)
     nb = meds.size
@@ -151,6 +151,45 @@ def detect_divergence(
             step_end=int(steps[-1]),
             evidence=evidence,
             details=details,
+        )
+    ]
+
+
+SHORT_MIN_POINTS = 4
+SHORT_BLOWUP = math.log(10.0)
+"""A log too short for block medians still shows a loss that grows by an order of magnitude after its best and
+keeps climbing (a run that blows up within a handful of logged steps): divergence, with the point count said."""
+
+
+def _short_blowup(name: str, steps: np.ndarray, y: np.ndarray) -> list[Finding]:
+    n = y.size
+    if n < SHORT_MIN_POINTS:
+        return []
+    best = int(np.argmin(y[:-1]))
+    after = y[best:]
+    rise = float(np.median(y[-2:]) - y[best])
+    if best > n // 2 or rise < SHORT_BLOWUP or kendall_tau(after) < DIVERGENCE_MIN_TAU:
+        return []
+    turn, lo, hi = int(steps[best]), math.exp(float(y[best])), math.exp(float(np.median(y[-2:])))
+    return [
+        make_finding(
+            "divergence",
+            "critical",
+            f"{name} blows up from step {turn}",
+            f"{name} goes from {lo:.4g} at step {turn} to {hi:.4g} at the end ({hi / lo:.3g}x) over {after.size} "
+            f"logged points, climbing (Kendall tau {kendall_tau(after):.2f}): the run is diverging. The log has only "
+            f"{n} points, so its trend is judged on them alone.",
+            confidence=min(0.9, 0.5 + 0.05 * n),
+            series=name,
+            step_start=turn,
+            step_end=int(steps[-1]),
+            evidence=[
+                Evidence(metric=name, step=turn, value=json_number(lo), expected="best level"),
+                Evidence(metric=name, step=int(steps[-1]), value=json_number(hi),
+                         expected=f"< {lo * math.exp(SHORT_BLOWUP):.4g} ({math.exp(SHORT_BLOWUP):g}x the best; "
+                         f"{n} points logged)"),
+            ],
+            details={"turn_step": turn, "rise_ratio": hi / lo, "points": n, "kind": "short_blowup"},
         )
     ]
 
