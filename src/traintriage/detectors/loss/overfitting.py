@@ -145,27 +145,12 @@ def detect_overfitting(
             series=val_name,
             step_start=best_step,
             step_end=int(val_steps[-1]),
-            evidence=[
-                Evidence(
-                    metric=val_name,
-                    step=best_step,
-                    value=json_number(show(logged_best)),
-                    expected="best (early-stopping point)",
-                ),
-                Evidence(
-                    metric=val_name,
-                    step=int(val_steps[-1]),
-                    value=json_number(show(final)),
-                    expected=f"<= {show(best + limit):.4g} (max({math.exp(MIN_RISE) if log else 0:.3g}x, "
-                    f"{RISE_Z:g} sigma of its noise) above the best)",
-                ),
-                Evidence(
-                    metric=train_name,
-                    step=int(val_steps[-1]),
-                    value=json_number(show(float(np.median(tr[-2:])))),
-                    expected=f"training level at the best step was {show(tr[best_i]):.4g}",
-                ),
-            ],
+            evidence=_best_end_train(
+                val_name, best_step, show(logged_best), int(val_steps[-1]), show(final),
+                f"<= {show(best + limit):.4g} (max({math.exp(MIN_RISE) if log else 0:.3g}x, {RISE_Z:g} sigma of its "
+                "noise) above the best)",
+                train_name, show(float(np.median(tr[-2:]))), show(tr[best_i]),
+            ),
             details={
                 "best_step": best_step,
                 "best_value": show(logged_best),
@@ -183,6 +168,18 @@ SHORT_RISE = math.log(1.2)
 SHORT_TRAIN_FALL = math.log(1.25)
 """Three evaluations (a three-epoch fine-tune) cannot show a trend, but they can show a clear one: the last
 >= 20 % above the best of the first two, and the highest of the three, while the training loss fell >= 25 %."""
+
+
+def _best_end_train(val_name: str, best_step: int, v_best: float, end_step: int, v_end: float, end_expected: str,
+                    train_name: str, t_end: float, t_best: float) -> list[Evidence]:
+    """The evidence every overfitting form gives: the best validation value (the early-stopping point), the
+    validation value it ended at against what was expected, and the training level then and at the best."""
+    return [
+        Evidence(metric=val_name, step=best_step, value=json_number(v_best), expected="best (early-stopping point)"),
+        Evidence(metric=val_name, step=end_step, value=json_number(v_end), expected=end_expected),
+        Evidence(metric=train_name, step=end_step, value=json_number(t_end),
+                 expected=f"training level at the best step was {t_best:.4g}"),
+    ]
 
 
 def _short_overfitting(val_name, val_steps, val_y, train_name, train_steps, train_y) -> list[Finding]:
@@ -209,15 +206,11 @@ def _short_overfitting(val_name, val_steps, val_y, train_name, train_steps, trai
             series=val_name,
             step_start=best_step,
             step_end=int(val_steps[-1]),
-            evidence=[
-                Evidence(metric=val_name, step=best_step, value=json_number(v_best),
-                         expected="best (early-stopping point)"),
-                Evidence(metric=val_name, step=int(val_steps[-1]), value=json_number(v_end),
-                         expected=f"< {v_best * math.exp(SHORT_RISE):.4g} ({math.exp(SHORT_RISE):.3g}x the best; 3 "
-                         "evaluations)"),
-                Evidence(metric=train_name, step=int(val_steps[-1]), value=json_number(t_end),
-                         expected=f"training level at the best step was {t_best:.4g}"),
-            ],
+            evidence=_best_end_train(
+                val_name, best_step, v_best, int(val_steps[-1]), v_end,
+                f"< {v_best * math.exp(SHORT_RISE):.4g} ({math.exp(SHORT_RISE):.3g}x the best; 3 evaluations)",
+                train_name, t_end, t_best,
+            ),
             details={"best_step": best_step, "best_value": v_best, "final_value": v_end, "kind": "short",
                      "evaluations": 3},
         )
@@ -255,15 +248,12 @@ def _stalled_finding(val_name, val_steps, val_y, train_name, tr, best_i) -> Find
         series=val_name,
         step_start=best_step,
         step_end=int(val_steps[-1]),
-        evidence=[
-            Evidence(metric=val_name, step=best_step, value=json_number(v_best),
-                     expected="best (early-stopping point)"),
-            Evidence(metric=val_name, step=int(val_steps[-1]), value=json_number(v_end),
-                     expected=f"below {v_best:.4g} at some evaluation in {share:.0%} of the run if it still "
-                     f"generalised better ({evals} evaluations)"),
-            Evidence(metric=train_name, step=int(val_steps[-1]), value=json_number(t_end),
-                     expected=f"training level at the best step was {t_best:.4g}"),
-        ],
+        evidence=_best_end_train(
+            val_name, best_step, v_best, int(val_steps[-1]), v_end,
+            f"below {v_best:.4g} at some evaluation in {share:.0%} of the run if it still generalised better "
+            f"({evals} evaluations)",
+            train_name, t_end, t_best,
+        ),
         details={"best_step": best_step, "best_value": v_best, "final_value": v_end, "kind": "stalled",
                  "evaluations_after_best": int(evals)},
     )
@@ -398,24 +388,12 @@ def _episode_finding(val_name, val_steps, val_y, train_name, tr, b: int, p: int)
         series=val_name,
         step_start=best_step,
         step_end=peak_step,
-        evidence=[
-            Evidence(
-                metric=val_name, step=best_step, value=json_number(v_best), expected="best (early-stopping point)"
-            ),
-            Evidence(
-                metric=val_name,
-                step=peak_step,
-                value=json_number(v_peak),
-                expected=f"<= {v_best * math.exp(EPISODE_RISE):.4g} ({math.exp(EPISODE_RISE):.3g}x the best) and no "
-                f"steady rise (here Kendall tau >= {EPISODE_TAU:g} over {p - b + 1} evaluations)",
-            ),
-            Evidence(
-                metric=train_name,
-                step=peak_step,
-                value=json_number(t_peak),
-                expected=f"training level at the best step was {t_best:.4g}",
-            ),
-        ],
+        evidence=_best_end_train(
+            val_name, best_step, v_best, peak_step, v_peak,
+            f"<= {v_best * math.exp(EPISODE_RISE):.4g} ({math.exp(EPISODE_RISE):.3g}x the best) and no steady rise "
+            f"(here Kendall tau >= {EPISODE_TAU:g} over {p - b + 1} evaluations)",
+            train_name, t_peak, t_best,
+        ),
         details={
             "best_step": best_step,
             "best_value": v_best,
