@@ -88,6 +88,8 @@ RESTART_INTERVALS = 2
 """A step that falls back to within this many logging intervals of where its stretch began starts it again
 (``batch: 69`` then ``batch: 10`` after ``batch: 9``); one that falls back less far is a resume, whose
 repeated steps the later write wins."""
+INTERVAL_SAMPLE = 32
+"""The logging interval of a stretch is the median of its first gaps between steps."""
 CONTINUE_RATIO = 1.1
 """A restarted counter whose loss picks up within 10 % of where the previous stretch ended continues that
 stretch (the epoch counter of each self-play iteration, each curriculum stage): the steps run on. A loss
@@ -110,21 +112,28 @@ def split_restarts(steps: Sequence[float], values: Sequence[float]) -> list[Stre
     :data:`CONTINUE_RATIO`); one stretch when the counter never restarts."""
     stretches = [Stretch(0, True, 0.0)]
     n = len(steps)
-    seg = [0]  # indices of the current stretch
+    seg_start, last_i = 0, 0  # the current stretch: its first index and its last one so far
+    gaps: list[float] = []  # its first INTERVAL_SAMPLE step gaps: the logging interval, in O(1) per point
+    interval = 1.0
     offset = 0.0
     for i in range(1, n):
-        s, first, last = steps[i], steps[seg[0]], steps[seg[-1]]
-        interval = float(np.median(np.diff([steps[j] for j in seg]))) if len(seg) >= 2 else max(abs(last - first), 1.0)
+        s, first, last = steps[i], steps[seg_start], steps[last_i]
+        if len(gaps) < 2:
+            interval = max(abs(last - first), 1.0)
         if not (s < last and s <= first + RESTART_INTERVALS * max(interval, 1e-12)):
-            seg.append(i)
+            if len(gaps) < INTERVAL_SAMPLE:
+                gaps.append(s - last)
+                if len(gaps) >= 2:
+                    interval = float(np.median(gaps))
+            last_i = i
             continue
-        before = [values[j] for j in seg[-3:] if math.isfinite(values[j])]
+        before = [values[j] for j in range(max(seg_start, last_i - 2), last_i + 1) if math.isfinite(values[j])]
         after = [v for v in values[i : i + 3] if math.isfinite(v)]
         end, start = (float(np.median(before)), float(np.median(after))) if before and after else (0.0, 0.0)
         continues = end > 0 and start > 0 and max(start / end, end / start) <= CONTINUE_RATIO
         offset = offset + (last - s + max(interval, 1.0)) if continues else 0.0
         stretches.append(Stretch(i, not continues, offset))
-        seg = [i]
+        seg_start, last_i, gaps = i, i, []
     return stretches
 
 

@@ -67,6 +67,8 @@ _NUMBER = re.compile(
     r"(?![\w.])"
 )
 _INTEGER = re.compile(r"^\d+$")
+_WHITESPACE = re.compile(r"[ \t]+")
+MAX_SIGNATURES = 100_000
 _SEPARATORS = re.compile(r"[,;|()\[\]{}<>\t]|\s-\s|\s—\s|:\s|=")
 _WORD = re.compile(r"[A-Za-z_][\w/.\-@]*")
 _BRACKET_KEY = re.compile(r"([A-Za-z_][\w/.\-@]*)\s*:?\s*[\[(]\s*$")
@@ -186,6 +188,7 @@ class TemplateLearner:
         self.context_epoch: float | None = None  # from a header line: "Epoch 3/10"
         self.context_step: float | None = None
         self.ignored_templates: set[str] = set()
+        self.signatures: dict[str, str] = {}  # a line's raw constant text -> its template's signature
 
     def _learn(self, literal: list[str], matches: list[re.Match]) -> _Template:
         slots = []
@@ -224,10 +227,13 @@ class TemplateLearner:
             literal.append(masked[pos : m.start()])
             pos = m.end()
         tail = masked[pos:]
-        signature = "\x00".join(
-            [*(re.sub(r"\s+", " ", seg) for seg in literal), re.sub(r"\s+", " ", tail),
-             *((m.group("unit") or "") + ("/" if m.group("total") else "") for m in matches)]
-        )
+        raw = "\x00".join([*literal, tail, *((m.group("unit") or "") + ("/" if m.group("total") else "")
+                                             for m in matches)])
+        signature = self.signatures.get(raw)
+        if signature is None:  # the same print statement gives the same raw text but for its padding
+            signature = _WHITESPACE.sub(" ", raw)
+            if len(self.signatures) < MAX_SIGNATURES:
+                self.signatures[raw] = signature
         if signature in self.ignored_templates:
             return False
         template = self.templates.get(signature)
