@@ -68,6 +68,8 @@ _NUMBER = re.compile(
 )
 _INTEGER = re.compile(r"^\d+$")
 _WHITESPACE = re.compile(r"[ \t]+")
+_TIMEY = re.compile(r"\d[-/:]\d|\d{4}\.\d{1,2}\.\d|\d\s+days?,")
+"""Whether a line may hold a timestamp, date or duration at all (most lines do not: no need to mask them)."""
 MAX_SIGNATURES = 100_000
 _SEPARATORS = re.compile(r"[,;|()\[\]{}<>\t]|\s-\s|\s—\s|:\s|=")
 _WORD = re.compile(r"[A-Za-z_][\w/.\-@]*")
@@ -218,17 +220,17 @@ class TemplateLearner:
         """Take one line (ANSI codes removed, stripped); True when it carried a metric or a step."""
         if " # " in text:  # a config echo's comment ("min_lr = 6e-5 # learning_rate / 10") is no number of it
             text = text.split(" # ", 1)[0]
-        masked = _MASKS.sub(" <t> ", text) if any(c in text for c in ":/-") else text
+        masked = _MASKS.sub(" <t> ", text) if _TIMEY.search(text) else text
         matches = list(_NUMBER.finditer(masked))
         if not matches:
             return False
-        literal, pos = [], 0
+        literal, shape, pos = [], [], 0
         for m in matches:
-            literal.append(masked[pos : m.start()])
-            pos = m.end()
-        tail = masked[pos:]
-        raw = "\x00".join([*literal, tail, *((m.group("unit") or "") + ("/" if m.group("total") else "")
-                                             for m in matches)])
+            start, end, unit, total = m.start(), m.end(), m.group("unit"), m.group("total")
+            literal.append(masked[pos:start])
+            shape.append((unit or "") + ("/" if total else ""))
+            pos = end
+        raw = "\x00".join([*literal, masked[pos:], *shape])
         signature = self.signatures.get(raw)
         if signature is None:  # the same print statement gives the same raw text but for its padding
             signature = _WHITESPACE.sub(" ", raw)
@@ -249,14 +251,13 @@ class TemplateLearner:
             template.orders.append(self.order)
             ctx = self._context_step()
             template.contexts.append(math.nan if ctx is None else ctx)
-            for i in template.kept:
-                value = as_float(matches[i].group("num"))
-                template.values[i].append(math.nan if value is None else value)
+            for i in template.kept:  # float() takes every number the pattern matches (nan, 1e999 -> inf)
+                template.values[i].append(float(matches[i].group("num")))
                 if i in template.totals:
                     template.totals[i].append(small_int(matches[i].group("total")) or 0)
 
         def value_of(slot: int) -> float | None:
-            return as_float(matches[slot].group("num"))
+            return float(matches[slot].group("num"))
 
         if template.counter is not None and (step := value_of(template.counter)) is not None:
             self.last_global = step
