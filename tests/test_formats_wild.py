@@ -778,3 +778,30 @@ def test_csv_with_a_utf8_bom_and_crlf(target):
     for key in data.series:
         assert _points(data, key) == ([int(r["epoch"]) for r in rows], [float(r[key]) for r in rows])
     assert (data.roles.train_loss, data.roles.val_loss) == ("train_loss", ["val_loss"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The template learner's fast path reads exactly what the general tokenizer reads
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_templates_own_pattern_reads_what_the_general_tokenizer_reads(monkeypatch):
+    """Each learned template compiles its own pattern and reads the lines after it with that (most lines are the
+    same print statement as the line before); every text fixture must give the same series either way."""
+    from traintriage.sources import inventory, templates, textlog
+
+    texts = [p for p in sorted(FORMATS_DIR.rglob("*")) if p.is_file() and not p.name.endswith((".py", ".md5"))
+             and inventory.classify(p, explicit=True) == "textlog"]
+    assert len(texts) >= 15
+
+    def read_all() -> dict:
+        out = {}
+        for path in texts:
+            filecache.clear()
+            series, _ = textlog._parse(path)
+            out[path] = {name: (s.steps.tolist(), [repr(v) for v in s.values.tolist()]) for name, s in series.items()}
+        return out
+
+    fast = read_all()
+    monkeypatch.setattr(templates, "_own_pattern", lambda *args: None)
+    assert read_all() == fast

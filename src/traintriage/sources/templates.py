@@ -38,12 +38,13 @@ import itertools
 import math
 import re
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..signals import EARLIER_RUN_PREFIX
-from ..untrusted import as_float, small_int
+from ..untrusted import small_int
 from .collect import Columns, Stretch, earlier_run_prefix, looks_like_metric, split_restarts
 
 MIN_UNCOUNTED_LINES = 3
@@ -112,6 +113,7 @@ class _Template:
     values: dict[int, array] = field(default_factory=dict)  # slot -> value per line (NaN: none)
     totals: dict[int, array] = field(default_factory=dict)  # slot -> its "/N" total per line (0: none)
     orders: array = field(default_factory=lambda: array("q"))  # each line's position in the file
+    fast: re.Pattern | None = None  # the template's own pattern (its constant text, its numbers' groups)
     first_epoch: float | None = None  # for the provisional step of a progress-counted line (feed)
     widest: float = 0.0
     base: float = 0.0
@@ -120,6 +122,29 @@ class _Template:
 
     def column(self, slot: int) -> list[float]:
         return self.values[slot].tolist()
+
+
+_NUM_BODY = r"([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|(?i:nan|inf(?:inity)?)))"
+
+
+def _own_pattern(literal: list[str], tail: str, matches: list[re.Match]) -> re.Pattern | None:
+    """A pattern that reads exactly the lines of this template: its constant text (any run of blanks for a
+    run of blanks: padding varies), a number group and a total group per number, and its units. Lines it
+    matches are tokenised as :data:`_NUMBER` would (the same constant text around the same number shapes)."""
+    def text(segment: str) -> str:
+        return r"[ \t]+".join(re.escape(part) for part in re.split(r"[ \t]+", segment))
+
+    parts = []
+    for segment, m in zip(literal, matches, strict=True):
+        parts.append(text(segment))
+        parts.append(_NUM_BODY)
+        parts.append(r"\s*/\s*(\d+)" if m.group("total") else "()")
+        parts.append(re.escape(m.group("unit") or ""))
+    parts.append(text(tail))
+    try:
+        return re.compile("".join(parts) + r"\Z")
+    except re.error:
+        return None
 
 
 def _normalise(words: list[str]) -> str:
@@ -191,6 +216,7 @@ class TemplateLearner:
         self.context_step: float | None = None
         self.ignored_templates: set[str] = set()
         self.signatures: dict[str, str] = {}  # a line's raw constant text -> its template's signature
+        self.last_template: _Template | None = None
 
     def _learn(self, literal: list[str], matches: list[re.Match]) -> _Template:
         slots = []
@@ -220,6 +246,11 @@ class TemplateLearner:
         """Take one line (ANSI codes removed, stripped); True when it carried a metric or a step."""
         if " # " in text:  # a config echo's comment ("min_lr = 6e-5 # learning_rate / 10") is no number of it
             text = text.split(" # ", 1)[0]
+        last = self.last_template
+        if last is not None and last.fast is not None and (m := last.fast.match(text)) is not None:
+            # the same print statement as the line before (most lines): its own pattern reads it at once
+            groups = m.groups()
+            return self._record(last, groups[0::2], groups[1::2])
         masked = _MASKS.sub(" <t> ", text) if _TIMEY.search(text) else text
         matches = list(_NUMBER.finditer(masked))
         if not matches:
@@ -245,6 +276,13 @@ class TemplateLearner:
                 self.ignored_templates.add(signature)
                 return False
             self.templates[signature] = template
+            if masked is text:  # no timestamp in it: its own pattern can read the lines to come
+                template.fast = _own_pattern(literal, masked[pos:], matches)
+        self.last_template = template
+        return self._record(template, [m.group("num") for m in matches], [m.group("total") for m in matches])
+
+    def _record(self, template: _Template, nums: Sequence[str], totals: Sequence[str | None]) -> bool:
+        """Keep one line's numbers (``nums``, and the ``/N`` totals) and the step context they set."""
         self.order += 1
         if template.names:
             template.lines += 1
@@ -252,24 +290,20 @@ class TemplateLearner:
             ctx = self._context_step()
             template.contexts.append(math.nan if ctx is None else ctx)
             for i in template.kept:  # float() takes every number the pattern matches (nan, 1e999 -> inf)
-                template.values[i].append(float(matches[i].group("num")))
+                template.values[i].append(float(nums[i]))
                 if i in template.totals:
-                    template.totals[i].append(small_int(matches[i].group("total")) or 0)
-
-        def value_of(slot: int) -> float | None:
-            return float(matches[slot].group("num"))
-
-        if template.counter is not None and (step := value_of(template.counter)) is not None:
-            self.last_global = step
+                    template.totals[i].append(small_int(totals[i] or "0") or 0)
+        if template.counter is not None:
+            self.last_global = float(nums[template.counter])
         elif template.progress is not None and template.names:
-            step = self._progress_step(template, matches)
+            step = self._progress_step(template, nums, totals)
             if template.lines >= self.progress_lines:  # the most printed count (training batches, not evaluation's)
                 self.progress_lines, self.last_progress = template.lines, step
         elif not template.names:  # a header line: "Epoch 3/10", "Step 200"
             if template.epoch is not None:
-                self.context_epoch = value_of(template.epoch)
+                self.context_epoch = float(nums[template.epoch])
             elif template.progress is not None:
-                self.context_step = value_of(template.progress)
+                self.context_step = float(nums[template.progress])
         return True
 
     def _context_step(self) -> float | None:
@@ -279,14 +313,12 @@ class TemplateLearner:
             return self.last_progress
         return self.context_step if self.context_step is not None else self.context_epoch
 
-    def _progress_step(self, t: _Template, matches: list[re.Match]) -> float | None:
+    def _progress_step(self, t: _Template, nums: Sequence[str], totals: Sequence[str | None]) -> float | None:
         """The step of a line counted by an epoch and a progress count (``Train Epoch: 2 [640/60000]``), as
         :meth:`_steps` computes it, so that a line printed after it (``Test set: ...``) can be placed there."""
-        n = as_float(matches[t.progress].group("num"))
-        total = small_int(matches[t.progress].group("total") or "0") or 0
-        epoch = as_float(matches[t.epoch].group("num")) if t.epoch is not None else None
-        if n is None:
-            return None
+        n = float(nums[t.progress])
+        total = small_int(totals[t.progress] or "0") or 0
+        epoch = float(nums[t.epoch]) if t.epoch is not None else None
         t.widest = max(t.widest, n)
         if epoch is None:  # a new pass over the data continues after the last one, as _steps counts it
             if t.last_n is not None and n < t.last_n:
