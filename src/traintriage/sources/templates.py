@@ -124,6 +124,7 @@ class _Template:
         return self.values[slot].tolist()
 
 
+_ANY_TIME = r"[ \t]*(?:" + _MASKS.pattern + r")[ \t]*"
 _NUM_BODY = r"([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|(?i:nan|inf(?:inity)?)))"
 
 
@@ -131,8 +132,11 @@ def _own_pattern(literal: list[str], tail: str, matches: list[re.Match]) -> re.P
     """A pattern that reads exactly the lines of this template: its constant text (any run of blanks for a
     run of blanks: padding varies), a number group and a total group per number, and its units. Lines it
     matches are tokenised as :data:`_NUMBER` would (the same constant text around the same number shapes)."""
-    def text(segment: str) -> str:
+    def plain(segment: str) -> str:
         return r"[ \t]+".join(re.escape(part) for part in re.split(r"[ \t]+", segment))
+
+    def text(segment: str) -> str:  # a masked timestamp (" <t> ") matches any timestamp the masks match
+        return _ANY_TIME.join(plain(part) for part in segment.split(" <t> "))
 
     parts = []
     for segment, m in zip(literal, matches, strict=True):
@@ -276,8 +280,7 @@ class TemplateLearner:
                 self.ignored_templates.add(signature)
                 return False
             self.templates[signature] = template
-            if masked is text:  # no timestamp in it: its own pattern can read the lines to come
-                template.fast = _own_pattern(literal, masked[pos:], matches)
+            template.fast = _own_pattern(literal, masked[pos:], matches)  # reads the lines to come
         self.last_template = template
         return self._record(template, [m.group("num") for m in matches], [m.group("total") for m in matches])
 
