@@ -212,6 +212,18 @@ def json_loads(text: str | bytes) -> Any:
     return clean_strings(value) if _SURROGATE_ESCAPE.search(text) else value
 
 
+def literal(text: str) -> Any:
+    """``ast.literal_eval(text)``: literals only, nothing in the text is run; the SyntaxWarnings Python prints
+    for odd tokens (``1_0x``: "invalid decimal literal") are not the user's business, and strings come back as
+    :func:`clean_strings` writes them. Raises what ``literal_eval`` raises."""
+    import ast
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return clean_strings(ast.literal_eval(text))
+
+
 def json_error(exc: BaseException) -> str:
     """A short description of a failure of :func:`json_loads` / ``json.load``."""
     if isinstance(exc, json.JSONDecodeError):

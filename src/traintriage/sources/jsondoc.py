@@ -20,7 +20,6 @@ A document is read whole: at most :data:`MAX_DOC_BYTES`.
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import re
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..signals import Series
-from ..untrusted import as_float, as_step, json_error, json_loads, open_text, short_repr
+from ..untrusted import as_float, as_step, json_error, json_loads, literal, open_text, short_repr
 from .collect import STEP_KEYS, Columns, flatten, load_each_and_merge
 from .formats import Head, SourceFormat, suffix_claim
 
@@ -70,7 +69,7 @@ def _load_document(path: Path) -> object:
         if "'" not in text[:2000]:
             raise
         try:
-            return ast.literal_eval(re.sub(r"\b(nan|inf)\b", r"'\1'", text))
+            return literal(re.sub(r"\b(nan|inf)\b", r"'\1'", text))
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             raise json_err from None
 

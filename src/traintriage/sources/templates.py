@@ -297,7 +297,8 @@ class TemplateLearner:
                 if i in template.totals:
                     template.totals[i].append(small_int(totals[i] or "0") or 0)
         if template.counter is not None:
-            self.last_global = float(nums[template.counter])
+            step = float(nums[template.counter])
+            self.last_global = step if math.isfinite(step) else self.last_global
         elif template.progress is not None and template.names:
             step = self._progress_step(template, nums, totals)
             if template.lines >= self.progress_lines:  # the most printed count (training batches, not evaluation's)
@@ -322,6 +323,8 @@ class TemplateLearner:
         n = float(nums[t.progress])
         total = small_int(totals[t.progress] or "0") or 0
         epoch = float(nums[t.epoch]) if t.epoch is not None else None
+        if not math.isfinite(n) or (epoch is not None and not math.isfinite(epoch)):
+            return None
         t.widest = max(t.widest, n)
         if epoch is None:  # a new pass over the data continues after the last one, as _steps counts it
             if t.last_n is not None and n < t.last_n:
@@ -399,7 +402,7 @@ class TemplateLearner:
 
     def _steps(self, t: _Template) -> list[float | None] | None:
         """The step of each of the template's lines (see the module docstring), or None when it has none."""
-        nan_to_none = lambda xs: [None if math.isnan(x) else x for x in xs]  # noqa: E731
+        nan_to_none = lambda xs: [x if math.isfinite(x) else None for x in xs]  # noqa: E731  ("step inf": none)
         if t.counter is not None:
             return nan_to_none(t.column(t.counter))
         contexts = nan_to_none(t.contexts.tolist())
@@ -473,7 +476,7 @@ def _summary_names(templates, steps: dict[int, list[float | None] | None]) -> di
     out = {}
     for name, ts in by_name.items():
         main = max(ts, key=lambda t: t.lines)
-        grid = [x for x in steps.get(id(main)) or [] if x is not None]
+        grid = [x for x in steps.get(id(main)) or [] if x is not None and math.isfinite(x)]
         if len(ts) < 2 or main.lines < 4 or len(grid) < 2:
             continue
         interval = float(np.median(np.diff(grid))) or 1.0
@@ -481,7 +484,7 @@ def _summary_names(templates, steps: dict[int, list[float | None] | None]) -> di
         for t in ts:
             if t is main or t.lines > SUMMARY_SHARE * main.lines:
                 continue
-            own = [x for x in steps.get(id(t)) or [] if x is not None]
+            own = [x for x in steps.get(id(t)) or [] if x is not None and math.isfinite(x)]
             continues = own and all(x not in on_grid and abs((x - grid[0]) / interval - round((x - grid[0]) /
                                                                                               interval)) < 1e-9
                                     for x in own)

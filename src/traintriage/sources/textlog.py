@@ -38,7 +38,6 @@ not numbers. A file with no recognised line contributes nothing, with a warning.
 
 from __future__ import annotations
 
-import ast
 import math
 import os
 import re
@@ -53,6 +52,7 @@ from ..untrusted import (
     clean_text,
     held_line_note,
     in_int64,
+    literal,
     open_text,
     short_repr,
     small_int,
@@ -206,7 +206,7 @@ class _Reader:
         if len(body) > 20_000:
             return False
         try:
-            record = ast.literal_eval(_NONFINITE_RE.sub(r"\1'\2'", body))
+            record = literal(_NONFINITE_RE.sub(r"\1'\2'", body))
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             if re.match(r"\{'\w+': ", body):  # looks like an HF record: say we could not read it
                 self.problems.add(line_no, "unreadable dict line")
