@@ -12,3 +12,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def fresh_filecache(monkeypatch):
+    """No parsed file remembered from another test, and no user regex from the environment: a reader test sees
+    exactly what its own files give."""
+    from traintriage.sources import filecache
+
+    monkeypatch.delenv("TRAINTRIAGE_LOG_REGEX", raising=False)
+    filecache.clear()
+    yield
+    filecache.clear()

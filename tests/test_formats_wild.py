@@ -28,12 +28,7 @@ FORMATS_DIR = Path(__file__).parent / "fixtures" / "formats"
 TEXT = FORMATS_DIR / "textlogs"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache(monkeypatch):
-    monkeypatch.delenv("TRAINTRIAGE_LOG_REGEX", raising=False)
-    filecache.clear()
-    yield
-    filecache.clear()
+pytestmark = pytest.mark.usefixtures("fresh_filecache")
 
 
 def _points(data, name: str) -> tuple[list[int], list[float]]:

@@ -24,12 +24,7 @@ HF = FORMATS_DIR / "hf_trainer"
 TEXT = FORMATS_DIR / "textlogs"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache(monkeypatch):
-    monkeypatch.delenv("TRAINTRIAGE_LOG_REGEX", raising=False)
-    filecache.clear()
-    yield
-    filecache.clear()
+pytestmark = pytest.mark.usefixtures("fresh_filecache")
 
 
 def _points(data, name):
