@@ -358,6 +358,15 @@ def wild(peers: bool) -> bool:
         print("peers: " + ", ".join(f"{k} {v}" for k, v in peer_tools.peer_versions().items()))
     text, summary = score.table(present, tools)
     print(text)
+    if peers:
+        from corpus import synthetic_cases
+
+        synthetic = synthetic_cases()
+        on_synthetic = {"traintriage": score.traintriage_results(synthetic)}
+        for peer, by_case in peer_tools.run_peers(synthetic).items():
+            on_synthetic[peer] = {cid: (r.codes, r.error) for cid, r in by_case.items()}
+        print("\nthe synthetic corpus, judged by the same rule (its must codes at warning or worse, no must_not):")
+        print(score.table(synthetic, on_synthetic)[0])
     print(f"(traintriage: {seconds:.1f} s for {len(present)} cases; FA = healthy cases with a forbidden code at "
           "warning or worse)")
     wrong = score.misses(present, results)

@@ -35,6 +35,7 @@ class Case:
     forbid: list[str]
     note: str
     source: str = ""
+    location: str = ""  # a run outside the wild corpus (the synthetic corpus's), read where it lies
 
     @classmethod
     def from_json(cls, data: dict) -> Case:
@@ -50,6 +51,8 @@ class Case:
 
     def folder(self) -> Path | None:
         """The folder holding all of this case's files, or None when they have not been pulled."""
+        if self.location:
+            return Path(self.location)
         for base in FILE_DIRS:
             folder = base / self.id
             if all((folder / f["name"]).is_file() for f in self.files):
@@ -71,6 +74,18 @@ class Case:
 
 def load_cases(cases_dir: Path = CASES) -> list[Case]:
     return [Case.from_json(json.loads(p.read_text())) for p in sorted(cases_dir.glob("*.json"))]
+
+
+def synthetic_cases(corpus: Path = HERE.parent / "corpus") -> list[Case]:
+    """The synthetic corpus's runs as cases, so that the peers are judged on them by the same rule: its
+    ``must`` codes are expected at warning or worse, its ``must_not`` codes are forbidden."""
+    labels = json.loads((corpus / "labels.json").read_text())["runs"]
+    return [
+        Case(id=f"synthetic/{r['case']}", format="synthetic", repo="synthetic", commit="", license="",
+             files=[], target=".", healthy=bool(r["healthy"]), expect=list(r["must"]), expect_any=[],
+             forbid=list(r["must_not"]), note="", location=str(corpus / "runs" / r["case"]))
+        for r in labels
+    ]
 
 
 @dataclass

@@ -94,6 +94,8 @@ def table(cases: Sequence[Case], tools: Mapping[str, Mapping[str, ToolResult]]) 
     lines = [f"{'format':<{width}}{'cases':>6}  " + "".join(f"{tool:<34}" for tool in tools)]
     summary: dict = {}
     for name, group in rows:
+        if not group:
+            continue
         tallies = {tool: Tally() for tool in tools}
         for c in group:
             for tool in tools:
