@@ -16,14 +16,19 @@ def _show(v: float, log: bool) -> float:
 
 
 def levels(steps: np.ndarray, y: np.ndarray, log: bool) -> dict:
-    """Initial/final/best levels (medians, not single points), reduction, rates and noise."""
+    """Initial/final levels (medians, not single points), the best (a logged value at a logged step: the lowest
+    one where the rolling median is lowest, so not a lucky minibatch far from the curve's minimum), reduction,
+    rates and noise."""
     n = y.size
     if n == 0:
         return {}
     k = max(1, min(10, n // 20))
     initial, final = float(np.median(y[:k])), float(np.median(y[-k:]))
-    smooth = rolling_median(y, max(3, min(50, n // 20)) | 1)
-    b = int(np.nanargmin(smooth))
+    window = max(3, min(50, n // 20)) | 1
+    smooth = rolling_median(y, window)
+    c = int(np.nanargmin(smooth))  # where the curve is lowest, then the lowest value logged around there
+    lo = max(0, c - window // 2)
+    b = lo + int(np.nanargmin(y[lo : c + window // 2 + 1]))
     span = float(steps[-1] - steps[0]) if n > 1 else 0.0
     rate = (initial - final) / span * 1000 if log and span > 0 else None
     q = max(3, n // 4)
@@ -31,7 +36,7 @@ def levels(steps: np.ndarray, y: np.ndarray, log: bool) -> dict:
     out = {
         "initial": _show(initial, log),
         "final": _show(final, log),
-        "best": _show(float(smooth[b]), log),
+        "best": _show(float(y[b]), log),
         "best_step": int(steps[b]),
         "convergence_rate_per_1k": rate,
         "recent_rate_per_1k": recent,
