@@ -50,8 +50,8 @@ class LossStatistics(BaseModel):
     initial: float | None = Field(description="Level at the start (median of the first points).")
     final: float | None = Field(description="Level at the end (median of the last points).")
     last_value: float | str | None = Field(description="Last value logged.")
-    best: float | None = Field(description="Best loss: a logged value at a logged step, the lowest one where the "
-                               "rolling median is lowest (not the luckiest minibatch elsewhere).")
+    best: float | None = Field(description="Best loss: a logged value at a logged step, where the rolling median "
+                               "is lowest the value nearest that level (not the luckiest minibatch).")
     best_step: int | None
     reduction_pct: float | None = Field(description="100 x (initial - final) / initial.")
     convergence_rate_per_1k: float | None = Field(

@@ -16,9 +16,9 @@ def _show(v: float, log: bool) -> float:
 
 
 def levels(steps: np.ndarray, y: np.ndarray, log: bool) -> dict:
-    """Initial/final levels (medians, not single points), the best (a logged value at a logged step: the lowest
-    one where the rolling median is lowest, so not a lucky minibatch far from the curve's minimum), reduction,
-    rates and noise."""
+    """Initial/final levels (medians, not single points), the best (a logged value at a logged step: where the
+    rolling median is lowest, the value logged nearest that level, so neither a smoothed number nor a lucky
+    minibatch), reduction, rates and noise."""
     n = y.size
     if n == 0:
         return {}
@@ -26,9 +26,9 @@ def levels(steps: np.ndarray, y: np.ndarray, log: bool) -> dict:
     initial, final = float(np.median(y[:k])), float(np.median(y[-k:]))
     window = max(3, min(50, n // 20)) | 1
     smooth = rolling_median(y, window)
-    c = int(np.nanargmin(smooth))  # where the curve is lowest, then the lowest value logged around there
+    c = int(np.nanargmin(smooth))  # where the curve is lowest, then the logged value nearest that level there
     lo = max(0, c - window // 2)
-    b = lo + int(np.nanargmin(y[lo : c + window // 2 + 1]))
+    b = lo + int(np.nanargmin(np.abs(y[lo : c + window // 2 + 1] - smooth[c])))
     span = float(steps[-1] - steps[0]) if n > 1 else 0.0
     rate = (initial - final) / span * 1000 if log and span > 0 else None
     q = max(3, n // 4)
