@@ -15,20 +15,28 @@ def _show(v: float, log: bool) -> float:
     return float(math.exp(v)) if log else float(v)
 
 
+SMOOTH_NOISE = 0.05
+"""Point-to-point noise below this (5 % relative) is a smooth series: an epoch average, an evaluation."""
+
+
 def levels(steps: np.ndarray, y: np.ndarray, log: bool) -> dict:
-    """Initial/final levels (medians, not single points), the best (a logged value at a logged step: where the
-    rolling median is lowest, the value logged nearest that level, so neither a smoothed number nor a lucky
-    minibatch), reduction, rates and noise."""
+    """Initial/final levels (medians, not single points), the best (a logged value at a logged step: the lowest
+    one in a smooth series; in a noisy one, where the rolling median is lowest, the value logged nearest that
+    level, so neither a smoothed number nor a lucky minibatch), reduction, rates and noise."""
     n = y.size
     if n == 0:
         return {}
     k = max(1, min(10, n // 20))
     initial, final = float(np.median(y[:k])), float(np.median(y[-k:]))
     window = max(3, min(50, n // 20)) | 1
-    smooth = rolling_median(y, window)
-    c = int(np.nanargmin(smooth))  # where the curve is lowest, then the logged value nearest that level there
-    lo = max(0, c - window // 2)
-    b = lo + int(np.nanargmin(np.abs(y[lo : c + window // 2 + 1] - smooth[c])))
+    noise = diff_noise(y) if n >= 3 else 0.0
+    if noise < SMOOTH_NOISE:  # epoch averages, evaluations: the lowest value logged is the best
+        b = int(np.nanargmin(y))
+    else:  # minibatch noise: where the curve is lowest, the value logged nearest that level (no lucky batch)
+        smooth = rolling_median(y, window)
+        c = int(np.nanargmin(smooth))
+        lo = max(0, c - window // 2)
+        b = lo + int(np.nanargmin(np.abs(y[lo : c + window // 2 + 1] - smooth[c])))
     span = float(steps[-1] - steps[0]) if n > 1 else 0.0
     rate = (initial - final) / span * 1000 if log and span > 0 else None
     q = max(3, n // 4)
@@ -40,7 +48,7 @@ def levels(steps: np.ndarray, y: np.ndarray, log: bool) -> dict:
         "best_step": int(steps[b]),
         "convergence_rate_per_1k": rate,
         "recent_rate_per_1k": recent,
-        "noise_level": diff_noise(y) if n >= 3 else None,
+        "noise_level": noise if n >= 3 else None,
     }
     init_v, fin_v = out["initial"], out["final"]
     out["reduction_pct"] = 100.0 * (init_v - fin_v) / abs(init_v) if init_v else None
