@@ -15,6 +15,9 @@ import numpy as np
 from ..windows import clipped_rolling_median, trailing_mad
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal sample times this is its standard deviation
+SMOOTH_NOISE = 0.05
+"""A series whose point-to-point noise (:func:`diff_noise`, log space) is below 5 % is smooth: an epoch average or
+an evaluation over a whole set, with none of a per-step minibatch loss's heavy tails."""
 
 
 def log_space(values: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
-from .robust import diff_noise, rolling_median, trailing_noise
+from .robust import SMOOTH_NOISE, diff_noise, rolling_median, trailing_noise
 from .schedule import Schedule
 
 MIN_POINTS = 20
@@ -21,10 +21,8 @@ MIN_POINTS = 20
 MIN_RATIO = 3.0  # ... a large absolute ratio (3x: beyond the 99.9th percentile of batch-16 MSE noise),
 Z_THRESHOLD = 6.0  # ... and 6 local robust sigmas (point-to-point noise of the baseline window).
 # The ratio floor guards against the heavy tails of per-step minibatch noise, which a robust sigma does not
-# see. A smooth series (an epoch average, an evaluation over a whole set: point-to-point noise below
-# SMOOTH_SIGMA) has no such tails, and a 40 % jump in it is as far out as a 3x jump in a batch-16 loss: its
-# floor is SMOOTH_MIN_RATIO.
-SMOOTH_SIGMA = 0.05
+# see. A smooth series (robust.SMOOTH_NOISE: an epoch average, an evaluation over a whole set) has no such
+# tails, and a 40 % jump in it is as far out as a 3x jump in a batch-16 loss: its floor is SMOOTH_MIN_RATIO.
 SMOOTH_MIN_RATIO = 1.3
 MAX_GAP = 2  # flagged points at most this many indices apart form one event
 MAX_EVENT_FRACTION = 0.05  # longer excursions are level shifts (divergence, curriculum), not spikes
@@ -44,8 +42,8 @@ MIN_IMPACT = 0.05
 
 def ratio_floor(run_sigma: float) -> float:
     """The smallest jump (log ratio) that can be a spike in a series whose point-to-point noise is
-    ``run_sigma``: :data:`MIN_RATIO`, or :data:`SMOOTH_MIN_RATIO` for a smooth series (see :data:`SMOOTH_SIGMA`)."""
-    return math.log(SMOOTH_MIN_RATIO) if run_sigma < SMOOTH_SIGMA else math.log(MIN_RATIO)
+    ``run_sigma``: :data:`MIN_RATIO`, or :data:`SMOOTH_MIN_RATIO` for a smooth series (``robust.SMOOTH_NOISE``)."""
+    return math.log(SMOOTH_MIN_RATIO) if run_sigma < SMOOTH_NOISE else math.log(MIN_RATIO)
 
 
 def baseline_window(n: int) -> int:

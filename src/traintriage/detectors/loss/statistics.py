@@ -7,16 +7,12 @@ import math
 import numpy as np
 
 from .report import Phase
-from .robust import block_medians, diff_noise, rolling_median, theil_sen_slope
+from .robust import SMOOTH_NOISE, block_medians, diff_noise, rolling_median, theil_sen_slope
 from .schedule import Schedule
 
 
 def _show(v: float, log: bool) -> float:
     return float(math.exp(v)) if log else float(v)
-
-
-SMOOTH_NOISE = 0.05
-"""Point-to-point noise below this (5 % relative) is a smooth series: an epoch average, an evaluation."""
 
 
 def levels(steps: np.ndarray, y: np.ndarray, log: bool) -> dict:
