@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...components import zero_parts
 from ...errors import InputError
-from ...findings import Evidence, Finding, json_number, make_finding, sort_findings
+from ...findings import Evidence, Finding, json_number, sort_findings
 from ...signals import RunData, Series, earlier_run_of, infer_roles, is_loss_name
 from .curriculum import MAX_EPOCH_TRANSITIONS, detect_curriculum_regression, transitions_from
 from .diagnosis import annotate
-from .numeric import detect_nan_inf, detect_stuck_loss, detect_zero_loss
+from .numeric import detect_nan_inf, detect_stuck_loss, detect_zero_loss, detect_zero_parts
 from .oscillation import MIN_POINTS as OSC_MIN
 from .oscillation import detect_oscillation, detect_validation_oscillation
 from .overfitting import detect_overfitting
@@ -26,15 +25,7 @@ from .schedule import Schedule, read_schedule
 from .spike import MIN_POINTS as SPIKE_MIN
 from .spike import detect_loss_spikes
 from .statistics import levels, phases
-from .task_metrics import (
-    BOUNDED_FLOOR,
-    NEVER_LEARNED_EVALS,
-    TaskMetric,
-    frozen,
-    improved_since,
-    never_learned,
-    primary_metric,
-)
+from .task_metrics import detect_task_not_learned, primary_metric, weigh_overfitting
 from .trend import MIN_POINTS_PLATEAU, detect_chance_validation, detect_divergence, detect_plateau
 
 
@@ -42,11 +33,10 @@ def _finite_validation(s: Series) -> tuple[np.ndarray, np.ndarray]:
     """A validation loss's finite points: all of them when it is finite again after a NaN/Inf (a value the
     evaluation could not compute, while training went on: nan_inf reports it), else the prefix before it."""
     ok = np.isfinite(s.values)
-    if ok.all() or not ok.any():
-        return s.steps[ok], s.values[ok]
-    if ok[int(np.flatnonzero(~ok)[-1]) :].any():
-        return s.steps[ok], s.values[ok]
-    return _finite_prefix(s)
+    bad = np.flatnonzero(~ok)
+    if bad.size and not ok[bad[-1] :].any():
+        return _finite_prefix(s)
+    return s.steps[ok], s.values[ok]
 
 
 def _finite_prefix(s: Series) -> tuple[np.ndarray, np.ndarray]:
@@ -71,10 +61,10 @@ def _pick_series(run: RunData, series: str | None) -> tuple[str, str | None]:
     if val is not None and train is None:
         return val, (f"no training loss was logged; the validation loss {val} is analysed instead (its trend, "
                      "spikes and plateaus; overfitting needs both).")
-    if val is not None and _finite_points(run, train) < MIN_POINTS_PLATEAU <= _finite_points(run, val) and (
-            _finite_points(run, val) >= 2 * _finite_points(run, train)):
-        return val, (f"the training loss {train} has only {_finite_points(run, train)} finite points; the "
-                     f"validation loss {val} ({_finite_points(run, val)} points) is analysed instead.")
+    n_train, n_val = _finite_points(run, train), _finite_points(run, val)
+    if val is not None and n_train < MIN_POINTS_PLATEAU <= n_val and n_val >= 2 * n_train:
+        return val, (f"the training loss {train} has only {n_train} finite points; the "
+                     f"validation loss {val} ({n_val} points) is analysed instead.")
     if train is None:
         names = sorted(run.series)
         raise InputError(
@@ -140,8 +130,7 @@ def _earlier_runs(run: RunData) -> list[Finding]:
             continue
         full = names[roles.train_loss]
         steps, v = _finite_prefix(run.series[full])
-        val = run.get(names.get(roles.val_loss[0])) if roles.val_loss else None
-        ref = float(np.median(_finite_prefix(val)[1][-3:])) if val is not None and _finite_prefix(val)[1].size else None
+        ref = _final_level(run.get(names.get(roles.val_loss[0]))) if roles.val_loss else None
         for f in detect_stuck_loss(full, steps, v) + detect_zero_loss(full, steps, v, reference=ref):
             findings.append(f.model_copy(update={
                 "title": f"{f.title} (an earlier run in the same file: run {k} of {len(by_run) + 1})",
@@ -178,125 +167,18 @@ def _val_gain(run: RunData, name: str, start: int | None) -> float | None:
     return None
 
 
+def _final_level(s: Series | None) -> float | None:
+    """A validation loss's final level (median of its last finite points), for zero_loss's memorization test."""
+    vv = _finite_prefix(s)[1] if s is not None else np.empty(0)
+    return float(np.median(vv[-3:])) if vv.size else None
+
+
 def _val_level(run: RunData, name: str) -> float | None:
-    """Final level of the first validation series (median of its last points), for zero_loss's memorization test."""
+    """The final level of the first validation series with one, besides ``name``."""
     for vname in run.roles.val_loss:
-        vs = run.get(vname)
-        if vname != name and vs is not None:
-            _, vv = _finite_prefix(vs)
-            if vv.size:
-                return float(np.median(vv[-3:]))
+        if vname != name and (level := _final_level(run.get(vname))) is not None:
+            return level
     return None
-
-
-CALIBRATION_RISE = 1.15
-"""A validation loss rise up to this ratio while the task metric keeps improving is the model growing less
-calibrated, not overfitting; a larger one (the model confidently wrong on a growing share of examples) is
-overfitting while the metric only creeps up, unless the metric's last evaluation is its best (a BERT fine-tune
-whose validation loss rises 47 % over three epochs while accuracy and F1 improve at each)."""
-
-
-def _weigh_with_metric(f: Finding, metric: TaskMetric | None) -> Finding:
-    """An overfitting finding with the run's main task metric as evidence: when the metric kept improving
-    after the validation loss's best and the loss rose only modestly (:data:`CALIBRATION_RISE`), the model got
-    better at its task while the loss rose, and the finding becomes a note that says so."""
-    if metric is None or f.code != "overfitting" or f.step_start is None:
-        return f
-    best, end = f.details.get("best_value"), f.details.get("final_value", f.details.get("peak_value"))
-    ratio = end / best if best and end is not None and best > 0 else None
-    kept_improving = improved_since(metric, f.step_start)
-    at_its_best = kept_improving is not None and _metric_best_at_end(metric)
-    if kept_improving is None or ratio is None or (ratio > CALIBRATION_RISE and not at_its_best):
-        at = _metric_at(metric, f.step_start)
-        last = metric.series.values[np.isfinite(metric.series.values)][-1]
-        better = "higher" if metric.direction > 0 else "lower"
-        if kept_improving is not None:
-            why = f"it still crept to {last:.4g}, but a {ratio:.3g}x loss rise is more than calibration"
-        else:
-            why = f"it did not keep improving: last {last:.4g}"
-        if at is not None:
-            f.evidence.append(Evidence(metric=metric.name, step=f.step_start, value=json_number(at),
-                                       expected=f"{better} as a trend later if the model still improved at its "
-                                       f"task ({why})"))
-        return f
-    was, now = kept_improving
-    return f.model_copy(update={
-        "severity": "info",
-        "confidence": min(f.confidence, 0.5),
-        "title": f"{f.title}, but {metric.name} kept improving",
-        "message": f"{f.message} But {metric.name} kept improving over the same stretch ({was:.4g} -> {now:.4g}): "
-        "the model got better at its task while its loss rose (less calibrated, or the loss and the metric "
-        "weigh errors differently), so this is not overfitting. Keep the checkpoint with the best "
-        f"{metric.name}.",
-        "evidence": [*f.evidence, Evidence(metric=metric.name, step=f.step_end, value=json_number(now),
-                                           expected=f"{'<' if metric.direction > 0 else '>'}= {was:.4g} (its value "
-                                           f"at step {f.step_start}) if the model were overfitting")],
-    })
-
-
-def _metric_best_at_end(metric: TaskMetric) -> bool:
-    """Whether the metric's last evaluation is its best: the model is still improving at its task right now, so
-    even a large loss rise is the loss's (calibration), not the model's."""
-    v = metric.series.values[np.isfinite(metric.series.values)]
-    return v.size >= 2 and bool(metric.direction * (v[-1] - v.max() if metric.direction > 0 else v[-1] - v.min()) >= 0)
-
-
-def _metric_at(metric: TaskMetric, step: int) -> float | None:
-    s = metric.series
-    ok = np.isfinite(s.values)
-    i = int(np.searchsorted(s.steps[ok], step, side="right")) - 1
-    return float(s.values[ok][max(i, 0)]) if ok.any() else None
-
-
-def _never_learned_finding(metric: TaskMetric, best: float) -> Finding:
-    s = metric.series
-    ok = np.isfinite(s.values)
-    i = int(np.argmax(np.where(ok, s.values, -np.inf)))
-    return make_finding(
-        "plateau",
-        "warning",
-        f"{metric.name} never rose above {best:.3g}: the model did not learn its task",
-        f"Over {int(ok.sum())} evaluations (steps {int(s.steps[0])}-{int(s.steps[-1])}) {metric.name} never "
-        f"exceeded {best:.3g} (best at step {int(s.steps[i])}): whatever the loss did, the model learned nothing "
-        "the task measures. Check the labels and their format, the data pipeline (images and targets matched, "
-        "classes mapped), and that the LR is not far too low or too high.",
-        confidence=0.8,
-        series=metric.name,
-        step_start=int(s.steps[0]),
-        step_end=int(s.steps[-1]),
-        evidence=[Evidence(metric=metric.name, step=int(s.steps[i]), value=json_number(best),
-                           expected=f">= {BOUNDED_FLOOR:.0%} of its scale after {NEVER_LEARNED_EVALS}+ evaluations")],
-        details={"metric": metric.name, "best": best, "evaluations": int(ok.sum()), "kind": "task_never_learned"},
-    )
-
-
-def _zero_parts(run: RunData) -> list[Finding]:
-    """``zero_loss`` for a detector's localisation terms that are exactly 0 at every step (no ground-truth box
-    reaches the loss). A class term at 0 is a single-class detector's by design, and is not reported."""
-    by_prefix: dict[str, list[str]] = {}
-    for name, kind in zero_parts(run.series):
-        if kind == "no_targets":
-            by_prefix.setdefault(name.rpartition("/")[0], []).append(name)
-    findings = []
-    for names in by_prefix.values():
-        s = run.series[names[0]]
-        findings.append(make_finding(
-            "zero_loss",
-            "warning",
-            f"{', '.join(names)} exactly 0 at every step: no ground-truth box reaches the loss",
-            f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} exactly 0 at all {len(s)} logged steps. A "
-            "localisation loss is 0 only when no ground-truth box is matched to a prediction: the labels are empty, "
-            "in the wrong format or folder (YOLO wants one .txt per image, class x y w h normalised), or filtered "
-            "out. The model then learns only to say 'nothing here'.",
-            confidence=0.85,
-            series=names[0],
-            step_start=int(s.steps[0]),
-            step_end=int(s.steps[-1]),
-            evidence=[Evidence(metric=n, step=int(run.series[n].steps[-1]), value=0.0,
-                               expected="> 0 whenever a box is in the batch") for n in names],
-            details={"parts": names, "kind": "no_targets"},
-        ))
-    return findings
 
 
 def _explained(f: Finding, causes: list[Finding]) -> Finding:
@@ -307,27 +189,6 @@ def _explained(f: Finding, causes: list[Finding]) -> Finding:
         "severity": "info", "confidence": min(f.confidence, 0.6),
         "message": f"{f.message} Explained by: {causes[0].title}.",
     })
-
-
-def _frozen_metric_finding(metric: TaskMetric, value: float) -> Finding:
-    s = metric.series
-    n = int(np.isfinite(s.values).sum())
-    return make_finding(
-        "plateau",
-        "warning",
-        f"{metric.name} is {value:.4g} at every evaluation: the model's predictions do not change",
-        f"{metric.name} is exactly {value:.4g} at all {n} evaluations (steps {int(s.steps[0])}-{int(s.steps[-1])}): "
-        "the model's predictions on held-out data never change, so it is not learning its task whatever the loss "
-        "does (a constant output, often the majority class: a dead output layer, a learning rate far too high or "
-        "too low, labels that do not match the inputs).",
-        confidence=0.8,
-        series=metric.name,
-        step_start=int(s.steps[0]),
-        step_end=int(s.steps[-1]),
-        evidence=[Evidence(metric=metric.name, step=int(s.steps[-1]), value=json_number(value),
-                           expected=f"a different value at some of the {n} evaluations")],
-        details={"metric": metric.name, "value": value, "evaluations": n, "kind": "task_metric_frozen"},
-    )
 
 
 def _add_lr_evidence(f: Finding, schedule: Schedule) -> None:
@@ -437,7 +298,7 @@ def analyze_loss(
         if swinging:  # a validation loss thrown around by the updates has no trend to judge overfitting by
             findings = [f for f in findings if not (f.code == "plateau" and f.series == name)]
         elif vv.size and n:
-            findings += [_weigh_with_metric(f, metric)
+            findings += [weigh_overfitting(f, metric)
                          for f in detect_overfitting(vname, vsteps, vy, name, steps, ty, log=both_log)]
         if vv.size < 4 and vv.size:
             warnings.append(f"{vname} has only {vv.size} finite point(s): too few for an overfitting verdict.")
@@ -452,12 +313,9 @@ def analyze_loss(
             )
         )
 
-    no_targets = _zero_parts(run)
+    no_targets = detect_zero_parts(run.series)
     findings += no_targets
-    if metric is not None and (best := never_learned(metric)) is not None:
-        findings.append(_explained(_never_learned_finding(metric, best), no_targets))
-    elif metric is not None and (value := frozen(metric)) is not None:
-        findings.append(_explained(_frozen_metric_finding(metric, value), no_targets))
+    findings += [_explained(f, no_targets) for f in detect_task_not_learned(metric)]
     if run.roles.val_loss and run.roles.val_loss[0] != name and not any(
             f.code == "plateau" and f.severity != "info" for f in findings):
         vs = run.series[run.roles.val_loss[0]]

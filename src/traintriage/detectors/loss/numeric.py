@@ -1,13 +1,18 @@
 """Detectors that need no baseline: NaN/Inf values, a loss at zero, a loss that repeats itself.
 
-Each is a pure function over a series' ``steps`` and ``values`` (numpy arrays) returning findings.
+Each is a pure function over a series' ``steps`` and ``values`` (numpy arrays) returning findings;
+:func:`detect_zero_parts` looks at a run's loss parts together.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
+from ...components import zero_parts
 from ...findings import Evidence, Finding, json_number, make_finding
+from ...signals import Series
 
 # zero_loss: a loss this close to zero has nothing left to learn from; real tasks have label noise
 # and irreducible error far above it. Relative to the first value, so a loss that starts tiny
@@ -258,4 +263,33 @@ def detect_stuck_loss(name: str, steps: np.ndarray, values: np.ndarray) -> list[
                 details={"points": int(length), "share": round(share, 3), "value": float(v[a])},
             )
         )
+    return findings
+
+
+def detect_zero_parts(series: Mapping[str, Series]) -> list[Finding]:
+    """``zero_loss`` for a detector's localisation terms that are exactly 0 at every step (no ground-truth box
+    reaches the loss). A class term at 0 is a single-class detector's by design, and is not reported."""
+    by_prefix: dict[str, list[str]] = {}
+    for name, kind in zero_parts(series):
+        if kind == "no_targets":
+            by_prefix.setdefault(name.rpartition("/")[0], []).append(name)
+    findings = []
+    for names in by_prefix.values():
+        s = series[names[0]]
+        findings.append(make_finding(
+            "zero_loss",
+            "warning",
+            f"{', '.join(names)} exactly 0 at every step: no ground-truth box reaches the loss",
+            f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} exactly 0 at all {len(s)} logged steps. A "
+            "localisation loss is 0 only when no ground-truth box is matched to a prediction: the labels are empty, "
+            "in the wrong format or folder (YOLO wants one .txt per image, class x y w h normalised), or filtered "
+            "out. The model then learns only to say 'nothing here'.",
+            confidence=0.85,
+            series=names[0],
+            step_start=int(s.steps[0]),
+            step_end=int(s.steps[-1]),
+            evidence=[Evidence(metric=n, step=int(series[n].steps[-1]), value=0.0,
+                               expected="> 0 whenever a box is in the batch") for n in names],
+            details={"parts": names, "kind": "no_targets"},
+        ))
     return findings

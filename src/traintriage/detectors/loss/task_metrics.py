@@ -5,10 +5,11 @@ translator's BLEU. They answer questions the loss cannot:
 
 - **Counter-signal.** A validation loss that rises while the validation mAP keeps improving is not
   overfitting: the model got better at the task and less calibrated (YOLO's last epochs, when mosaic
-  augmentation is switched off, do exactly this). :func:`improved_since` tells.
+  augmentation is switched off, do exactly this). :func:`improved_since` tells, and
+  :func:`weigh_overfitting` turns such an overfitting finding into a note.
 - **Corroboration.** A validation loss that rises while accuracy falls is overfitting for certain.
 - **A run that never learned the task.** A loss can fall for a hundred epochs while mAP stays at 1 %:
-  :func:`never_learned` tells.
+  :func:`never_learned` and :func:`frozen` tell, and :func:`detect_task_not_learned` reports it.
 
 A metric's direction comes from its name (:func:`direction`); only *validation* metrics count (a
 training accuracy keeps rising in an overfitting run by definition).
@@ -22,7 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...findings import Evidence, Finding, json_number, make_finding
 from ...signals import Series, is_loss_name
+from .robust import kendall_tau
 
 HIGHER_IS_BETTER = (
     "map", "ap", "miou", "iou", "dice", "top1", "top5", "acc", "accuracy", "f1", "auc", "auroc", "bleu",
@@ -111,7 +114,7 @@ def primary_metric(series: Mapping[str, Series], names: Iterable[str] | None = N
     return TaskMetric(name, direction(name) or 1, series[name])
 
 
-def _value_at(s: Series, step: int) -> float | None:
+def value_at(s: Series, step: int) -> float | None:
     """The metric's value logged at or last before ``step`` (else its first value)."""
     ok = np.isfinite(s.values)
     steps, values = s.steps[ok], s.values[ok]
@@ -131,10 +134,8 @@ def improved_since(metric: TaskMetric, step: int) -> tuple[float, float] | None:
     evaluations it improves as a trend (Kendall tau >= :data:`KEEPS_IMPROVING_TAU`), and its final level
     (median of the last two values) is better than its value at ``step`` by >= 1 % of that value and by more
     than its own point-to-point noise. None otherwise."""
-    from .robust import kendall_tau
-
     s = metric.series
-    before = _value_at(s, step)
+    before = value_at(s, step)
     after = s.values[(s.steps > step) & np.isfinite(s.values)]
     if before is None or after.size < 2:
         return None
@@ -169,3 +170,110 @@ def never_learned(metric: TaskMetric) -> float | None:
     scale = 100.0 if values.max() > 1.0 else 1.0
     best = float(values.max())
     return best if best < BOUNDED_FLOOR * scale else None
+
+
+def detect_task_not_learned(metric: TaskMetric | None) -> list[Finding]:
+    """``plateau`` for a run whose main task metric shows the model learned nothing: a bounded metric that
+    :func:`never_learned` its task, else one :func:`frozen` at a single value."""
+    if metric is None:
+        return []
+    if (best := never_learned(metric)) is not None:
+        return [_never_learned_finding(metric, best)]
+    if (value := frozen(metric)) is not None:
+        return [_frozen_finding(metric, value)]
+    return []
+
+
+def _never_learned_finding(metric: TaskMetric, best: float) -> Finding:
+    s = metric.series
+    ok = np.isfinite(s.values)
+    i = int(np.argmax(np.where(ok, s.values, -np.inf)))
+    return make_finding(
+        "plateau",
+        "warning",
+        f"{metric.name} never rose above {best:.3g}: the model did not learn its task",
+        f"Over {int(ok.sum())} evaluations (steps {int(s.steps[0])}-{int(s.steps[-1])}) {metric.name} never "
+        f"exceeded {best:.3g} (best at step {int(s.steps[i])}): whatever the loss did, the model learned nothing "
+        "the task measures. Check the labels and their format, the data pipeline (images and targets matched, "
+        "classes mapped), and that the LR is not far too low or too high.",
+        confidence=0.8,
+        series=metric.name,
+        step_start=int(s.steps[0]),
+        step_end=int(s.steps[-1]),
+        evidence=[Evidence(metric=metric.name, step=int(s.steps[i]), value=json_number(best),
+                           expected=f">= {BOUNDED_FLOOR:.0%} of its scale after {NEVER_LEARNED_EVALS}+ evaluations")],
+        details={"metric": metric.name, "best": best, "evaluations": int(ok.sum()), "kind": "task_never_learned"},
+    )
+
+
+def _frozen_finding(metric: TaskMetric, value: float) -> Finding:
+    s = metric.series
+    n = int(np.isfinite(s.values).sum())
+    return make_finding(
+        "plateau",
+        "warning",
+        f"{metric.name} is {value:.4g} at every evaluation: the model's predictions do not change",
+        f"{metric.name} is exactly {value:.4g} at all {n} evaluations (steps {int(s.steps[0])}-{int(s.steps[-1])}): "
+        "the model's predictions on held-out data never change, so it is not learning its task whatever the loss "
+        "does (a constant output, often the majority class: a dead output layer, a learning rate far too high or "
+        "too low, labels that do not match the inputs).",
+        confidence=0.8,
+        series=metric.name,
+        step_start=int(s.steps[0]),
+        step_end=int(s.steps[-1]),
+        evidence=[Evidence(metric=metric.name, step=int(s.steps[-1]), value=json_number(value),
+                           expected=f"a different value at some of the {n} evaluations")],
+        details={"metric": metric.name, "value": value, "evaluations": n, "kind": "task_metric_frozen"},
+    )
+
+
+CALIBRATION_RISE = 1.15
+"""A validation loss rise up to this ratio while the task metric keeps improving is the model growing less
+calibrated, not overfitting; a larger one (the model confidently wrong on a growing share of examples) is
+overfitting while the metric only creeps up, unless the metric's last evaluation is its best (a BERT fine-tune
+whose validation loss rises 47 % over three epochs while accuracy and F1 improve at each)."""
+
+
+def weigh_overfitting(f: Finding, metric: TaskMetric | None) -> Finding:
+    """An overfitting finding with the run's main task metric as evidence: when the metric kept improving
+    after the validation loss's best and the loss rose only modestly (:data:`CALIBRATION_RISE`), the model got
+    better at its task while the loss rose, and the finding becomes a note that says so."""
+    if metric is None or f.code != "overfitting" or f.step_start is None:
+        return f
+    best, end = f.details.get("best_value"), f.details.get("final_value", f.details.get("peak_value"))
+    ratio = end / best if best and end is not None and best > 0 else None
+    kept_improving = improved_since(metric, f.step_start)
+    at_its_best = kept_improving is not None and _best_at_end(metric)
+    if kept_improving is None or ratio is None or (ratio > CALIBRATION_RISE and not at_its_best):
+        at = value_at(metric.series, f.step_start)
+        last = metric.series.values[np.isfinite(metric.series.values)][-1]
+        better = "higher" if metric.direction > 0 else "lower"
+        if kept_improving is not None:
+            why = f"it still crept to {last:.4g}, but a {ratio:.3g}x loss rise is more than calibration"
+        else:
+            why = f"it did not keep improving: last {last:.4g}"
+        if at is not None:
+            f.evidence.append(Evidence(metric=metric.name, step=f.step_start, value=json_number(at),
+                                       expected=f"{better} as a trend later if the model still improved at its "
+                                       f"task ({why})"))
+        return f
+    was, now = kept_improving
+    return f.model_copy(update={
+        "severity": "info",
+        "confidence": min(f.confidence, 0.5),
+        "title": f"{f.title}, but {metric.name} kept improving",
+        "message": f"{f.message} But {metric.name} kept improving over the same stretch ({was:.4g} -> {now:.4g}): "
+        "the model got better at its task while its loss rose (less calibrated, or the loss and the metric "
+        "weigh errors differently), so this is not overfitting. Keep the checkpoint with the best "
+        f"{metric.name}.",
+        "evidence": [*f.evidence, Evidence(metric=metric.name, step=f.step_end, value=json_number(now),
+                                           expected=f"{'<' if metric.direction > 0 else '>'}= {was:.4g} (its value "
+                                           f"at step {f.step_start}) if the model were overfitting")],
+    })
+
+
+def _best_at_end(metric: TaskMetric) -> bool:
+    """Whether the metric's last evaluation is its best: the model is still improving at its task right now, so
+    even a large loss rise is the loss's (calibration), not the model's."""
+    v = metric.series.values[np.isfinite(metric.series.values)]
+    return v.size >= 2 and bool(v[-1] == (v.max() if metric.direction > 0 else v.min()))
