@@ -23,8 +23,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from . import detect_formats
-from .inventory import classify, inside_roots, name_claims
-from .resolve import check_inside_roots, is_part_of_parent_run
+from .inventory import classify, name_claims
+from .resolve import check_inside_roots, inside_roots, is_part_of_parent_run
 
 MAX_RUNS = 1000
 MAX_DEPTH = 8

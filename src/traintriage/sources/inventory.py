@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from .formats import CERTAIN, HEAD_BYTES, MAYBE, NO, Head, SourceFormat, formats
+from .resolve import inside_roots
 
 MAX_DEPTH = 6
 MAX_SNIFFED = 2000
@@ -153,18 +154,6 @@ def name_claims(path: PurePath) -> list[tuple[SourceFormat, int]]:
 def may_be_log(path: PurePath) -> bool:
     """Whether some format would look at this file in a directory (by its name and place; no read)."""
     return any(c for _, c in name_claims(path))
-
-
-def inside_roots(path: Path, real_roots: Sequence[Path] | None) -> bool:
-    """Whether ``path`` resolves (symlinks, ``..``) inside one of ``real_roots`` (already resolved); always
-    when there are no roots (the CLI)."""
-    if real_roots is None:
-        return True
-    try:
-        real = path.resolve()
-    except (OSError, RuntimeError, ValueError):  # a symlink loop
-        return False
-    return any(real == r or real.is_relative_to(r) for r in real_roots)
 
 
 def scan(

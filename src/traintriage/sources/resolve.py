@@ -160,16 +160,21 @@ def reading_within(roots: Sequence[Path] | None) -> Iterator[None]:
         _reading_roots.reset(token)
 
 
-def is_readable(path: Path) -> bool:
-    """Whether ``path`` resolves inside the roots of the current read (always, outside a confined read)."""
-    roots = _reading_roots.get()
-    if roots is None:
+def inside_roots(path: Path, real_roots: Sequence[Path] | None) -> bool:
+    """Whether ``path`` resolves (symlinks, ``..``) inside one of ``real_roots`` (already resolved); always
+    when there are no roots (the CLI)."""
+    if real_roots is None:
         return True
     try:
         real = path.resolve()
-    except (OSError, ValueError, RuntimeError):
+    except (OSError, ValueError, RuntimeError):  # a symlink loop (RuntimeError), a NUL byte (ValueError)
         return False
-    return any(real == r or real.is_relative_to(r) for r in roots)
+    return any(real == r or real.is_relative_to(r) for r in real_roots)
+
+
+def is_readable(path: Path) -> bool:
+    """Whether ``path`` resolves inside the roots of the current read (always, outside a confined read)."""
+    return inside_roots(path, _reading_roots.get())
 
 
 def check_inside_roots(path: Path, roots: Sequence[Path] | None) -> Path:
