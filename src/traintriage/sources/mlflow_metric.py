@@ -15,9 +15,8 @@ from pathlib import Path, PurePath
 
 from ..signals import Series
 from .collect import merge_files
-from .filecache import cached
 from .formats import MAYBE, NO, Head, SourceFormat
-from .mlflow_store import parse_metric_file
+from .mlflow_store import read_metric
 
 _LINE_RE = re.compile(r"^\d{9,14}(?:\.\d+)? +\S+(?: +-?\d+)?$")
 
@@ -43,12 +42,11 @@ def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]
     per_file: list[tuple[Path, dict[str, Series]]] = []
     warnings: list[str] = []
     for path in files:
-        parsed, warns = cached(path, parse_metric_file)
+        key = metric_key(path)
+        metric, warns = read_metric(path, key)
         warnings.extend(warns)
-        if "value" in parsed:
-            s = parsed["value"]
-            key = metric_key(path)
-            per_file.append((path, {key: Series(key, s.steps, s.values, s.wall_times)}))
+        if metric is not None:
+            per_file.append((path, {key: metric}))
     merged, merge_warnings = merge_files(run_dir, per_file)
     return merged, warnings + merge_warnings
 

@@ -39,7 +39,7 @@ def _meta(path: Path) -> dict[str, str]:
     return out
 
 
-def parse_metric_file(path: Path) -> tuple[dict[str, Series], list[str]]:
+def _parse_metric(path: Path) -> tuple[dict[str, Series], list[str]]:
     problems = LineProblems(path)
     cols = Columns()
     held: list[str] = []
@@ -66,6 +66,13 @@ def parse_metric_file(path: Path) -> tuple[dict[str, Series], list[str]]:
     return cols.to_series(), problems.finish() + ([held_line_note(path)] if held else [])
 
 
+def read_metric(path: Path, key: str) -> tuple[Series | None, list[str]]:
+    """One metric file as the series named ``key`` (None when it holds no point), and its warnings."""
+    parsed, warnings = cached(path, _parse_metric)
+    s = parsed.get("value")
+    return (None if s is None else Series(key, s.steps, s.values, s.wall_times)), warnings
+
+
 def _read_run(run_dir: Path) -> tuple[dict[str, Series], list[str]]:
     metrics_dir = run_dir / "metrics"
     series: dict[str, Series] = {}
@@ -82,11 +89,10 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Series], list[str]]:
                 outside += 1
                 continue
             key = path.relative_to(metrics_dir).as_posix()
-            parsed, warns = cached(path, parse_metric_file)
+            metric, warns = read_metric(path, key)
             warnings.extend(warns)
-            if "value" in parsed:
-                s = parsed["value"]
-                series[key] = Series(key, s.steps, s.values, s.wall_times)
+            if metric is not None:
+                series[key] = metric
     if outside:
         warnings.append(f"{run_dir}: {outside} metric file(s) are symlinks to outside the run; not read.")
     return series, warnings
