@@ -15,13 +15,13 @@ import functools
 import math
 import re
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..signals import Series
+from ..signals import EARLIER_RUN_PREFIX, Series
 
 MAX_LINE_WARNINGS = 10
 """Unreadable lines reported one by one per file; the rest are counted."""
@@ -50,7 +50,8 @@ class Columns:
     def keys(self) -> list[str]:
         return list(self._cols)
 
-    names = keys
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cols)
 
     def extend(self, other: Columns, prefix: str = "") -> None:
         """Append every point of ``other``, its keys prefixed with ``prefix``."""
@@ -61,7 +62,6 @@ class Columns:
             col[0].extend(steps)
             col[1].extend(values)
             col[2].extend(walls)
-
 
     def steps_of(self, key: str) -> np.ndarray:
         return np.frombuffer(self._cols[key][0], dtype=np.int64).copy()
@@ -140,8 +140,6 @@ def split_restarts(steps: Sequence[float], values: Sequence[float]) -> list[Stre
 def earlier_run_prefix(run: int, runs: int) -> str:
     """The name prefix of the ``run``-th (0-based) of ``runs`` runs logged one after another in one file: none
     for the last one, which is analysed; ``earlier-run-<k>/`` (k from 1) for the others."""
-    from ..signals import EARLIER_RUN_PREFIX
-
     return "" if run == runs - 1 else f"{EARLIER_RUN_PREFIX}{run + 1}/"
 
 

@@ -184,8 +184,6 @@ def _sniff(head: Head) -> bool:
     return len(row) == len(fields) and any(as_float(cell) is not None for cell in row if cell.strip())
 
 
-
-
 def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]]:
     """Every CSV file of the run; names repeated across files are prefixed by the later file's path."""
     return load_each_and_merge(run_dir, files, _parse)

@@ -158,7 +158,7 @@ def _stretches(steps: np.ndarray, train: np.ndarray, main: np.ndarray | None) ->
 def _main_loss(records: _Records, n: int) -> np.ndarray | None:
     """The value of the training loss at each record (NaN where the record has none), by the loss most often
     logged."""
-    names = [k for k in records.cols.names() if is_loss_name(k) and "/" not in k]
+    names = [k for k in records.cols if is_loss_name(k) and "/" not in k]
     if not names:
         return None
     best = max(names, key=lambda k: records.cols.arrays(k)[0].size)
@@ -189,12 +189,11 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
                 values.append((key, number, wall))
         if not values:  # a header (env_info) or bookkeeping record
             return
-        raw_step = flat.get(step_key) if step_key is not None else None
-        step = as_step(raw_step) if raw_step is not None else None
-        if step_key is not None and step is None:
-            step_value = math.nan  # counted as missing below
+        if step_key is None:
+            step_value = float(len(records))  # the record number
         else:
-            step_value = float(step) if step is not None else float(len(records))
+            step = as_step(flat.get(step_key))
+            step_value = float(step) if step is not None else math.nan  # counted as missing below
         epoch = as_float(flat.get(EPOCH_KEY))
         records.add(step_value, epoch if epoch is not None else math.nan, _phase_of(flat), values)
 
@@ -286,7 +285,7 @@ def _to_series(path: Path, records: _Records, step_key: str | None, warnings: li
         warnings.append(f"{path}: {missing} records without a numeric {step_key!r} (a finite integer within "
                         "int64) were skipped.")
     out: dict[str, Series] = {}
-    for key in records.cols.names():
+    for key in records.cols:
         idx, values, walls = records.cols.arrays(key)
         for run in np.unique(run_of[idx]).tolist():
             keep = (run_of[idx] == run) & np.isfinite(steps[idx])

@@ -155,7 +155,7 @@ def _normalise(words: list[str]) -> str:
     return "_".join(w.lower() for w in words).strip("_./-")
 
 
-def _key_of(segment: str, first_slot: bool) -> str:
+def _key_of(segment: str) -> str:
     """The name of the number that follows ``segment`` (the constant text since the previous number)."""
     seg = segment.rstrip()
     bracket = _BRACKET_KEY.search(seg)
@@ -225,7 +225,7 @@ class TemplateLearner:
     def _learn(self, literal: list[str], matches: list[re.Match]) -> _Template:
         slots = []
         for i, match in enumerate(matches):
-            key = _key_of(literal[i], first_slot=i == 0)
+            key = _key_of(literal[i])
             unit = match.group("unit") or ""
             kind = _classify(key, match.group("total") is not None, first_slot=i == 0, unit=unit)
             if i == 0 and not key and not literal[0].strip() and _INTEGER.match(match.group("num")):
@@ -446,9 +446,9 @@ class TemplateLearner:
         orders, main_steps = main.orders.tolist(), steps.get(id(main)) or []
         for order in t.orders.tolist():
             k = bisect.bisect_left(orders, order)
-            if k == 0 or k == len(orders):
-                if k == len(orders):
-                    return False
+            if k == len(orders):  # after the last step line: printed during the run
+                return False
+            if k == 0:  # before the first one
                 continue
             before, after = main_steps[k - 1], main_steps[k]
             if before is None or after is None or after > before:
@@ -479,18 +479,22 @@ def _summary_names(templates, steps: dict[int, list[float | None] | None]) -> di
         grid = [x for x in steps.get(id(main)) or [] if x is not None and math.isfinite(x)]
         if len(ts) < 2 or main.lines < 4 or len(grid) < 2:
             continue
-        interval = float(np.median(np.diff(grid))) or 1.0
-        on_grid = set(grid)
         for t in ts:
             if t is main or t.lines > SUMMARY_SHARE * main.lines:
                 continue
             own = [x for x in steps.get(id(t)) or [] if x is not None and math.isfinite(x)]
-            continues = own and all(x not in on_grid and abs((x - grid[0]) / interval - round((x - grid[0]) /
-                                                                                              interval)) < 1e-9
-                                    for x in own)
-            if not continues:
+            if not _continues_grid(own, grid):
                 out[(id(t), name)] = f"{name}_summary"
     return out
+
+
+def _continues_grid(own: list[float], grid: list[float]) -> bool:
+    """Whether every one of ``own`` (at least one) lies on the grid of steps ``grid`` is logged at (its first
+    step plus a whole number of its median intervals) but is none of its logged steps: the grid, continued."""
+    interval = float(np.median(np.diff(grid))) or 1.0
+    on_grid = set(grid)
+    phases = [(x - grid[0]) / interval for x in own]
+    return bool(own) and all(x not in on_grid and abs(k - round(k)) < 1e-9 for x, k in zip(own, phases, strict=True))
 
 
 def _stretches(points: list[tuple[int, str, float, float]]) -> list[Stretch]:

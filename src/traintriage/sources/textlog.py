@@ -60,7 +60,7 @@ from ..untrusted import (
 )
 from .collect import Columns, LineProblems, earlier_run_prefix, looks_like_metric, merge_files
 from .filecache import cached
-from .formats import Head, SourceFormat, suffix_claim
+from .formats import NO, Head, SourceFormat, suffix_claim
 from .templates import TemplateLearner
 
 REGEX_ENV = "TRAINTRIAGE_LOG_REGEX"
@@ -216,7 +216,7 @@ class _Reader:
             return False
         record = {clean_text(k): v for k, v in record.items()}  # '\udcff' escapes: no UTF-8 output takes them
         if "train_runtime" in record:  # the end of a Trainer run: what follows is another one
-            if self.hf_runs[-1].names():
+            if self.hf_runs[-1].keys():
                 self.hf_runs.append(Columns())
                 self.hf_train = self.hf_eval = 0
             return True
@@ -333,7 +333,7 @@ class _Reader:
         learned, self.learned_points = self.learner.finish(self.cols)
         if self.learned_points:
             self.used.add("learned templates")
-        runs = [c for c in self.hf_runs if c.names()]
+        runs = [c for c in self.hf_runs if c.keys()]
         for k, cols in enumerate(runs):
             self.cols.extend(cols, earlier_run_prefix(k, len(runs)))
         if len(runs) > 1:
@@ -405,7 +405,7 @@ FORMAT = SourceFormat(
     "plain-text stdout logs, whatever their name (*.log, *.out, *.txt; a notes .md passed explicitly): line "
     "templates learned from the log itself (nanoGPT, llm.c, fairseq, detectron2, PyTorch examples, logging "
     "prefixes), HF dict lines, PyTorch example tables, Keras progress, tqdm postfixes, or TRAINTRIAGE_LOG_REGEX",
-    lambda path: suffix_claim(path, SUFFIXES) if not _NOT_LOGS.match(path.name.lower()) else 0,
+    lambda path: NO if _NOT_LOGS.match(path.name.lower()) else suffix_claim(path, SUFFIXES),
     _sniff,
     load,
 )
