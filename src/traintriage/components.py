@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .signals import Series, is_loss_name, is_total, loss_flavour
+from .signals import Series, is_loss_name, is_total, loss_flavour, name_words
 
 PHASE_WORDS = frozenset({"train", "training", "val", "valid", "validation", "eval", "evaluation", "test", "dev"})
 
@@ -28,14 +28,10 @@ def _split(name: str) -> tuple[str, str]:
     return (prefix + sep, leaf)
 
 
-def _words(text: str) -> list[str]:
-    return [w for w in text.lower().replace("-", "_").replace(".", "_").split("_") if w]
-
-
 def _is_part(leaf: str) -> bool:
     """A component: a loss with a word of its own (``box_loss``, ``loss_cls``), not a phase's loss (``val_loss``,
     llm.c's ``trl`` and ``tel``)."""
-    words = _words(leaf)
+    words = name_words(leaf)
     return (is_loss_name(leaf) and not is_total(leaf) and not PHASE_WORDS & set(words)
             and loss_flavour(leaf) == "plain")
 
@@ -64,13 +60,11 @@ def with_totals(series: Mapping[str, Series]) -> tuple[dict[str, Series], list[s
         if common.size < max(1, steps.size // 2):
             continue  # parts logged at different steps: not one objective's terms
         total = np.zeros(common.size)
-        wall = np.full(common.size, np.nan)
         for part in parts:
             s = series[part]
             idx = np.searchsorted(s.steps, common)
             total = total + s.values[idx]
-            wall = s.wall_times[idx]
-        out[name] = Series(name, common, total, wall)
+        out[name] = Series(name, common, total, s.wall_times[idx])  # the wall times of the last part
         notes.append(f"{name} is the sum of {', '.join(sorted(parts))} (no total was logged); the parts are kept "
                      "as they are.")
     return out, notes
@@ -92,6 +86,6 @@ def zero_parts(series: Mapping[str, Series]) -> list[tuple[str, str]]:
         finite = s.values[np.isfinite(s.values)]
         if not _is_part(leaf) or finite.size < 3 or np.any(finite != 0):
             continue
-        words = set(_words(leaf))
+        words = set(name_words(leaf))
         out.append((name, "no_targets" if words & LOCALISATION_WORDS and not words & CLASS_WORDS else "by_design"))
     return out

@@ -169,7 +169,9 @@ _MEMORY_RE = re.compile(
 _STAGE_RE = re.compile(r"(?:^|[/_.])(?:stage|curriculum|phase|curriculum_stage|data_stage)(?:$|[/_.])", re.I)
 
 
-def _words(name: str) -> list[str]:
+def name_words(name: str) -> list[str]:
+    """The lower-case words of a series name, split at ``/ . _ -`` and blanks (``train/box_loss``: train, box,
+    loss)."""
     return [w for w in _SPLIT_RE.split(name.lower()) if w]
 
 
@@ -177,16 +179,21 @@ def is_loss_name(name: str) -> bool:
     """A loss, by its name: a word ``loss``/``losses`` or ending in ``loss`` (``total_loss``, ``valloss``), or
     ``xent``/``nll`` (OpenNMT's cross-entropy), ``trl``/``tel`` (llm.c); not a loss *scale* or weight, nor a
     running best (``best_loss``: the minimum so far, not the loss)."""
-    words = _words(name)
+    words = name_words(name)
     return any(w in _LOSS_WORDS or w.endswith("loss") for w in words) and not any(
         w in ("scale", "scaler", "weight", "weights", "coef", "ratio", "best") for w in words
     )
 
 
+def is_total(leaf: str) -> bool:
+    """A loss name that is the whole loss, not one of its parts: ``loss``, ``total_loss``, ``loss_total``..."""
+    words = name_words(leaf)
+    return words in (["loss"], ["losses"]) or any(w in ("total", "sum", "overall") for w in words)
+
 
 def loss_flavour(name: str) -> str:
     """'val', 'train' or 'plain' (no word says which)."""
-    words = _words(name)
+    words = name_words(name)
     if any(w in _VAL_WORDS or w.startswith(("val", "eval")) for w in words):
         return "val"
     if any(w in _TRAIN_WORDS for w in words):
@@ -197,7 +204,7 @@ def loss_flavour(name: str) -> str:
 def _train_loss_rank(name: str) -> tuple[int, int, int]:
     """Lower is better: prefer a per-step total loss over epoch aggregates and sub-losses."""
     low = name.lower()
-    words = _words(name)
+    words = name_words(name)
     is_epoch = bool(_EPOCH_SUFFIX_RE.search(low)) or "epoch" in words
     is_step = bool(_STEP_SUFFIX_RE.search(low)) or "step" in words
     # Sub-losses (loss/recon, kl_loss, ...) rank after the total.
@@ -307,7 +314,7 @@ def infer_roles(
     totals = {n.rpartition("/")[0] for n in val_candidates if is_total(n.rpartition("/")[2])}
     val_candidates = [n for n in val_candidates
                       if is_total(n.rpartition("/")[2]) or "/" not in n or n.rpartition("/")[0] not in totals]
-    roles.val_loss = sorted(val_candidates, key=lambda n: (_train_loss_rank(n)[1], "test" in _words(n), n))
+    roles.val_loss = sorted(val_candidates, key=lambda n: (_train_loss_rank(n)[1], "test" in name_words(n), n))
 
     for role, series_name in (overrides or {}).items():
         _apply_override(roles, role, series_name, known)
@@ -453,8 +460,3 @@ class RunData:
             last_step=max(steps_hi) if steps_hi else None,
         )
 
-
-def is_total(leaf: str) -> bool:
-    """A loss name that is the whole loss, not one of its parts: ``loss``, ``total_loss``, ``loss_total``..."""
-    words = _words(leaf)
-    return words in (["loss"], ["losses"]) or any(w in ("total", "sum", "overall") for w in words)
