@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
-from .robust import lag1_autocorr, rolling_median
+from .robust import kendall_tau, lag1_autocorr, rolling_median
 
 MIN_POINTS = 30
 TAIL_FRACTION = 0.6  # judged on the last 60 %: the first steps of any run fall fast, which is not a swing
@@ -124,8 +124,6 @@ def detect_validation_oscillation(name: str, steps: np.ndarray, y: np.ndarray) -
     step_swing = float(np.median(np.abs(np.diff(tail))))
     third = max(2, tail.size // 3)
     progress = float(np.median(tail[:third]) - np.median(tail[-third:]))
-    from .robust import kendall_tau
-
     climbing = kendall_tau(tail) >= 0.5
     if step_swing < VAL_SWING or progress >= PROGRESS_SHARE * step_swing or climbing:
         return []

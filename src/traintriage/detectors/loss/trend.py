@@ -168,7 +168,8 @@ def _short_blowup(name: str, steps: np.ndarray, y: np.ndarray) -> list[Finding]:
     best = int(np.argmin(y[:-1]))
     after = y[best:]
     rise = float(np.median(y[-2:]) - y[best])
-    if best > n // 2 or rise < SHORT_BLOWUP or kendall_tau(after) < DIVERGENCE_MIN_TAU:
+    tau = kendall_tau(after)
+    if best > n // 2 or rise < SHORT_BLOWUP or tau < DIVERGENCE_MIN_TAU:
         return []
     turn, lo, hi = int(steps[best]), math.exp(float(y[best])), math.exp(float(np.median(y[-2:])))
     return [
@@ -177,7 +178,7 @@ def _short_blowup(name: str, steps: np.ndarray, y: np.ndarray) -> list[Finding]:
             "critical",
             f"{name} blows up from step {turn}",
             f"{name} goes from {lo:.4g} at step {turn} to {hi:.4g} at the end ({hi / lo:.3g}x) over {after.size} "
-            f"logged points, climbing (Kendall tau {kendall_tau(after):.2f}): the run is diverging. The log has only "
+            f"logged points, climbing (Kendall tau {tau:.2f}): the run is diverging. The log has only "
             f"{n} points, so its trend is judged on them alone.",
             confidence=min(0.9, 0.5 + 0.05 * n),
             series=name,
