@@ -30,6 +30,7 @@ import signal
 import struct
 import traceback
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -464,6 +465,10 @@ def _loads(allowed: str, stream: bool) -> Callable[[Path], Any]:
         from traintriage.safe_pickle import restricted_loads
 
         kwargs: dict[str, Any] = {}
+        if allowed == "stand-ins":  # what the checkpoint readers use: any global an inert record
+            storages_: dict = {}
+            kwargs = {"allowed": TORCH_GLOBALS, "persistent_load": lambda pid: _storage_from_pid(pid, storages_),
+                      "stand_ins": Counter()}
         if allowed == "torch":
             storages: dict = {}
             kwargs = {"allowed": TORCH_GLOBALS, "persistent_load": lambda pid: _storage_from_pid(pid, storages)}
@@ -512,7 +517,16 @@ def _plain_pickles() -> list[bytes]:
         {"a": [1, 2.5, "x", b"y", (1, None)], "b": {"nested": True}, 3: -7, "big": 2**70, "neg": -(2**63)},
         [float("nan"), float("inf"), -0.0, 1e308, "é", "\udcff".encode("utf-8", "surrogatepass")],
     ]
-    return [pickle.dumps(v, protocol=proto) for v in values for proto in range(0, 6)]
+    out = [pickle.dumps(v, protocol=proto) for v in values for proto in range(0, 6)]
+    # What checkpoints hold beside the weights (stand-ins, numpy values), written as pickle writes them:
+    # argparse.Namespace, numpy scalars, arrays and dtypes, a user's own class (its module never imported).
+    ns = b"cargparse\nNamespace\n)\x81}(X\x02\x00\x00\x00lrG?\x1a6\xe2\xeb\x1cC-ub"
+    np_scalar = (b"cnumpy._core.multiarray\nscalar\ncnumpy\ndtype\nX\x02\x00\x00\x00f8\x89\x88\x87R(K\x03X\x01"
+                 b"\x00\x00\x00<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tbC\x08\x00\x00\x00\x00\x00\x00\xe0?\x86R")
+    user = b"cmy_project_zz.cfg\nConfig\n)\x81}(X\x05\x00\x00\x00layerK\x0cubN\x86"
+    out += [b"\x80\x03}(X\x04\x00\x00\x00argsq\x00" + ns + b"X\x03\x00\x00\x00acc" + np_scalar
+            + b"X\x03\x00\x00\x00cfg" + user + b"u."]
+    return out
 
 
 def pickle_seeds() -> list[bytes]:
@@ -900,7 +914,8 @@ TARGETS: list[Target] = [
            lambda: [(n, legacy_checkpoint(d)) for n, d in checkpoint_pickle_hostile()]),
     Target("restricted unpickler", pickle_seeds, _write("blob.pkl"),
            [("restricted_loads", _loads("none", False)), ("restricted_loads(torch globals)", _loads("torch", False)),
-            ("restricted_loads(file stream)", _loads("none", True))], pickle_hostile),
+            ("restricted_loads(file stream)", _loads("none", True)),
+            ("restricted_loads(stand-ins)", _loads("stand-ins", False))], pickle_hostile),
     Target("cuda snapshot", _text_seeds("memory/snapshot.pickle"), _write("snapshot.pickle"),
            [("analyze_snapshot(load_snapshot)", _snapshot), ("api.profile_memory", _api("profile_memory"))],
            snapshot_hostile),

@@ -25,6 +25,16 @@ How it stays safe:
   checkpoint's float32 storages int8; onto a stand-in function, its ``__defaults__``), and a tensor
   record's fields are trusted once built.
 
+Stand-ins (``stand_ins=``, what the checkpoint readers use): a global outside ``allowed`` is then not
+refused but answered with an inert record of its name (:mod:`traintriage.pickle_standins`), and
+numpy's arrays, scalars and dtypes are decoded from their bytes (:mod:`traintriage.pickle_numpy`).
+Calling a stand-in records the arguments; ``BUILD`` on its instance stores the state; an instance
+cannot be called (``REDUCE`` on it is refused) and a stand-in global cannot be given state. Globals
+that only make sense in an attack (``os.system``, ``builtins.eval``, ``getattr``, ``subprocess``,
+``importlib``, ...; see :func:`code_execution_global`) are still refused with
+:class:`~traintriage.errors.UnsafeArtifactError`: a stand-in for them would be just as inert, but a
+file that asks for them is crafted, and the user should hear so rather than get a parameter count.
+
 Usage::
 
     from traintriage.safe_pickle import restricted_loads, PLAIN_DATA_GLOBALS
@@ -32,6 +42,7 @@ Usage::
     restricted_loads(data)                                # plain data only: dict/list/str/numbers
     restricted_loads(data, allowed=PLAIN_DATA_GLOBALS)    # + OrderedDict, set, frozenset, ...
     restricted_loads(fh, allowed={("torch", "Size"): tuple}, persistent_load=my_lookup)
+    names = Counter(); restricted_loads(data, stand_ins=names)   # any global -> a record, counted by name
 
 Every value of ``allowed`` must itself be harmless for any arguments (it is called with whatever
 the pickle passes); ``persistent_load`` receives the persistent id (any plain value) and returns
@@ -43,14 +54,16 @@ from __future__ import annotations
 import io
 import pickle
 import struct
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO, ClassVar
 
 from .errors import InputError, UnsafeArtifactError
+from .pickle_numpy import NUMPY_GLOBALS
+from .pickle_standins import Global, Instance, Record
 from .untrusted import short_repr
 
-__all__ = ["DEFAULT_MAX_BYTES", "PLAIN_DATA_GLOBALS", "restricted_loads"]
+__all__ = ["DEFAULT_MAX_BYTES", "PLAIN_DATA_GLOBALS", "code_execution_global", "restricted_loads"]
 
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB of pickle stream
 
@@ -96,6 +109,72 @@ PLAIN_DATA_GLOBALS: Mapping[tuple[str, str], Callable[..., Any]] = {
     ("__builtin__", "bytearray"): _bytearray,
     ("__builtin__", "slice"): slice,
 }
+
+
+# Modules whose globals run code, touch files, processes or the interpreter: a pickle asking for any
+# of them is an attack (or a file nobody should load), never a checkpoint.
+_CODE_MODULES = frozenset({
+    "os", "posix", "nt", "posixpath", "ntpath", "subprocess", "_posixsubprocess", "sys", "importlib", "runpy",
+    "shutil", "socket", "pty", "pickle", "_pickle", "marshal", "ctypes", "_ctypes", "code", "codeop",
+    "webbrowser", "multiprocessing", "pdb", "bdb", "timeit", "commands", "popen2", "platform", "signal",
+    "asyncio", "io", "_io", "pathlib", "tempfile", "glob", "types", "inspect", "gc", "ast", "dis", "zipimport",
+    "pkgutil", "site", "sysconfig", "threading", "_thread", "thread", "atexit", "urllib", "http", "ftplib",
+    "smtplib", "telnetlib", "pydoc", "cProfile", "profile", "trace", "linecache", "fileinput", "tarfile",
+    "zipfile", "sqlite3", "dbm", "shelve", "logging", "weakref", "copyreg", "copy_reg", "operator",
+    "functools", "torch.hub", "torch.package", "torch.jit", "torch.ops", "torch._ops",
+})
+# builtins: everything except plain constructors (those that build data) is refused.
+_BUILTIN_DATA = frozenset({"set", "frozenset", "complex", "bytearray", "slice", "dict", "list", "tuple",
+                           "int", "float", "str", "bytes", "bool", "object", "range", "NoneType"})
+# Names that reach code wherever they live (a protocol-4 dotted name can walk to them).
+_CODE_NAMES = frozenset({"system", "popen", "exec", "eval", "execfile", "compile", "__import__", "getattr",
+                         "setattr", "delattr", "globals", "locals", "vars", "open", "input", "breakpoint",
+                         "spawn", "spawnv", "spawnl", "execv", "execl", "execve", "fork", "kill", "remove",
+                         "unlink", "rmtree", "load", "loads", "import_module", "run", "call", "check_output",
+                         "Popen", "apply", "reload", "attrgetter", "methodcaller", "__builtins__",
+                         "__globals__", "__code__", "__subclasses__", "__class__", "__bases__", "__mro__",
+                         "__reduce__", "__reduce_ex__", "__setstate__", "__getattribute__", "__dict__",
+                         "__init__", "__new__", "__call__", "func_globals"})
+# copyreg's object reconstructors are how protocols 0-2 spell "make an instance of this class".
+_RECONSTRUCTORS = {("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor"), ("copyreg", "__newobj__"),
+                   ("copy_reg", "__newobj__"), ("copyreg", "__newobj_ex__")}
+
+
+def code_execution_global(module: str, name: str) -> bool:
+    """Whether ``module.name`` is a global only an attack would pickle: a module that runs code or touches
+    the system (``os``, ``subprocess``, ``importlib``, ``torch.hub``, ...), a builtin that is not a plain
+    data constructor (``eval``, ``getattr``, ``open``), or a name that reaches code wherever it lives
+    (``system``, ``__globals__``, ...; every dotted segment of a protocol-4 name is checked)."""
+    parts = module.split(".")
+    if any(".".join(parts[:i]) in _CODE_MODULES for i in range(1, len(parts) + 1)):
+        return True
+    segments = name.split(".")
+    if module in ("builtins", "__builtin__") and (len(segments) > 1 or name not in _BUILTIN_DATA):
+        return True
+    return any(seg in _CODE_NAMES or seg in _CODE_MODULES for seg in segments)
+
+
+def _refuse_global(module: Any, name: Any) -> UnsafeArtifactError:
+    return UnsafeArtifactError(
+        f"the pickle asks for the global `{str(module)[:100]}.{str(name)[:100]}`, which traintriage refuses to "
+        "import; "
+        "nothing in the file was run.",
+        hint="Only plain data and tensor records are read. If the file is yours, re-save it as a "
+        "state dict (torch.save(model.state_dict(), ...)) or as safetensors; if it is not, do not "
+        "torch.load it.",
+    )
+
+
+def _reconstructor(cls: Any = None, base: Any = None, state: Any = None, *rest: Any) -> Instance:
+    """``copyreg._reconstructor(cls, base, state)`` (and ``__newobj__(cls, *args)``) on a stand-in: an
+    instance record of ``cls``; anything else is refused (it would call ``base.__new__``)."""
+    if not isinstance(cls, Global):
+        raise UnsafeArtifactError(
+            f"the pickle asks copyreg to construct {short_repr(cls, 60)}, which is not a named class; refused, "
+            "nothing in the file was run.",
+            hint="Nothing in the file was run. A checkpoint never needs this; the file is crafted.")
+    args = tuple(a for a in (base, state, *rest) if a is not None and not isinstance(a, Global))
+    return Instance(cls, args)
 
 
 _READ_PIECE = 1 << 20
@@ -170,14 +249,69 @@ def _load_bytearray8(self: Any) -> None:
 
 def _build_only_ordered_dicts(self: Any) -> None:
     inst = self.stack[-2] if len(self.stack) >= 2 else None
+    if isinstance(inst, Record) and self._stand_ins is not None:
+        # An instance record built in this load (a stand-in's, numpy's): it stores the state, runs nothing.
+        state = self.stack.pop()
+        replacement = inst.set_state(state)
+        if replacement is not None:
+            self.stack[-1] = replacement
+        return
     if not isinstance(inst, OrderedDict):
         raise UnsafeArtifactError(
-            f"the pickle sets the state of a {type(inst).__name__} object (BUILD opcode), which is refused: "
-            "only an OrderedDict's state may be set.",
+            f"the pickle sets the state of a {_what(inst)} (BUILD opcode), which is refused: "
+            "only an OrderedDict's or an object record's state may be set.",
             hint="Nothing in the file was run. A torch.save checkpoint or a memory snapshot never needs this; "
             "the file is crafted or not one of those.",
         )
     pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
+
+
+def _what(obj: Any) -> str:
+    if isinstance(obj, Global):
+        return f"stand-in global `{obj.qualname[:100]}` (that would rewrite a class for later objects)"
+    return f"{type(obj).__name__} object"
+
+
+def _refuse_call(obj: Any) -> UnsafeArtifactError:
+    return UnsafeArtifactError(
+        f"the pickle asks to call {_what(obj) if not isinstance(obj, Record) else 'an object it built'} "
+        f"({short_repr(obj, 60)}), which is refused: only named globals are called, and a stand-in only "
+        "records its arguments.",
+        hint="Nothing in the file was run. Real checkpoints never call the result of a call; the file is crafted.",
+    )
+
+
+def _load_reduce(self: Any) -> None:
+    """REDUCE, refusing to call an object the pickle built (a stand-in's instance, a numpy record)."""
+    if len(self.stack) >= 2 and isinstance(self.stack[-2], Record):
+        raise _refuse_call(self.stack[-2])
+    pickle._Unpickler.load_reduce(self)  # type: ignore[attr-defined]
+
+
+def _new_object(self: Any, cls: Any, args: Any, kwargs: Any) -> None:
+    """NEWOBJ / NEWOBJ_EX: an instance record of a stand-in, ``cls.__new__`` only for a real type from
+    ``allowed`` (OrderedDict, set, ...), refused for anything else."""
+    if not isinstance(args, tuple) or not isinstance(kwargs, dict):
+        raise InputError("NEWOBJ arguments are not a tuple and a dict.", hint="The file is corrupt or crafted.")
+    if isinstance(cls, Global) and self._stand_ins is not None:
+        self.append(Instance(cls, args, kwargs))
+    elif isinstance(cls, type) and any(cls is v for v in self._allowed.values()):
+        self.append(cls.__new__(cls, *args, **kwargs))
+    else:
+        raise _refuse_call(cls)
+
+
+def _load_newobj(self: Any) -> None:
+    args = self.stack.pop()
+    cls = self.stack.pop()
+    _new_object(self, cls, args, {})
+
+
+def _load_newobj_ex(self: Any) -> None:
+    kwargs = self.stack.pop()
+    args = self.stack.pop()
+    cls = self.stack.pop()
+    _new_object(self, cls, args, kwargs)
 
 
 class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
@@ -188,6 +322,9 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc
         **{op[0]: _refuse_extension for op in (pickle.EXT1, pickle.EXT2, pickle.EXT4)},
         pickle.BUILD[0]: _build_only_ordered_dicts,
         pickle.BYTEARRAY8[0]: _load_bytearray8,
+        pickle.REDUCE[0]: _load_reduce,
+        pickle.NEWOBJ[0]: _load_newobj,
+        pickle.NEWOBJ_EX[0]: _load_newobj_ex,
     }
 
     def __init__(
@@ -195,24 +332,33 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc
         file: Any,
         allowed: Mapping[tuple[str, str], Callable[..., Any]],
         persistent_load: Callable[[Any], Any] | None,
+        stand_ins: Counter[str] | None = None,
     ) -> None:
         super().__init__(file, fix_imports=False, encoding="latin1")
         self._allowed = allowed
         self._persistent = persistent_load
+        self._stand_ins = stand_ins
+        self._globals: dict[tuple[str, str], Global] = {}
 
     def find_class(self, module: str, name: str) -> Any:
         try:
             return self._allowed[(module, name)]
         except (KeyError, TypeError):
             pass
-        raise UnsafeArtifactError(
-            f"the pickle asks for the global `{str(module)[:100]}.{str(name)[:100]}`, which traintriage refuses to "
-            "import; "
-            "nothing in the file was run.",
-            hint="Only plain data and tensor records are read. If the file is yours, re-save it as a "
-            "state dict (torch.save(model.state_dict(), ...)) or as safetensors; if it is not, do not "
-            "torch.load it.",
-        )
+        if self._stand_ins is None or not isinstance(module, str) or not isinstance(name, str):
+            raise _refuse_global(module, name)
+        key = (module, name)
+        if key in _RECONSTRUCTORS:
+            return _reconstructor
+        if len(module) > 300 or len(name) > 300 or code_execution_global(module, name):
+            raise _refuse_global(module, name)
+        if len(self._stand_ins) < 10_000:
+            self._stand_ins[f"{module}.{name}"] += 1
+        if key in NUMPY_GLOBALS:
+            return NUMPY_GLOBALS[key]
+        if key not in self._globals:  # one stand-in per name and load: never shared with another load
+            self._globals[key] = Global(module, name)
+        return self._globals[key]
 
     def persistent_load(self, pid: Any) -> Any:
         if self._persistent is None:
@@ -229,6 +375,7 @@ def restricted_loads(
     allowed: Mapping[tuple[str, str], Callable[..., Any]] | None = None,
     persistent_load: Callable[[Any], Any] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    stand_ins: Counter[str] | None = None,
 ) -> Any:
     """Unpickle ``data`` (bytes, or a binary file positioned at a pickle) without importing anything.
 
@@ -236,6 +383,10 @@ def restricted_loads(
     only plain data loads). ``persistent_load`` maps persistent ids (e.g. torch storages) to
     objects. ``max_bytes`` caps the input the pickle may consume. On a file, reading stops right
     after the pickle's STOP opcode, so several pickles in a row can be read one call at a time.
+
+    ``stand_ins``: when given, a global outside ``allowed`` becomes an inert stand-in (numpy values are
+    decoded) and its ``module.name`` is counted here; globals that only an attack names are still refused.
+    Without it, any global outside ``allowed`` is refused.
 
     Raises :class:`UnsafeArtifactError` for a global outside ``allowed`` (the message names it, as
     ``module.name``) and :class:`InputError` for anything that is not a well-formed pickle.
@@ -249,7 +400,7 @@ def restricted_loads(
         stream: Any = io.BytesIO(bytes(data))
     else:
         stream = _BoundedReader(data, max_bytes)
-    unpickler = _RestrictedUnpickler(stream, allowed or {}, persistent_load)
+    unpickler = _RestrictedUnpickler(stream, allowed or {}, persistent_load, stand_ins)
     try:
         return unpickler.load()
     except (UnsafeArtifactError, InputError):
