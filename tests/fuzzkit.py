@@ -502,9 +502,14 @@ def event_seeds() -> tuple[bytes, ...]:
     return tuple(_read_all(files))
 
 
+# Training checkpoints as frameworks write them: numpy values, argparse.Namespace, framework classes.
+_LAYOUT_ZIPS = ("checkpoint_layouts/research.pt", "checkpoint_layouts/lightning/*.ckpt",
+                "checkpoint_layouts/hf_output/checkpoint-4/training_args.bin")
+
+
 def _zip_pickles() -> list[bytes]:
     out = []
-    for p in _files("checkpoints/*.pt"):
+    for p in _files("checkpoints/*.pt") + _files(*_LAYOUT_ZIPS):
         data = p.read_bytes()
         if data[:2] == b"PK":
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -530,11 +535,12 @@ def _plain_pickles() -> list[bytes]:
 
 
 def pickle_seeds() -> list[bytes]:
-    return _zip_pickles() + _read_all(_files("memory/snapshot.pickle")) + _plain_pickles()
+    return (_zip_pickles() + _read_all(_files("memory/snapshot.pickle")) + _plain_pickles()
+            + _read_all(_files("checkpoint_layouts/dcp/.metadata")))
 
 
 def _zip_seeds() -> list[bytes]:
-    return [d for d in _read_all(_files("checkpoints/*.pt")) if d[:2] == b"PK"]
+    return [d for d in _read_all(_files("checkpoints/*.pt") + _files(*_LAYOUT_ZIPS)) if d[:2] == b"PK"]
 
 
 def _trace_texts() -> list[bytes]:

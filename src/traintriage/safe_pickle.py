@@ -117,7 +117,7 @@ _CODE_MODULES = frozenset({
     "os", "posix", "nt", "posixpath", "ntpath", "subprocess", "_posixsubprocess", "sys", "importlib", "runpy",
     "shutil", "socket", "pty", "pickle", "_pickle", "marshal", "ctypes", "_ctypes", "code", "codeop",
     "webbrowser", "multiprocessing", "pdb", "bdb", "timeit", "commands", "popen2", "platform", "signal",
-    "asyncio", "io", "_io", "pathlib", "tempfile", "glob", "types", "inspect", "gc", "ast", "dis", "zipimport",
+    "asyncio", "io", "_io", "tempfile", "glob", "types", "inspect", "gc", "ast", "dis", "zipimport",
     "pkgutil", "site", "sysconfig", "threading", "_thread", "thread", "atexit", "urllib", "http", "ftplib",
     "smtplib", "telnetlib", "pydoc", "cProfile", "profile", "trace", "linecache", "fileinput", "tarfile",
     "zipfile", "sqlite3", "dbm", "shelve", "logging", "weakref", "copyreg", "copy_reg", "operator",

@@ -65,6 +65,8 @@ def count_parameters(
 
     scans: dict = {}
     value_scan = None
+    if scan_values and loaded.locate is not None:  # DCP: where the bytes are is looked up only to scan them
+        tensors = [loaded.locate(t) for t in tensors]
     can_scan = scan_values and any(t.location is not None for t in tensors)
     if can_scan:
         digest = analysis.value_tie_candidates(tensors)
@@ -115,7 +117,9 @@ def count_parameters(
             path=str(loaded.path), format=loaded.format, files=files[:50],  # type: ignore[arg-type]
             file_bytes=sum(f.stat().st_size for f in loaded.files if f.exists()),
             state_dict_key=loaded.state_dict_key, prefixes_stripped=loaded.prefixes_stripped,
-            other_keys=loaded.other_keys, metadata=loaded.metadata,
+            other_keys=loaded.other_keys, metadata=loaded.metadata, layout=loaded.layout,  # type: ignore[arg-type]
+            hyperparameters=loaded.hyperparameters, recorded_by_name=dict(loaded.recorded_by_name.most_common(50)),
+            companions=[str(p) for p in loaded.companions[:50]],
         ),
         warnings=warnings,
         findings=sort_findings(findings),

@@ -3,13 +3,15 @@
 Formats are recognised by their first bytes, not their extension (``.bin`` is used for both torch
 zip and legacy files; users rename files): ``PK`` zip -> torch zip; the torch magic pickle ->
 legacy; any other pickle -> read restricted (to name unsafe globals); ``{`` after 8 bytes ->
-safetensors; ``*.index.json`` -> shards; ``config.json`` -> analytic count.
+safetensors; ``*.index.json`` -> shards; ``config.json`` -> analytic count. Directories a framework
+wrote (torch.distributed.checkpoint, DeepSpeed, HF Trainer ``checkpoint-*``) are resolved by
+:mod:`.layouts`, which also reads the optimizer, scheduler and trainer state beside the weights.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,9 @@ from typing import Any
 from ..errors import InputError, TargetNotFoundError, UnsafeArtifactError
 from ..sources.resolve import check_inside_roots
 from ..untrusted import json_error, json_loads, short_repr, short_text
+from .dcp_reader import read_dcp
 from .hf_config import load_config, tensors_from_config
+from .layouts import add_companions, confine, layout_file, newest_checkpoint_dir
 from .optimizer import optimizer_stats
 from .report import OptimizerStats
 from .safetensors_reader import is_safetensors, read_safetensors
@@ -45,10 +49,16 @@ class Loaded:
     other_keys: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     optimizer: OptimizerStats | None = None
+    layout: str | None = None
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    recorded_by_name: Counter[str] = field(default_factory=Counter)
+    companions: list[Path] = field(default_factory=list)
+    locate: Callable[[TensorInfo], TensorInfo] | None = None  # bytes found on demand (the value scan only)
 
 
-def resolve_target(path: Path) -> Path:
-    """A directory becomes its checkpoint file (HF layout first), else the file itself."""
+def resolve_target(path: Path, _depth: int = 0) -> Path:
+    """A directory becomes its checkpoint file (HF layout first, then DCP and DeepSpeed directories, a
+    single checkpoint file, the newest HF ``checkpoint-*`` folder, ``config.json``), else the file itself."""
     if not _exists(path):
         raise TargetNotFoundError(f"{path} does not exist.", hint="Give a checkpoint file or a model directory.")
     if not path.is_dir():
@@ -58,15 +68,20 @@ def resolve_target(path: Path) -> Path:
     for name in DIR_PREFERENCE:
         if (path / name).is_file():
             return path / name
+    if (special := layout_file(path)) is not None:
+        return special
     found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)
     if len(found) == 1:
         return found[0]
     if found:
         raise InputError(f"{path} holds {len(found)} checkpoint files; which one?",
                          hint="Pass one of: " + ", ".join(p.name for p in found[:10]))
+    if _depth == 0 and (newest := newest_checkpoint_dir(path)) is not None:
+        return resolve_target(newest, 1)
     if (path / "config.json").is_file():
         return path / "config.json"
-    raise InputError(f"{path} holds no checkpoint (safetensors, .pt/.pth/.bin/.ckpt) and no config.json.",
+    raise InputError(f"{path} holds no checkpoint (safetensors, .pt/.pth/.bin/.ckpt, a DeepSpeed or "
+                     "torch.distributed.checkpoint directory, HF checkpoint-* folders) and no config.json.",
                      hint="Point at the checkpoint file itself.")
 
 
@@ -97,7 +112,9 @@ def load(path: Path, *, roots: Sequence[Path] | None = None) -> Loaded:
         tensors, note = tensors_from_config(cfg)
         return Loaded(target, "hf_config", [target], tensors,
                       warnings=[f"analytic count from {target.name}: {note}; no weights were read"])
-    return _load_file(target)
+    loaded = _load_file(target)
+    add_companions(loaded, confine(roots, check_inside_roots))
+    return loaded
 
 
 def _load_file(path: Path) -> Loaded:
@@ -108,6 +125,10 @@ def _load_file(path: Path) -> Loaded:
 
 
 def _read_file(path: Path) -> Loaded:
+    if path.name == ".metadata" and any(path.parent.glob("*.distcp")):
+        loaded = _from_pickled(path, read_dcp(path))
+        loaded.layout = "torch_dcp"
+        return loaded
     size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(16)
@@ -140,8 +161,10 @@ def _from_pickled(path: Path, ck: Any) -> Loaded:
         notes.append("stripped wrapper prefixes " + ", ".join(repr(p) for p in u.prefixes_stripped)
                      + " (DDP / torch.compile) from the tensor names")
     opt = optimizer_stats(u.optimizer, u.optimizer_key) if u.optimizer is not None else None
+    layout = "lightning" if isinstance(ck.obj, dict) and "pytorch-lightning_version" in ck.obj else None
     return Loaded(path, ck.format, [path], tensors, warnings=notes, state_dict_key=u.state_dict_key,
-                  prefixes_stripped=u.prefixes_stripped, other_keys=u.other_keys, optimizer=opt)
+                  prefixes_stripped=u.prefixes_stripped, other_keys=u.other_keys, optimizer=opt, layout=layout,
+                  hyperparameters=u.hyperparameters, recorded_by_name=Counter(ck.globals), locate=ck.locate)
 
 
 def _load_sharded(index: Path, roots: Sequence[Path] | None) -> Loaded:

@@ -17,7 +17,9 @@ class CheckpointInfo(BaseModel):
 
     path: str = Field(description="Resolved path of the target (file or directory).")
     format: Literal["safetensors", "safetensors_sharded", "torch_zip", "torch_legacy", "torch_sharded",
-                    "pickle", "hf_config"]
+                    "pickle", "hf_config", "torch_dcp"]
+    layout: Literal["lightning", "deepspeed", "hf_trainer", "torch_dcp"] | None = Field(
+        default=None, description="The training framework's layout the target was resolved through, if any.")
     files: list[str] = Field(description="Files read (first 50).")
     file_bytes: int = Field(description="Total size of the files read.")
     state_dict_key: str | None = Field(default=None, description="Key of a training checkpoint the weights came from.")
@@ -26,6 +28,17 @@ class CheckpointInfo(BaseModel):
     )
     other_keys: dict[str, Any] = Field(default_factory=dict, description="Scalar bookkeeping (epoch, step, ...).")
     metadata: dict[str, str] = Field(default_factory=dict, description="safetensors __metadata__.")
+    hyperparameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Hyperparameters saved beside the weights (argparse Namespace, Lightning hyper_parameters, "
+        "DeepSpeed ds_config, HF TrainingArguments and scheduler), nested names dotted.")
+    recorded_by_name: dict[str, int] = Field(
+        default_factory=dict,
+        description="Globals the pickles named that were neither imported nor called: answered with inert "
+        "stand-ins (module.name -> times looked up). numpy values are decoded from their bytes.")
+    companions: list[str] = Field(
+        default_factory=list, description="Files read beside the weights (optimizer, scheduler, trainer state, "
+        "training args, ZeRO shards).")
 
 
 class DtypeStats(BaseModel):
@@ -97,6 +110,9 @@ class OptimizerStats(BaseModel):
     slots: dict[str, OptimizerSlot] = Field(description="Per state name (exp_avg, exp_avg_sq, step, ...).")
     total_bytes: int
     hyperparameters: list[dict[str, Any]] = Field(default_factory=list, description="Per group: lr, betas, ...")
+    files: list[str] = Field(default_factory=list, description="Files the state was read from when not the "
+                             "checkpoint itself (optimizer.pt, ZeRO shards); their tensors are counted, not loaded.")
+    zero_stage: int | None = Field(default=None, description="DeepSpeed ZeRO stage of sharded optimizer state.")
 
 
 class NonFinite(BaseModel):

@@ -10,17 +10,20 @@ Two layouts exist:
   system info, the object tree, the list of storage keys) followed by each storage as an 8-byte
   element count and its bytes.
 
-The pickle is loaded with :func:`traintriage.safe_pickle.restricted_loads`, which knows only the
+The pickle is loaded with :func:`traintriage.safe_pickle.restricted_loads`, which knows the
 tensor-rebuild globals below, each mapped to a stand-in that records dtype, shape and where the
-bytes are (:class:`TensorRef`). Any other global (a module class, ``posix.system``) stops the read
-with ``UnsafeArtifactError`` before it is imported or called. ``torch.load`` is never used.
+bytes are (:class:`TensorRef`). Any other global (``argparse.Namespace``, a user's config class,
+``transformers.TrainingArguments``) becomes an inert stand-in recorded by name (numpy values are
+decoded from their bytes), so a training checkpoint is read whole; a global only an attack names
+(``posix.system``, ``builtins.eval``) stops the read with ``UnsafeArtifactError`` before anything is
+imported or called. ``torch.load`` is never used.
 """
 
 from __future__ import annotations
 
 import zipfile
 import zlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -156,6 +159,8 @@ class PickledCheckpoint:
     files: list[str]
     resolve: Callable[[str, TensorRef], TensorInfo]
     warnings: list[str] = field(default_factory=list)
+    globals: Counter[str] = field(default_factory=Counter)  # globals answered with stand-ins, by name
+    locate: Callable[[TensorInfo], TensorInfo] | None = None  # where bytes are found only on demand (DCP)
 
 
 def storage_key(value: Any) -> str:
@@ -247,9 +252,10 @@ def read_torch_zip(path: Path) -> PickledCheckpoint:
             raise InputError(f"{path.name}: the archive's data.pkl cannot be read ({str(exc)[:200]}).",
                              hint="The checkpoint is truncated or corrupt.") from None
         storages: dict[str, StorageRef] = {}
+        stood_in: Counter[str] = Counter()
         obj = restricted_loads(data, allowed=TORCH_GLOBALS,
                                persistent_load=lambda pid: _storage_from_pid(pid, storages),
-                               max_bytes=MAX_PICKLE_BYTES)
+                               max_bytes=MAX_PICKLE_BYTES, stand_ins=stood_in)
         members = {n: zf.getinfo(n) for n in names if n.startswith(prefix + "data/")}
 
     def where(key: str) -> tuple[str | None, int, int] | None:
@@ -261,7 +267,7 @@ def read_torch_zip(path: Path) -> PickledCheckpoint:
     if len(pickles) > 1:
         warnings.append(f"{path.name}: {len(pickles)} data.pkl members; read {pkl}.")
     return PickledCheckpoint(obj, "torch_zip", [str(path)], _resolver("archive", path, where, big_endian, warnings),
-                             warnings)
+                             warnings, stood_in)
 
 
 def read_torch_legacy(path: Path) -> PickledCheckpoint:
@@ -275,9 +281,10 @@ def read_torch_legacy(path: Path) -> PickledCheckpoint:
         restricted_loads(fh, max_bytes=64)  # protocol version
         sys_info = restricted_loads(fh, max_bytes=1 << 16)
         big_endian = isinstance(sys_info, dict) and sys_info.get("little_endian") is False
+        names: Counter[str] = Counter()
         obj = restricted_loads(fh, allowed=TORCH_GLOBALS,
                                persistent_load=lambda pid: _storage_from_pid(pid, storages),
-                               max_bytes=MAX_PICKLE_BYTES)
+                               max_bytes=MAX_PICKLE_BYTES, stand_ins=names)
         keys = restricted_loads(fh, max_bytes=MAX_PICKLE_BYTES)
         if not isinstance(keys, list):
             raise InputError(f"{path.name}: the legacy storage index is not a list.", hint="The file is corrupt.")
@@ -303,18 +310,19 @@ def read_torch_legacy(path: Path) -> PickledCheckpoint:
         return spans.get(key)
 
     return PickledCheckpoint(obj, "torch_legacy", [str(path)],
-                             _resolver("file", path, where, big_endian, warnings), warnings)
+                             _resolver("file", path, where, big_endian, warnings), warnings, names)
 
 
 def read_plain_pickle(path: Path) -> PickledCheckpoint:
     """A pickle that is not a torch checkpoint: read with the same allowlist, so unsafe globals are named."""
+    names: Counter[str] = Counter()
     with path.open("rb") as fh:
-        obj = restricted_loads(fh, allowed=TORCH_GLOBALS, max_bytes=MAX_PICKLE_BYTES)
+        obj = restricted_loads(fh, allowed=TORCH_GLOBALS, max_bytes=MAX_PICKLE_BYTES, stand_ins=names)
 
     def resolve(name: str, ref: TensorRef) -> TensorInfo:
         return TensorInfo(name=name, dtype=ref.dtype, shape=ref.shape)
 
-    return PickledCheckpoint(obj, "pickle", [str(path)], resolve)
+    return PickledCheckpoint(obj, "pickle", [str(path)], resolve, globals=names)
 
 
 __all__ = ["TORCH_GLOBALS", "OrderedDict", "PickledCheckpoint", "StorageRef", "TensorRef",

@@ -5,6 +5,11 @@ Users save many shapes: a bare ``state_dict``; a training checkpoint
 Lightning's ``optimizer_states``); keys prefixed ``module.`` (DDP / DataParallel) or carrying
 ``_orig_mod.`` (torch.compile). All of them should count the same model, so this module finds the
 weights, strips the wrapper prefixes and says what it did.
+
+Hyperparameters saved beside the weights are kept too (an ``argparse.Namespace`` under ``args``,
+Lightning's ``hyper_parameters``, DeepSpeed's ``ds_config``, a config dict): stand-ins expose their
+fields (:func:`traintriage.pickle_standins.fields_of`) and numpy scalars their values, so they are
+reported as plain ``name -> value`` pairs for the agent (and the hyperparameter checks).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..pickle_numpy import decoded
+from ..pickle_standins import Instance, fields_of
 from ..untrusted import clean_text, short_repr
 from .torch_reader import TensorRef
 
@@ -20,6 +27,10 @@ from .torch_reader import TensorRef
 MODEL_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "network", "model_state",
               "weights", "params", "generator", "ema", "model_ema", "ema_state_dict")
 OPTIMIZER_KEYS = ("optimizer", "optimizer_state_dict", "optimizer_state", "optim", "opt", "optimizer_states")
+# Keys under which training scripts keep their hyperparameters (the first few that hold fields are read).
+HPARAM_KEYS = ("hyper_parameters", "hparams", "args", "config", "cfg", "hyperparameters", "training_args", "opt",
+               "opts", "conf", "ds_config", "datamodule_hyper_parameters")
+MAX_HPARAMS = 200
 MAX_DEPTH = 16
 MAX_ITEMS = 2_000_000
 """Objects one walk of the object tree visits at most. A pickle can reference one container many times (a
@@ -35,6 +46,7 @@ class Unwrapped:
     optimizer: Any = None
     optimizer_key: str | None = None
     other_keys: dict[str, Any] = field(default_factory=dict)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -100,13 +112,84 @@ def _is_optimizer(node: Any) -> bool:
 
 
 def _json_scalar(value: Any) -> Any:
-    if isinstance(value, bool | float | type(None)):
+    value = _numpy_plain(decoded(value))
+    if isinstance(value, bool | type(None)):
         return value
+    if isinstance(value, float):
+        return float(value)
     if isinstance(value, int):
-        return value if value.bit_length() <= 63 else None
+        return int(value) if value.bit_length() <= 63 else None
     if isinstance(value, str):
         return clean_text(str(value[:200]))
     return None
+
+
+MAX_ARRAY_LIST = 16
+
+
+def _numpy_plain(value: Any) -> Any:
+    """A numpy scalar as its Python value; a numpy array as a list when short, else a summary (dtype,
+    shape, first, last, min, max): a metric history or an RNG state, reported, not dumped."""
+    if type(value).__module__ != "numpy":
+        return value
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item() if value.dtype.kind in "biufU" else None
+    if not isinstance(value, np.ndarray):
+        return None
+    if value.dtype.kind not in "biuf":
+        return {"dtype": str(value.dtype), "shape": list(value.shape)}
+    if value.size <= MAX_ARRAY_LIST and value.ndim == 1:
+        return [v.item() for v in value]
+    flat = value.reshape(-1)
+    summary: dict[str, Any] = {"dtype": str(value.dtype), "shape": list(value.shape)}
+    if flat.size:
+        summary.update(first=flat[0].item(), last=flat[-1].item(), min=flat.min().item(), max=flat.max().item())
+    return summary
+
+
+def _plain_value(value: Any) -> Any:
+    """A value worth reporting as is: a JSON scalar, a numpy value (see :func:`_numpy_plain`), or a short
+    list/tuple of scalars (betas, milestones); None for anything else."""
+    value = decoded(value)
+    if type(value).__module__ == "numpy":
+        return _numpy_plain(value)
+    if isinstance(value, list | tuple) and len(value) <= MAX_ARRAY_LIST:
+        items = [_numpy_plain(decoded(v)) if type(decoded(v)).__module__ == "numpy" else _json_scalar(v)
+                 for v in value]
+        return items if all(i is not None or v is None for i, v in zip(items, value, strict=True)) else None
+    if isinstance(value, Instance) and not fields_of(value) and len(value.args) == 1:
+        return _json_scalar(value.args[0])  # an Enum member (SchedulerType('linear')): its value
+    return _json_scalar(value)
+
+
+def _fields(node: Any) -> Mapping[Any, Any] | None:
+    if isinstance(node, Instance):
+        return fields_of(node) or None
+    return node if isinstance(node, Mapping) else None
+
+
+def hyperparameters(node: Any, prefix: str = "", out: dict[str, Any] | None = None, depth: int = 0) -> dict[str, Any]:
+    """The scalar fields under ``node`` (a dict, a Namespace or other stand-in), nested ones dotted;
+    tensors and large values left out, at most :data:`MAX_HPARAMS`."""
+    out = {} if out is None else out
+    fields = _fields(node)
+    if fields is None or depth > 4:
+        return out
+    for key, value in fields.items():
+        if len(out) >= MAX_HPARAMS:
+            break
+        name = f"{prefix}{key_text(key)}"
+        if isinstance(value, TensorRef):
+            continue
+        if _fields(value) is not None:
+            hyperparameters(value, name + ".", out, depth + 1)
+            continue
+        plain = _plain_value(value)
+        if plain is not None or value is None:
+            out[name] = plain
+    return out
 
 
 def strip_prefixes(tensors: dict[str, TensorRef]) -> tuple[dict[str, TensorRef], list[str]]:
@@ -137,10 +220,16 @@ def unwrap(obj: Any) -> Unwrapped:
                 break
         else:
             weights = {k: v for k, v in obj.items() if k != result.optimizer_key}
+        for key in HPARAM_KEYS:
+            if key in obj and key != result.optimizer_key and _fields(obj[key]) is not None:
+                found = hyperparameters(obj[key])
+                prefix = "" if not result.hyperparameters else f"{key}."
+                result.hyperparameters.update({f"{prefix}{k}": v for k, v in found.items()
+                                               if len(result.hyperparameters) < MAX_HPARAMS})
         for key, value in obj.items():
             if key in (result.state_dict_key, result.optimizer_key):
                 continue
-            scalar = _json_scalar(value)
+            scalar = _plain_value(value)
             if scalar is not None and len(result.other_keys) < 50:
                 result.other_keys[key_text(key)] = scalar
             elif result.state_dict_key is not None and (extra := flatten_tensors(value, budget=probes)):

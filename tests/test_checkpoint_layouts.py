@@ -1,0 +1,136 @@
+"""count_parameters on checkpoints as frameworks lay them out (see fixtures/checkpoint_layouts/generate_layouts.py).
+
+Lightning, the research-code ``torch.save({...})``, HF Trainer and torch.distributed.checkpoint files
+are written by the real libraries; the DeepSpeed directory is written with torch.save following
+DeepSpeed's documented layout (see the generator). Expected numbers come from ``expected.json``,
+computed by the generator from the live torch objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from traintriage.checkpoints import count_parameters
+from traintriage.checkpoints.loader import resolve_target
+
+FIX = Path(__file__).parent / "fixtures" / "checkpoint_layouts"
+EXPECTED = json.loads((FIX / "expected.json").read_text())
+
+
+def test_lightning_ckpt_weights_hyperparameters_and_optimizer():
+    exp = EXPECTED["lightning"]
+    r = count_parameters(FIX / exp["file"])
+    c = r.checkpoint
+    assert c.layout == "lightning" and c.state_dict_key == "state_dict"
+    assert r.total_parameters == exp["parameters"] and r.tensors == exp["tensors"]
+    assert c.hyperparameters == exp["hyperparameters"]
+    assert c.other_keys["epoch"] == exp["epoch"] and c.other_keys["global_step"] == exp["global_step"]
+    assert r.optimizer is not None and r.optimizer.key == "optimizer_states"
+    assert r.optimizer.params_with_state == exp["optimizer_params_with_state"]
+    assert all(t.name.startswith("net.") for t in r.largest_tensors)
+
+
+def test_research_checkpoint_with_namespace_and_numpy_values():
+    exp = EXPECTED["research.pt"]
+    r = count_parameters(FIX / "research.pt")
+    c = r.checkpoint
+    assert r.total_parameters == exp["parameters"] and c.state_dict_key == "model"
+    assert c.hyperparameters == exp["hyperparameters"]  # lr=3e-4, batch_size=32, ... from argparse.Namespace
+    assert c.other_keys["best_acc"] == exp["best_acc"] and c.other_keys["best_epoch"] == exp["best_epoch"]
+    assert c.other_keys["epoch"] == exp["epoch"]
+    assert c.other_keys["acc_history"] == pytest.approx(exp["acc_history"])
+    rng = c.other_keys["rng_state"]  # np.random.get_state(): ('MT19937', uint32[624], pos, has_gauss, cached)
+    assert rng[0] == exp["rng_key"] and rng[1]["dtype"] == "uint32" and rng[1]["shape"] == [exp["rng_words"]]
+    assert c.recorded_by_name["argparse.Namespace"] == 1
+    assert any(name.startswith("numpy") for name in c.recorded_by_name)
+    assert r.optimizer is not None and r.optimizer.kind == "Adam/AdamW"
+
+
+def test_hf_output_dir_reads_the_newest_checkpoint_and_what_lies_beside_it():
+    exp = EXPECTED["hf_output"]
+    assert resolve_target(FIX / "hf_output") == FIX / "hf_output" / exp["checkpoint"] / "model.safetensors"
+    before = set(sys.modules)
+    r = count_parameters(FIX / "hf_output")
+    c = r.checkpoint
+    assert c.layout == "hf_trainer" and c.format == "safetensors"
+    assert r.total_parameters == exp["parameters"]
+    assert r.optimizer is not None and r.optimizer.key == "optimizer.pt"
+    assert r.optimizer.params_with_state == exp["optimizer_params_with_state"]
+    assert c.hyperparameters["learning_rate"] == exp["learning_rate"]
+    assert c.hyperparameters["max_steps"] == exp["max_steps"]
+    assert c.hyperparameters["lr_scheduler_type"] == "linear"  # an Enum stand-in's value
+    assert c.hyperparameters["scheduler.base_lrs"] == [exp["learning_rate"]] * 2
+    assert c.other_keys["global_step"] == exp["max_steps"]
+    assert c.recorded_by_name["transformers.training_args.TrainingArguments"] == 1
+    assert {Path(p).name for p in c.companions} == {"optimizer.pt", "scheduler.pt", "training_args.bin",
+                                                    "trainer_state.json"}
+    assert not any(m.split(".")[0] in ("transformers", "accelerate", "torch") for m in set(sys.modules) - before)
+
+
+def test_deepspeed_dir_follows_latest_and_counts_zero_shards():
+    exp = EXPECTED["deepspeed"]
+    states = FIX / "deepspeed" / exp["global_step_dir"] / "mp_rank_00_model_states.pt"
+    assert resolve_target(FIX / "deepspeed") == states
+    for target in (FIX / "deepspeed", FIX / "deepspeed" / exp["global_step_dir"], states):
+        r = count_parameters(target)
+        assert r.checkpoint.layout == "deepspeed" and r.checkpoint.state_dict_key == "module"
+        assert r.total_parameters == exp["parameters"] and r.tensors == exp["tensors"]
+        opt = r.optimizer
+        assert opt is not None and opt.zero_stage == exp["zero_stage"] and len(opt.files) == exp["zero_shards"]
+        assert opt.slots["exp_avg"].elements + opt.slots["exp_avg_sq"].elements == exp["optimizer_slot_elements"]
+        assert opt.slots["fp32_master_partition"].elements == exp["fp32_partition_elements"]
+        assert r.checkpoint.hyperparameters["zero_optimization.stage"] == exp["zero_stage"]
+        assert r.checkpoint.hyperparameters["optimizer.params.lr"] == pytest.approx(3e-4)
+        assert r.checkpoint.other_keys["global_steps"] == 4
+
+
+def test_deepspeed_latest_naming_a_path_outside_is_ignored(tmp_path):
+    shutil.copytree(FIX / "deepspeed", tmp_path / "ds")
+    (tmp_path / "ds" / "latest").write_text("../../etc")
+    with pytest.raises(Exception, match="holds no checkpoint"):
+        count_parameters(tmp_path / "ds")
+
+
+def test_dcp_counts_from_metadata_alone_and_scans_streamed():
+    exp = EXPECTED["dcp"]
+    r = count_parameters(FIX / "dcp", scan_values=False)
+    assert r.checkpoint.format == "torch_dcp" and r.checkpoint.layout == "torch_dcp"
+    assert r.checkpoint.state_dict_key == "model"
+    assert r.total_parameters == exp["parameters"] and r.tensors == exp["tensors"]
+    assert r.checkpoint.files == [str(FIX / "dcp" / ".metadata")] and r.value_scan is None
+    assert any("'optim' also holds" in w for w in r.warnings)
+    scanned = count_parameters(FIX / "dcp")
+    vs = scanned.value_scan
+    assert vs is not None and vs.scanned_tensors == exp["tensors"] and not vs.skipped
+    assert {b.name: (b.nan, b.inf) for b in vs.nonfinite} == {k: tuple(v) for k, v in exp["nonfinite"].items()}
+    assert sorted(vs.all_zero) == exp["all_zero"]
+    assert vs.scanned_bytes == 4 * exp["parameters"]
+
+
+def test_dcp_count_reads_no_distcp_bytes(tmp_path):
+    exp = EXPECTED["dcp"]
+    shutil.copytree(FIX / "dcp", tmp_path / "dcp")
+    for shard in (tmp_path / "dcp").glob("*.distcp"):
+        shard.write_bytes(b"")  # nothing to read: counting must not need it
+    r = count_parameters(tmp_path / "dcp")
+    assert r.total_parameters == exp["parameters"]
+    assert r.value_scan is None or r.value_scan.scanned_tensors == 0
+
+
+def test_companions_outside_the_roots_are_not_read(tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(FIX / "hf_output" / EXPECTED["hf_output"]["checkpoint"], root / "ckpt")
+    outside = tmp_path / "outside.pt"
+    shutil.copy(root / "ckpt" / "optimizer.pt", outside)
+    (root / "ckpt" / "optimizer.pt").unlink()
+    os.symlink(outside, root / "ckpt" / "optimizer.pt")
+    r = count_parameters(root / "ckpt", roots=[root])
+    assert r.optimizer is None
+    assert any("optimizer.pt lies outside the allowed roots" in w for w in r.warnings)
+    assert str(outside) not in json.dumps(r.model_dump())
