@@ -134,3 +134,44 @@ def test_companions_outside_the_roots_are_not_read(tmp_path):
     assert r.optimizer is None
     assert any("optimizer.pt lies outside the allowed roots" in w for w in r.warnings)
     assert str(outside) not in json.dumps(r.model_dump())
+
+
+def test_weight_health_findings_on_a_damaged_model():
+    exp = EXPECTED["unhealthy.safetensors"]
+    r = count_parameters(FIX / "unhealthy.safetensors")
+    assert r.total_parameters == exp["parameters"]
+    by_kind = {f.details.get("kind"): f for f in r.findings}
+    dead = by_kind["all_zero"]
+    assert dead.code == "dead_component" and dead.component == exp["all_zero_matrix"]
+    gain = by_kind["collapsed_norm_gain"]
+    assert gain.code == "dead_component" and gain.component == exp["collapsed_gain"]
+    assert gain.evidence[0].value < 0.01
+    [outlier] = [f for f in r.findings if f.details.get("kind") == "weight_norm_outlier"]
+    assert outlier.code == "architecture_imbalance" and outlier.component == exp["norm_outlier"]
+    assert 300 < outlier.details["ratio"] < 3000  # scaled 1000x after training
+    rows = by_kind["stale_embedding_rows"]
+    assert rows.code == "dead_component" and rows.component == "tok_emb.weight"
+    assert [e.value for e in rows.evidence] == [exp["zero_rows"], exp["duplicate_rows"]]
+    # Without the value scan there is nothing to judge the values by: no health findings.
+    unscanned = count_parameters(FIX / "unhealthy.safetensors", scan_values=False)
+    assert not [f for f in unscanned.findings if f.code == "dead_component"]
+
+
+def test_healthy_trained_checkpoints_have_no_health_findings():
+    for target in ("research.pt", "lightning/last.ckpt", "hf_output", "deepspeed"):
+        r = count_parameters(FIX / target)
+        assert not [f for f in r.findings if f.code in ("dead_component", "nan_inf")], target
+        assert not [f for f in r.findings if f.details.get("kind") == "weight_norm_outlier"], target
+
+
+def test_correlate_joins_the_checkpoint_health_findings():
+    from traintriage import api
+
+    run = Path(__file__).parent / "fixtures" / "events" / "plain"
+    report = api.correlate(run, checkpoint=FIX / "unhealthy.safetensors")
+    kinds = {(f.code, f.details.get("kind")) for f in report.findings}
+    assert {("dead_component", "all_zero"), ("dead_component", "collapsed_norm_gain"),
+            ("dead_component", "stale_embedding_rows"), ("architecture_imbalance", "weight_norm_outlier")} <= kinds
+    assert any("dead_component" in issue.codes for issue in report.issues)
+    research = api.correlate(run, checkpoint=FIX / "research.pt")
+    assert not [f for f in research.findings if f.code == "dead_component"]

@@ -12,7 +12,7 @@ Public API::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import TargetNotFoundError
@@ -44,6 +44,7 @@ def count_parameters(
     scan_values: bool = True,
     max_scan_bytes: int | None = DEFAULT_MAX_SCAN_BYTES,
     roots: Sequence[Path] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ParamReport:
     """Count and locate the parameters of a checkpoint (file or model directory).
 
@@ -53,8 +54,14 @@ def count_parameters(
     ``TargetNotFoundError``, ``InputError`` or ``UnsafeArtifactError`` (a pickle naming a global
     outside the tensor-rebuild allowlist; nothing in it runs). ``roots`` (the MCP server's) confines
     the target and every shard to those directories; a relative path is looked up under each root.
+    ``progress(bytes_scanned, bytes_planned)`` is called after each tensor of the value scan.
+
+    With the scan, the weights' health is checked too (:mod:`.health`): all-zero matrices, collapsed
+    norm gains and stale embedding rows (``dead_component``), a layer's weight norm orders of magnitude
+    from its siblings' (``architecture_imbalance``), NaN/Inf (``nan_inf``).
     """
-    from . import analysis
+    from . import analysis, health
+    from .categories import categorize
     from .imbalance import block_outliers, dominant_tensor, embedding_imbalance, nonfinite_finding
     from .loader import _within_roots, load
     from .scan import scan_tensors
@@ -73,7 +80,9 @@ def count_parameters(
         unique: dict = {}
         for t in tensors:  # shared storages are scanned once, under their first name
             unique.setdefault(t.identity or t.name, t)
-        scans, skipped, read = scan_tensors(list(unique.values()), budget_bytes=max_scan_bytes, digest_names=digest)
+        tables = health.embedding_tables(tensors, {t.name: categorize(t.name) for t in tensors})
+        scans, skipped, read = scan_tensors(list(unique.values()), budget_bytes=max_scan_bytes, digest_names=digest,
+                                            row_names=tables, progress=progress)
         for t in tensors:
             first = unique.get(t.identity or t.name)
             if first is not None and first.name in scans and t.name not in scans:
@@ -105,6 +114,11 @@ def count_parameters(
         findings.append(dom)
     if value_scan and (nf := nonfinite_finding(value_scan.nonfinite)) is not None:
         findings.append(nf)
+    if value_scan:
+        findings += [f for f in (health.dead_tensors(params, value_scan.all_zero),
+                                 health.collapsed_gains(params, cat, scans)) if f is not None]
+        findings += health.norm_outliers(params, scans)
+        findings += health.stale_embedding_rows(params, scans)
     if not arch and groups:
         arch = {"blocks": groups[0].container, "layers": len(groups[0].counts), "per_block": int(groups[0].median)}
     if any(g.how == "name_convention" for g in counted.tied):

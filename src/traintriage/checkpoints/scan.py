@@ -3,6 +3,11 @@
 Tensor bytes are read in fixed-size chunks and decoded with numpy, so memory stays bounded whatever
 the checkpoint's size; the total read is capped by a byte budget, and tensors past it are listed
 as skipped. bfloat16 and float8 have no numpy dtype, so they are decoded from their bit patterns.
+
+The same pass gathers what the weight-health checks (:mod:`.health`) need: each float tensor's sum
+of squares and near-zero count (a norm far from its siblings, a norm gain collapsed to 0) and, for
+embedding tables, which rows are all zero and which are exact copies of another row (read in
+row-aligned chunks and hashed, so no table is held whole).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -37,6 +42,52 @@ class TensorScan:
     inf: int = 0
     nonzero: bool = False
     digest: str | None = None
+    sumsq: float = 0.0  # over finite elements (float dtypes decoded by numpy or from bfloat16 bits)
+    abs_sum: float = 0.0
+    near_zero: int = 0  # finite elements with |x| < NEAR_ZERO
+    zero_rows: int | None = None  # embedding tables only: rows all zero ...
+    duplicate_rows: int | None = None  # ... and nonzero rows identical to another row
+    rows_seen: int = 0
+
+
+NEAR_ZERO = 1e-3
+_ROW_HASH_WEIGHTS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _float_values(dtype: str, arr: np.ndarray) -> np.ndarray | None:
+    """A chunk as floats for the norm statistics (None: float8 and complex, not summarised)."""
+    if dtype in ("float64", "float32", "float16"):
+        return arr
+    if dtype == "bfloat16":
+        return (arr.astype(np.uint32) << 16).view(np.float32)
+    return None
+
+
+def _moments(dtype: str, arr: np.ndarray, acc: TensorScan) -> None:
+    vals = _float_values(dtype, arr)
+    if vals is None:
+        return
+    vals = vals.astype(np.float64, copy=False)
+    finite = vals[np.isfinite(vals)] if acc.nan or acc.inf else vals
+    acc.sumsq += float(np.dot(finite, finite))
+    a = np.abs(finite)
+    acc.abs_sum += float(a.sum())
+    acc.near_zero += int(np.count_nonzero(a < NEAR_ZERO))
+
+
+def _row_hashes(rows: np.ndarray) -> np.ndarray:
+    """A 128-bit hash per row of raw bytes (two wrapping weighted sums with fixed random weights)."""
+    width = rows.shape[1]
+    if width not in _ROW_HASH_WEIGHTS:
+        rng = np.random.default_rng(width)
+        _ROW_HASH_WEIGHTS[width] = (rng.integers(1, 2**63, width, dtype=np.uint64) | np.uint64(1),
+                                    rng.integers(1, 2**63, width, dtype=np.uint64) | np.uint64(1))
+    w1, w2 = _ROW_HASH_WEIGHTS[width]
+    b = rows.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        h1 = (b * w1).sum(axis=1, dtype=np.uint64)
+        h2 = (b * w2).sum(axis=1, dtype=np.uint64)
+    return np.stack([h1, h2], axis=1)
 
 
 def _count(dtype: str, arr: np.ndarray, acc: TensorScan) -> None:
@@ -90,7 +141,7 @@ class _Opener:
 
 
 def _chunks(fh: BinaryIO, nbytes: int, itemsize: int) -> Iterator[bytes]:
-    step = CHUNK_BYTES - CHUNK_BYTES % itemsize
+    step = max(CHUNK_BYTES - CHUNK_BYTES % itemsize, itemsize)
     left = nbytes
     while left > 0:
         data = fh.read(min(step, left))
@@ -100,8 +151,9 @@ def _chunks(fh: BinaryIO, nbytes: int, itemsize: int) -> Iterator[bytes]:
         yield data
 
 
-def scan_tensor(t: TensorInfo, opener: _Opener, want_digest: bool) -> TensorScan:
-    """Decode ``t`` chunk by chunk; ``want_digest`` also hashes its (logical) bytes for tie detection."""
+def scan_tensor(t: TensorInfo, opener: _Opener, want_digest: bool, want_rows: bool = False) -> TensorScan:
+    """Decode ``t`` chunk by chunk; ``want_digest`` also hashes its (logical) bytes for tie detection,
+    ``want_rows`` (a contiguous 2-D table) counts its zero and duplicated rows."""
     loc = t.location
     assert loc is not None
     itemsize = ITEMSIZE[t.dtype]
@@ -110,12 +162,26 @@ def scan_tensor(t: TensorInfo, opener: _Opener, want_digest: bool) -> TensorScan
     acc = TensorScan()
     hasher = hashlib.blake2b(digest_size=16) if want_digest else None
     fh = opener.open(loc)
+    rows = want_rows and loc.strides is None and len(t.shape) == 2 and t.shape[1] > 0
+    row_bytes = t.shape[1] * itemsize if rows else itemsize
+    hashes: list[np.ndarray] = []
     if loc.strides is None:
-        for data in _chunks(fh, t.numel * itemsize, itemsize):
+        for data in _chunks(fh, t.numel * itemsize, row_bytes):
             arr = np.frombuffer(data, dtype=dt)
             _count(t.dtype, arr, acc)
+            _moments(t.dtype, arr, acc)
             if hasher:
                 hasher.update(data)
+            if rows:
+                raw = np.frombuffer(data, dtype=np.uint8).reshape(-1, row_bytes)
+                nonzero = raw.any(axis=1)
+                acc.zero_rows = (acc.zero_rows or 0) + int(np.count_nonzero(~nonzero))
+                acc.rows_seen += raw.shape[0]
+                hashes.append(_row_hashes(raw[nonzero]))
+        if rows:
+            allh = np.concatenate(hashes) if hashes else np.empty((0, 2), np.uint64)
+            _, counts = np.unique(allh, axis=0, return_counts=True)
+            acc.duplicate_rows = int(counts[counts > 1].sum())
     else:
         span = extent(t.shape, loc.strides) * itemsize
         raw = b"".join(_chunks(fh, span, itemsize))
@@ -124,18 +190,26 @@ def scan_tensor(t: TensorInfo, opener: _Opener, want_digest: bool) -> TensorScan
                                               strides=tuple(s * itemsize for s in loc.strides))
         arr = np.ascontiguousarray(arr)
         _count(t.dtype, arr.reshape(-1), acc)
+        _moments(t.dtype, arr.reshape(-1), acc)
         if hasher:
             hasher.update(arr.tobytes())
     acc.digest = hasher.hexdigest() if hasher else None
     return acc
 
 
-def scan_tensors(tensors: list[TensorInfo], *, budget_bytes: int | None,
-                 digest_names: set[str]) -> tuple[dict[str, TensorScan], list[str], int]:
-    """Scan each tensor once; returns results by name, what was skipped (and why), bytes read."""
+def scan_tensors(tensors: list[TensorInfo], *, budget_bytes: int | None, digest_names: set[str],
+                 row_names: set[str] | frozenset[str] = frozenset(),
+                 progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, TensorScan], list[str], int]:
+    """Scan each tensor once; returns results by name, what was skipped (and why), bytes read.
+
+    ``row_names``: embedding tables whose rows are checked; ``progress(bytes_done, bytes_total)`` is called
+    after each tensor (the MCP adapter turns it into progress notifications)."""
     results: dict[str, TensorScan] = {}
     skipped: list[str] = []
     read = 0
+    planned = sum(t.nbytes for t in tensors if t.location is not None)
+    if budget_bytes is not None:
+        planned = min(planned, budget_bytes)
     with ExitStack() as stack:
         opener = _Opener(stack)
         for t in tensors:
@@ -153,11 +227,13 @@ def scan_tensors(tensors: list[TensorInfo], *, budget_bytes: int | None,
                 skipped.append(f"{t.name}: past the scan budget of {budget_bytes:,} bytes")
                 continue
             try:
-                results[t.name] = scan_tensor(t, opener, t.name in digest_names)
+                results[t.name] = scan_tensor(t, opener, t.name in digest_names, t.name in row_names)
             # NotImplementedError: unknown compression or zip version; RuntimeError: an encrypted member
             except (OSError, EOFError, zipfile.BadZipFile, ValueError, zlib.error, NotImplementedError,
                     RuntimeError) as exc:
                 skipped.append(f"{t.name}: unreadable ({str(exc)[:100]})")
                 continue
             read += cost
+            if progress is not None:
+                progress(read, planned)
     return results, skipped, read
