@@ -175,3 +175,30 @@ def test_correlate_joins_the_checkpoint_health_findings():
     assert any("dead_component" in issue.codes for issue in report.issues)
     research = api.correlate(run, checkpoint=FIX / "research.pt")
     assert not [f for f in research.findings if f.code == "dead_component"]
+
+
+@pytest.mark.anyio
+async def test_count_parameters_over_stdio_reports_scan_progress(tmp_path):
+    """An agent counts a DCP checkpoint over MCP: the streamed value scan sends progress, ending at 100%."""
+    from mcp import Client, StdioServerParameters
+
+    root = tmp_path / "root"
+    shutil.copytree(FIX / "dcp", root / "dcp")
+    params = StdioServerParameters(command=sys.executable, args=["-m", "traintriage", "serve", "--root", str(root)])
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
+    async with Client(params, read_timeout_seconds=120) as client:
+        result = await client.call_tool("count_parameters", {"checkpoint": "dcp"}, progress_callback=on_progress)
+        assert not result.is_error, result.content
+        report = result.structured_content
+        assert report["total_parameters"] == EXPECTED["dcp"]["parameters"]
+        assert report["checkpoint"]["layout"] == "torch_dcp"
+        assert progress and progress[-1][0] == progress[-1][1] == report["value_scan"]["scanned_bytes"]
+        assert "value scan" in (progress[-1][2] or "")
+        counted = await client.call_tool("count_parameters", {"checkpoint": "dcp", "scan_values": False})
+        assert not counted.is_error and counted.structured_content["value_scan"] is None
+        outside = await client.call_tool("count_parameters", {"checkpoint": str(FIX / "research.pt")})
+        assert outside.is_error and "outside every root" in outside.content[0].text

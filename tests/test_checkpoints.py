@@ -265,8 +265,10 @@ def test_20gb_files_are_not_read(tmp_path):
     with big.open("wb") as fh:
         fh.write(len(header).to_bytes(8, "little") + header)
         fh.truncate(8 + len(header) + size)
-    r = count_parameters(big, max_scan_bytes=1 << 20)
+    r = count_parameters(big, max_scan_bytes=1 << 20)  # over 2 GiB: the value scan is opt-in
     assert r.total_parameters == numel and r.total_bytes == size
+    assert r.value_scan is None and any("value scan not run" in w and "--scan" in w for w in r.warnings)
+    r = count_parameters(big, scan_values=True, max_scan_bytes=1 << 20)
     assert r.value_scan.skipped and "budget" in r.value_scan.skipped[0]
 
 

@@ -127,7 +127,7 @@ def profile_memory(
 
 
 def count_parameters(
-    checkpoint: str | Path, *, roots: Sequence[Path] | None = None, depth: int = 2, scan_values: bool = True
+    checkpoint: str | Path, *, roots: Sequence[Path] | None = None, depth: int = 2, scan_values: bool | None = None
 ):
     """What a checkpoint holds, read without executing anything (see :mod:`traintriage.checkpoints`)."""
     from .checkpoints import count_parameters as run_count

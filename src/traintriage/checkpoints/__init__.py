@@ -7,7 +7,11 @@ confirms tied weights by content. ``torch`` is never imported.
 
 Public API::
 
-    count_parameters(path, *, depth=2, scan_values=True, max_scan_bytes=8 GiB) -> ParamReport
+    count_parameters(path, *, depth=2, scan_values=None, max_scan_bytes=8 GiB, progress=None) -> ParamReport
+
+The value scan is on by default for checkpoints whose tensors hold at most ``AUTO_SCAN_BYTES``
+(2 GiB) and opt-in above (``scan_values=True``; ``traintriage params --scan``): counting a 10 GB
+checkpoint then reads headers and metadata only.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from .report import CheckpointInfo, NonFinite, ParamReport, ValueScan
 # imports this package for ParamReport at start-up and must not pay for numpy there.
 
 DEFAULT_MAX_SCAN_BYTES = 8 * 1024**3
+AUTO_SCAN_BYTES = 2 * 1024**3
 
-__all__ = ["DEFAULT_MAX_SCAN_BYTES", "ParamReport", "count_parameters"]
+__all__ = ["AUTO_SCAN_BYTES", "DEFAULT_MAX_SCAN_BYTES", "ParamReport", "count_parameters"]
 
 
 def _expand(path: str | Path) -> Path:
@@ -41,7 +46,7 @@ def count_parameters(
     path: str | Path,
     *,
     depth: int = 2,
-    scan_values: bool = True,
+    scan_values: bool | None = None,
     max_scan_bytes: int | None = DEFAULT_MAX_SCAN_BYTES,
     roots: Sequence[Path] | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -50,7 +55,9 @@ def count_parameters(
 
     ``depth`` is how many module levels the tree shows. ``scan_values`` streams tensor bytes to
     find NaN/Inf, all-zero tensors and value-identical (tied) copies; at most ``max_scan_bytes``
-    are read (None: no limit), tensors past it are listed as skipped. Raises
+    are read (None: no limit), tensors past it are listed as skipped. ``scan_values=None`` (the
+    default) scans when the tensors hold at most :data:`AUTO_SCAN_BYTES`, and says how to ask for
+    the scan when they hold more. Raises
     ``TargetNotFoundError``, ``InputError`` or ``UnsafeArtifactError`` (a pickle naming a global
     outside the tensor-rebuild allowlist; nothing in it runs). ``roots`` (the MCP server's) confines
     the target and every shard to those directories; a relative path is looked up under each root.
@@ -72,6 +79,13 @@ def count_parameters(
 
     scans: dict = {}
     value_scan = None
+    if scan_values is None:
+        stored = sum(t.nbytes for t in tensors if t.location is not None)
+        scan_values = stored <= AUTO_SCAN_BYTES
+        if not scan_values:
+            warnings.append(f"value scan not run: the tensors hold {stored / 1e9:.1f} GB, over the "
+                            f"{AUTO_SCAN_BYTES / 1e9:.1f} GB read by default; ask for it with scan_values=true "
+                            "(traintriage params --scan) to check NaN/Inf, dead and tied weights.")
     if scan_values and loaded.locate is not None:  # DCP: where the bytes are is looked up only to scan them
         tensors = [loaded.locate(t) for t in tensors]
     can_scan = scan_values and any(t.location is not None for t in tensors)

@@ -16,7 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", metavar="CHECKPOINT",
                    help="*.safetensors, .pt/.pth/.bin/.ckpt, *.index.json, a model directory or config.json")
     p.add_argument("--depth", type=int, default=2, help="module levels shown in the tree (default 2)")
-    p.add_argument("--no-scan", action="store_true", help="counts only: do not read tensor values (NaN/Inf, ties)")
+    scan = p.add_mutually_exclusive_group()
+    scan.add_argument("--no-scan", action="store_true", help="counts only: do not read tensor values (NaN/Inf, ties)")
+    scan.add_argument("--scan", action="store_true",
+                      help="read tensor values even when they hold over 2 GiB (default: only up to 2 GiB)")
     p.add_argument("--max-scan-bytes", type=int, default=None, metavar="N",
                    help="stop the value scan after N bytes (default 8 GiB)")
     add_output_arguments(p)
@@ -28,7 +31,7 @@ def run(args: argparse.Namespace) -> Outcome:
     from ..checkpoints.text import render
 
     report = count_parameters(
-        args.checkpoint, depth=args.depth, scan_values=not args.no_scan,
+        args.checkpoint, depth=args.depth, scan_values=False if args.no_scan else (True if args.scan else None),
         max_scan_bytes=args.max_scan_bytes if args.max_scan_bytes is not None else DEFAULT_MAX_SCAN_BYTES,
     )
     return Outcome(report, text=lambda: render(report), findings=report.findings)
