@@ -67,12 +67,13 @@ def _moments(dtype: str, arr: np.ndarray, acc: TensorScan) -> None:
     vals = _float_values(dtype, arr)
     if vals is None:
         return
-    vals = vals.astype(np.float64, copy=False)
-    finite = vals[np.isfinite(vals)] if acc.nan or acc.inf else vals
-    acc.sumsq += float(np.dot(finite, finite))
-    a = np.abs(finite)
-    acc.abs_sum += float(a.sum())
-    acc.near_zero += int(np.count_nonzero(a < NEAR_ZERO))
+    with np.errstate(all="ignore"):  # garbage bytes decode to huge values: their squares overflow to inf
+        vals = vals.astype(np.float64, copy=False)
+        finite = vals[np.isfinite(vals)] if acc.nan or acc.inf else vals
+        acc.sumsq += float(np.dot(finite, finite))
+        a = np.abs(finite)
+        acc.abs_sum += float(a.sum())
+        acc.near_zero += int(np.count_nonzero(a < NEAR_ZERO))
 
 
 def _row_hashes(rows: np.ndarray) -> np.ndarray:
