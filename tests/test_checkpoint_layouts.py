@@ -202,3 +202,17 @@ async def test_count_parameters_over_stdio_reports_scan_progress(tmp_path):
         assert not counted.is_error and counted.structured_content["value_scan"] is None
         outside = await client.call_tool("count_parameters", {"checkpoint": str(FIX / "research.pt")})
         assert outside.is_error and "outside every root" in outside.content[0].text
+
+
+def test_cli_text_shows_hyperparameters_and_names_recorded(capsys):
+    from traintriage.cli import main as cli_main
+
+    assert cli_main(["params", str(FIX / "research.pt"), "--text"]) == 0
+    out = capsys.readouterr().out
+    assert "hyperparameters: lr=0.0003, batch_size=32" in out
+    assert "recorded by name only (never imported): argparse.Namespace" in out
+    assert cli_main(["params", str(FIX / "deepspeed"), "--no-scan"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["value_scan"] is None and report["checkpoint"]["layout"] == "deepspeed"
+    assert cli_main(["params", str(FIX / "dcp"), "--scan"]) == 0
+    assert json.loads(capsys.readouterr().out)["value_scan"]["scanned_tensors"] == EXPECTED["dcp"]["tensors"]

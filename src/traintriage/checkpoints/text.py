@@ -20,10 +20,21 @@ def _tree_lines(nodes: list[ModuleNode], indent: int = 0, limit: int = 12) -> li
 def render(r: ParamReport) -> str:
     c = r.checkpoint
     out = [f"{c.path}  ({c.format}, {len(c.files)} file{'s' if len(c.files) != 1 else ''}, {c.file_bytes:,} bytes)"]
+    if c.layout:
+        out.append(f"layout: {c.layout}" + (f" (also read: {', '.join(p.rsplit('/', 1)[-1] for p in c.companions[:6])})"
+                                            if c.companions else ""))
     if c.state_dict_key:
         out.append(f"weights read from key '{c.state_dict_key}'")
     if c.other_keys:
         out.append("bookkeeping: " + ", ".join(f"{k}={v}" for k, v in list(c.other_keys.items())[:8]))
+    if c.hyperparameters:
+        shown = list(c.hyperparameters.items())[:12]
+        more = len(c.hyperparameters) - len(shown)
+        out.append("hyperparameters: " + ", ".join(f"{k}={v}" for k, v in shown) + (f" (+{more} more)" if more else ""))
+    if c.recorded_by_name:
+        names = list(c.recorded_by_name)
+        out.append("recorded by name only (never imported): " + ", ".join(names[:6])
+                   + (f" (+{len(names) - 6} more)" if len(names) > 6 else ""))
     out.append(f"\nparameters: {r.total_parameters:,} ({human(r.total_parameters)}), {r.total_bytes:,} bytes")
     out += [f"  {d.dtype:<10} {d.parameters:>14,} params  {d.bytes:>14,} bytes" for d in r.by_dtype]
     if r.buffers.tensors:
