@@ -216,3 +216,58 @@ def test_cli_text_shows_hyperparameters_and_names_recorded(capsys):
     assert report["value_scan"] is None and report["checkpoint"]["layout"] == "deepspeed"
     assert cli_main(["params", str(FIX / "dcp"), "--scan"]) == 0
     assert json.loads(capsys.readouterr().out)["value_scan"]["scanned_tensors"] == EXPECTED["dcp"]["tensors"]
+
+
+def test_dcp_distcp_symlinked_outside_the_roots_is_not_opened(tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(FIX / "dcp", root / "dcp")
+    [shard] = (root / "dcp").glob("*.distcp")
+    outside = tmp_path / "outside.distcp"
+    shard.rename(outside)
+    os.symlink(outside, shard)
+    r = count_parameters(root / "dcp", roots=[root], scan_values=True)
+    assert r.total_parameters == EXPECTED["dcp"]["parameters"]  # counted from .metadata alone
+    assert r.value_scan is None
+    assert any("outside the roots" in w for w in r.warnings)
+    assert str(outside) not in json.dumps(r.model_dump())
+    # Without roots (the CLI), the same layout is scanned through the link.
+    assert count_parameters(root / "dcp", scan_values=True).value_scan.scanned_tensors == EXPECTED["dcp"]["tensors"]
+
+
+def test_deepspeed_latest_as_a_symlink_is_not_followed(tmp_path):
+    shutil.copytree(FIX / "deepspeed", tmp_path / "ds")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("global_step4")
+    (tmp_path / "ds" / "latest").unlink()
+    os.symlink(secret, tmp_path / "ds" / "latest")
+    with pytest.raises(Exception, match="holds no checkpoint"):
+        count_parameters(tmp_path / "ds", roots=[tmp_path / "ds"])
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "os.system", "path escape", "huge offset"])
+def test_damaged_dcp_metadata_is_a_clear_error_or_a_count(tmp_path, damage):
+    from traintriage.errors import TraintriageError
+
+    shutil.copytree(FIX / "dcp", tmp_path / "dcp")
+    meta = tmp_path / "dcp" / ".metadata"
+    data = meta.read_bytes()
+    if damage == "garbage":
+        meta.write_bytes(b"\x00not a pickle" * 10)
+    elif damage == "truncated":
+        meta.write_bytes(data[: len(data) // 2])
+    elif damage == "os.system":
+        meta.write_bytes(b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R.")
+    elif damage == "path escape":  # every chunk's file named ../<outside> (same length): never opened
+        assert b"__0_0.distcp" in data
+        meta.write_bytes(data.replace(b"__0_0.distcp", b"../_0.distcp"))
+    elif damage == "huge offset":  # offsets far past the end of the .distcp: counted, never read
+        shard = next((tmp_path / "dcp").glob("*.distcp"))
+        shard.write_bytes(shard.read_bytes()[:100])
+    if damage in ("garbage", "truncated", "os.system"):
+        with pytest.raises(TraintriageError) as err:
+            count_parameters(tmp_path / "dcp", scan_values=True)
+        assert err.value.message and err.value.hint
+        assert damage != "os.system" or "os.system" in err.value.message
+        return
+    r = count_parameters(tmp_path / "dcp", scan_values=True)
+    assert r.total_parameters == EXPECTED["dcp"]["parameters"] and r.value_scan is None

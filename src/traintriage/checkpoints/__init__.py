@@ -88,6 +88,11 @@ def count_parameters(
                             "(traintriage params --scan) to check NaN/Inf, dead and tied weights.")
     if scan_values and loaded.locate is not None:  # DCP: where the bytes are is looked up only to scan them
         tensors = [loaded.locate(t) for t in tensors]
+        unlocated = [t.name for t in tensors if t.location is None]
+        if unlocated:
+            warnings.append(f"{len(unlocated)} tensors of the distributed checkpoint are counted, not scanned "
+                            f"(e.g. {unlocated[0]}): sharded into several chunks, unreadable, or their .distcp "
+                            "file lies outside the roots.")
     can_scan = scan_values and any(t.location is not None for t in tensors)
     if can_scan:
         digest = analysis.value_tie_candidates(tensors)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -98,9 +99,9 @@ def read_dcp(metadata_path: Path) -> PickledCheckpoint:
         by_name[name] = ref.storage.key
         return TensorInfo(name=name, dtype=ref.dtype, shape=ref.shape)
 
-    def locate(t: TensorInfo) -> TensorInfo:
+    def locate(t: TensorInfo, inside: Callable[[Path], Path | None]) -> TensorInfo:
         fqn = by_name.get(t.name, t.name)
-        return _locate(directory, t, storage.get(fqn, []))
+        return _locate(directory, t, storage.get(fqn, []), inside)
 
     return PickledCheckpoint(tree, "torch_dcp", [str(metadata_path)], resolve, warnings, stood_in, locate)
 
@@ -148,13 +149,17 @@ class _Slice(io.RawIOBase):
         return len(data)
 
 
-def _locate(directory: Path, t: TensorInfo, chunks: list[tuple[Any, str, int, int]]) -> TensorInfo:
+def _locate(directory: Path, t: TensorInfo, chunks: list[tuple[Any, str, int, int]],
+            inside: Callable[[Path], Path | None]) -> TensorInfo:
     """``t`` with the location of its bytes: the one chunk's tensor member inside its .distcp file (stored
-    uncompressed, as torch.save writes), or unchanged when it is sharded into chunks or unreadable."""
+    uncompressed, as torch.save writes), or unchanged when it is sharded into chunks, unreadable, or its
+    file resolves outside the roots (``inside`` returns None; checked before the file is opened)."""
     if len(chunks) != 1 or t.dtype not in ITEMSIZE:
         return t
     _, rel, offset, length = chunks[0]
-    path = directory / rel
+    path = inside(directory / rel)
+    if path is None:
+        return t
     try:
         with path.open("rb") as fh:
             if offset + length > path.stat().st_size:

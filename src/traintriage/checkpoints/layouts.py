@@ -21,13 +21,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, TraintriageError
+from ..errors import TraintriageError
 from ..pickle_standins import Instance
 from ..untrusted import json_loads, short_text
 from .optimizer import optimizer_stats
 from .report import OptimizerSlot
 from .torch_reader import TensorRef, read_torch_zip
-from .unwrap import _plain_value, hyperparameters
+from .unwrap import hyperparameters, plain_value
 
 _CHECKPOINT_DIR = re.compile(r"checkpoint-(\d{1,18})")
 _MODEL_STATES = ("mp_rank_*_model_states.pt", "zero_pp_rank_*_mp_rank_*_model_states.pt")
@@ -40,7 +40,8 @@ def layout_file(path: Path) -> Path | None:
     if (path / ".metadata").is_file() and any(path.glob("*.distcp")):
         return path / ".metadata"
     latest = path / "latest"
-    if latest.is_file() and latest.stat().st_size <= 256:
+    # DeepSpeed writes `latest` as a small regular file; a symlink could point outside the roots.
+    if latest.is_file() and not latest.is_symlink() and latest.stat().st_size <= 256:
         tag = latest.read_bytes().decode("utf-8", errors="replace").strip()
         if tag and Path(tag).name == tag and tag not in (".", "..") and (path / tag).is_dir():
             path = path / tag
@@ -128,7 +129,7 @@ def _trainer_state(loaded: Any, path: Path) -> None:
     if isinstance(state, dict):
         for key in ("global_step", "epoch", "best_metric", "best_model_checkpoint", "max_steps",
                     "num_train_epochs", "train_batch_size"):
-            value = _plain_value(state.get(key))
+            value = plain_value(state.get(key))
             if value is not None:
                 loaded.other_keys.setdefault(key, value)
 
@@ -183,7 +184,7 @@ def confine(roots: Sequence[Path] | None,
             return path
         try:
             return check(path, roots)
-        except (TraintriageError, InputError):
+        except TraintriageError:
             return None
 
     return inside

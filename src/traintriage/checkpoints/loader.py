@@ -53,7 +53,7 @@ class Loaded:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     recorded_by_name: Counter[str] = field(default_factory=Counter)
     companions: list[Path] = field(default_factory=list)
-    locate: Callable[[TensorInfo], TensorInfo] | None = None  # bytes found on demand (the value scan only)
+    locate: Callable[..., TensorInfo] | None = None  # bytes found on demand (the value scan only): locate(t)
 
 
 def resolve_target(path: Path, _depth: int = 0) -> Path:
@@ -113,7 +113,11 @@ def load(path: Path, *, roots: Sequence[Path] | None = None) -> Loaded:
         return Loaded(target, "hf_config", [target], tensors,
                       warnings=[f"analytic count from {target.name}: {note}; no weights were read"])
     loaded = _load_file(target)
-    add_companions(loaded, confine(roots, check_inside_roots))
+    inside = confine(roots, check_inside_roots)
+    add_companions(loaded, inside)
+    if loaded.locate is not None:
+        find = loaded.locate
+        loaded.locate = lambda t: find(t, inside)  # type: ignore[misc,assignment]
     return loaded
 
 

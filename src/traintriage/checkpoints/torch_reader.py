@@ -160,7 +160,8 @@ class PickledCheckpoint:
     resolve: Callable[[str, TensorRef], TensorInfo]
     warnings: list[str] = field(default_factory=list)
     globals: Counter[str] = field(default_factory=Counter)  # globals answered with stand-ins, by name
-    locate: Callable[[TensorInfo], TensorInfo] | None = None  # where bytes are found only on demand (DCP)
+    # Where bytes are found only on demand (DCP): locate(tensor, inside), inside confining files to the roots.
+    locate: Callable[[TensorInfo, Callable[[Path], Path | None]], TensorInfo] | None = None
 
 
 def storage_key(value: Any) -> str:

@@ -149,7 +149,7 @@ def _numpy_plain(value: Any) -> Any:
     return summary
 
 
-def _plain_value(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A value worth reporting as is: a JSON scalar, a numpy value (see :func:`_numpy_plain`), or a short
     list/tuple of scalars (betas, milestones); None for anything else."""
     value = decoded(value)
@@ -186,7 +186,7 @@ def hyperparameters(node: Any, prefix: str = "", out: dict[str, Any] | None = No
         if _fields(value) is not None:
             hyperparameters(value, name + ".", out, depth + 1)
             continue
-        plain = _plain_value(value)
+        plain = plain_value(value)
         if plain is not None or value is None:
             out[name] = plain
     return out
@@ -229,7 +229,7 @@ def unwrap(obj: Any) -> Unwrapped:
         for key, value in obj.items():
             if key in (result.state_dict_key, result.optimizer_key):
                 continue
-            scalar = _plain_value(value)
+            scalar = plain_value(value)
             if scalar is not None and len(result.other_keys) < 50:
                 result.other_keys[key_text(key)] = scalar
             elif result.state_dict_key is not None and (extra := flatten_tensors(value, budget=probes)):
