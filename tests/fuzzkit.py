@@ -595,6 +595,23 @@ def _place_torch_pickle(case_dir: Path, data: bytes) -> Path:
 
 
 _SHARDED = FIXTURES / "checkpoints" / "sharded"
+_DCP = FIXTURES / "checkpoint_layouts" / "dcp"
+
+
+def _place_dcp_metadata(case_dir: Path, data: bytes) -> Path:
+    """A torch.distributed.checkpoint directory: the case as its .metadata, beside the real .distcp file."""
+    ckpt = case_dir / "dcp"
+    ckpt.mkdir(parents=True)
+    for shard in _DCP.glob("*.distcp"):
+        shutil.copy(shard, ckpt / shard.name)
+    (ckpt / ".metadata").write_bytes(data)
+    return ckpt
+
+
+def _dcp_count(path: Path) -> Any:
+    from traintriage import api
+
+    return api.count_parameters(str(path), roots=_roots(path), scan_values=True)
 
 
 def _place_index(case_dir: Path, data: bytes) -> Path:
@@ -933,6 +950,9 @@ TARGETS: list[Target] = [
            [("api.count_parameters", _api("count_parameters"))], hf_config_hostile, text=True),
     Target("shard index.json", _text_seeds("checkpoints/sharded/*.index.json"), _place_index,
            [("api.count_parameters", _api("count_parameters"))], index_hostile, text=True),
+    Target("dcp .metadata", _text_seeds("checkpoint_layouts/dcp/.metadata"), _place_dcp_metadata,
+           [("checkpoints.loader.load", _checkpoint_load), ("api.count_parameters(scan)", _dcp_count)],
+           pickle_hostile),
 ]
 
 TARGETS_BY_NAME = {t.name: t for t in TARGETS}
