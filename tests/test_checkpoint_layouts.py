@@ -274,3 +274,36 @@ def test_damaged_dcp_metadata_is_a_clear_error_or_a_count(tmp_path, damage):
         return
     r = count_parameters(tmp_path / "dcp", scan_values=True)
     assert r.total_parameters == EXPECTED["dcp"]["parameters"] and r.value_scan is None
+
+
+@pytest.mark.anyio
+async def test_a_value_scan_past_the_call_time_limit_stops_between_tensors(tmp_path):
+    """A scan asked for on a big checkpoint (2.1 GiB of zeros: a sparse safetensors file) over a server with a
+    1.5 s call limit: answered at the deadline, the worker stops after its current tensor, the server serves on."""
+    import struct
+    import time
+
+    import anyio
+    from serverproc import child_server_pid, cpu_used_over, stdio_client
+
+    n, size = 136, 16 * 1024 * 1024  # 136 tensors of 16 MiB (2.1 GiB): each scanned in well under a second
+    header = {f"layers.{i}.weight": {"dtype": "F32", "shape": [size // 4], "data_offsets": [i * size, (i + 1) * size]}
+              for i in range(n)}
+    raw = json.dumps(header).encode()
+    big = tmp_path / "big.safetensors"
+    with big.open("wb") as fh:
+        fh.write(struct.pack("<Q", len(raw)) + raw)
+        fh.truncate(8 + len(raw) + n * size)
+    async with stdio_client("--root", str(tmp_path), env={"TRAINTRIAGE_CALL_TIMEOUT": "1.5"}) as client:
+        pid = child_server_pid(str(tmp_path))
+        counted = await client.call_tool("count_parameters", {"checkpoint": "big.safetensors"})
+        assert not counted.is_error and counted.structured_content["value_scan"] is None  # opt-in above 2 GiB
+        start = time.monotonic()
+        result = await client.call_tool("count_parameters", {"checkpoint": "big.safetensors", "scan_values": True})
+        elapsed = time.monotonic() - start
+        assert result.is_error and "time limit of 1.5 s" in result.content[0].text
+        assert 1.4 < elapsed < 3.0, elapsed
+        await anyio.sleep(1.5)  # the tensor being scanned at the deadline finishes, then the worker stops
+        assert await anyio.to_thread.run_sync(cpu_used_over, pid, 0.5) < 0.15
+        again = await client.call_tool("count_parameters", {"checkpoint": "big.safetensors"})
+        assert not again.is_error

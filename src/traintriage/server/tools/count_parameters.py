@@ -50,10 +50,12 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         import anyio.from_thread
 
         from ...checkpoints import count_parameters as count
+        from ...limits import checkpoint as stop_if_over_budget
 
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
+            stop_if_over_budget()  # after each tensor: a scan past the call's time limit stops here
             now = time.monotonic()
             if done < total and now - last[0] < PROGRESS_EVERY_S:
                 return  # at most two notifications a second, and always the last one
