@@ -3,7 +3,7 @@
 The embedding check works the numbers out the way a person would: the token table is
 vocabulary x d_model, an untied output head repeats it, and the body is the repeated blocks; each
 rebalancing option is then priced with the same arithmetic so the user sees what it buys.
-Thresholds are module constants, documented in ``references/architecture_imbalance.md``.
+Thresholds are module constants, documented in ``rules/architecture_imbalance/reference.md``.
 """
 
 from __future__ import annotations
