@@ -11,6 +11,8 @@ nothing specific is seen, the code's usual causes are left to its reference page
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..findings import Finding
 from ..rules import BY_CODE
 from ..rules.base import Cause
@@ -43,10 +45,19 @@ def combined(weights: list[float]) -> float:
     return round(min(1.0 - miss, MAX_CONFIDENCE), 2)
 
 
-def attribute(issue: IssueDraft, ctx: RunContext, all_findings: list[Finding]) -> RootCause:
-    """The best-supported cause for ``issue``."""
+@dataclass(frozen=True)
+class Weighed:
+    """A cause whose signals fired on an issue, the names of those signals and the root cause it makes."""
+
+    cause: Cause
+    fired: tuple[str, ...]
+    root_cause: RootCause
+
+
+def weigh(issue: IssueDraft, ctx: RunContext, all_findings: list[Finding]) -> list[Weighed]:
+    """Every cause weighed for ``issue`` that has at least one signal, in the order weighed."""
     scene = AttributionScene(issue, ctx, all_findings)
-    best: RootCause | None = None
+    out: list[Weighed] = []
     for cause in causes_weighed(issue):
         if not cause.applies(scene):
             scene.fired.setdefault(cause.category, False)
@@ -55,14 +66,29 @@ def attribute(issue: IssueDraft, ctx: RunContext, all_findings: list[Finding]) -
         scene.fired[cause.category] = scene.fired.get(cause.category, False) or bool(seen)
         if not seen:
             continue
-        candidate = RootCause(
+        fired = tuple(signal.name for signal, _ in seen)
+        root_cause = RootCause(
             category=cause.category,  # type: ignore[arg-type]
-            explanation=cause.explain(scene, tuple(signal.name for signal, _ in seen)),
+            explanation=cause.explain(scene, fired),
             confidence=combined([signal.weight for signal, _ in seen]),
             signals=[text for _, text in seen],
         )
-        if best is None or candidate.confidence > best.confidence:
+        out.append(Weighed(cause, fired, root_cause))
+    return out
+
+
+def best_supported(weighed: list[Weighed]) -> Weighed | None:
+    """The most confident cause; on a tie the first weighed (the anchor rule lists its likeliest first)."""
+    best = None
+    for candidate in weighed:
+        if best is None or candidate.root_cause.confidence > best.root_cause.confidence:
             best = candidate
+    return best
+
+
+def attribute(issue: IssueDraft, ctx: RunContext, all_findings: list[Finding]) -> RootCause:
+    """The best-supported cause for ``issue``."""
+    best = best_supported(weigh(issue, ctx, all_findings))
     if best is None:
         return RootCause(
             category="unknown",
@@ -71,4 +97,4 @@ def attribute(issue: IssueDraft, ctx: RunContext, all_findings: list[Finding]) -
             + " for the usual ones.",
             confidence=NO_SIGNAL_CONFIDENCE,
         )
-    return best
+    return best.root_cause

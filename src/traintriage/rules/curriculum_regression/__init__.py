@@ -13,7 +13,7 @@ STAGE_CHANGE_AT_REGRESSION = Cause(
     stage_explanation,
     (
         Signal(
-            "stage_change",
+            "stage_change_at_regression",
             0.8,
             "A logged stage change exactly where the loss regresses is the direct explanation of this finding.",
             lambda s: f"stage change at step {s.stage.step}" if s.stage is not None else None,
