@@ -19,7 +19,7 @@ from importlib import resources
 
 from .base import Area, Rule
 
-AREA_ORDER: tuple[Area, ...] = ("loss", "gradients", "parameters", "memory")
+AREA_ORDER: tuple[Area, ...] = ("loss", "metrics", "gradients", "parameters", "memory", "time", "messages", "config")
 
 
 def _discover() -> tuple[Rule, ...]:

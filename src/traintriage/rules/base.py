@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from ..triage.scenes import AttributionScene, PlanScene
 
 Severity = Literal["critical", "warning", "info"]
-Area = Literal["loss", "gradients", "parameters", "memory"]
+Area = Literal["loss", "metrics", "gradients", "parameters", "memory", "time", "messages", "config"]
+"""What a code is about: the loss, other logged metrics, gradients, parameters, memory, wall time, the
+messages a log prints, or the configuration."""
 Risk = Literal["low", "medium", "high"]
 
 
