@@ -19,15 +19,17 @@ from __future__ import annotations
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
+from ...rules.gradient_spike.thresholds import (
+    HUGE_RATIO,
+    HUGE_VS_RUN_P95,
+    NO_RECOVERY_RATIO,
+    SIGMA_FLOOR,
+    SPIKE_RATIO,
+    SPIKE_Z,
+    WINDOW,
+)
 from .stats import MAD_TO_SIGMA, rolling_median, safe_log10
 
-WINDOW = 25
-SPIKE_Z = 6.0
-SPIKE_RATIO = 5.0
-SIGMA_FLOOR = 0.05
-HUGE_RATIO = 100.0
-HUGE_VS_RUN_P95 = 3.0
-NO_RECOVERY_RATIO = 3.0
 MAX_EVENTS = 10
 
 
