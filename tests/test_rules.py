@@ -227,3 +227,48 @@ def test_every_signal_has_a_run_or_a_reason():
     names = {s.name for rule in RULES for cause in rule.causes for s in cause.signals}
     accounted = set(SIGNAL_RUNS) | set(WILD_SIGNAL_RUNS) | set(NOT_YET_SEEN)
     assert names == accounted, f"signals without a run: {sorted(names - accounted)}; stale: {sorted(accounted - names)}"
+
+
+# --- how causes are weighed ---------------------------------------------------------------------------
+
+
+def test_agreeing_signals_combine_but_never_reach_certainty():
+    assert attribution.combined([0.5, 0.5]) == 0.75  # two moderate independent signals beat one
+    assert attribution.combined([0.9, 0.9, 0.9]) == attribution.MAX_CONFIDENCE < 1
+    assert attribution.combined([]) == 0
+
+
+def test_equal_confidence_goes_to_the_cause_the_rule_lists_first(monkeypatch):
+    """zero_loss_label_leak with a curriculum stage change added where its first zero-loss issue starts: the
+    stage change and the near-zero loss both weigh 0.6; the zero_loss rule lists the stage change first (a
+    logged stage change is the more specific story), and it wins."""
+    run = _with_stage_at(api.load(SYNTHETIC / "zero_loss_label_leak"), lambda run: _start_of(run, "zero_loss"))
+    weighed: list = []
+
+    def spy(issue, ctx, all_findings):
+        if issue.anchor.code == "zero_loss" and not weighed:
+            weighed.extend(attribution.weigh(issue, ctx, all_findings))
+        return spy.__wrapped__(issue, ctx, all_findings)
+
+    spy.__wrapped__ = attribution.attribute
+    monkeypatch.setattr(attribution, "attribute", spy)
+    report = correlate_run(run)
+    assert [(w.cause.category, w.root_cause.confidence) for w in weighed] == [("curriculum", 0.6), ("data", 0.6)]
+    first = next(i for i in report.issues if i.codes[0] == "zero_loss")
+    assert first.root_cause.category == "curriculum"
+
+
+def test_an_issue_no_signal_explains_is_unknown_with_a_low_confidence():
+    """A huge gradient spike the loss never notices, with no LR or curriculum logged: nothing points at a cause,
+    and the report says so instead of guessing one."""
+    rng = np.random.default_rng(3)
+    n = 400
+    norm = np.exp(rng.normal(0, 0.1, n))
+    norm[200:203] *= 500
+    report = correlate_run(_series_run({"loss": np.linspace(2, 1, n) * np.exp(rng.normal(0, 0.01, n)),
+                                        "grad_norm": norm}))
+    [issue] = report.issues
+    assert issue.codes == ["gradient_spike"]
+    assert issue.root_cause.category == "unknown"
+    assert issue.root_cause.confidence == attribution.NO_SIGNAL_CONFIDENCE
+    assert "gradient_spike" in issue.root_cause.explanation
