@@ -234,3 +234,28 @@ def test_any_named_series_and_diagnosis():
     plateau = [f for f in report.findings if f.code == "plateau"]
     assert plateau and plateau[0].details["chance_classes"] == 2
     assert plateau[0].details["first_fix"] and plateau[0].details["causes"]
+
+
+def _epochs_with_lr_off_from(off_from: int, epochs: int = 10) -> np.ndarray:
+    """Per-epoch losses of full-batch gradient descent on least squares whose scheduler sets the LR to 0 from
+    epoch ``off_from``: from then on the weights, and so the logged loss, repeat exactly."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + rng.normal(0, 0.1, 64)
+    w = np.zeros(3)
+    losses = []
+    for epoch in range(epochs):
+        residual = x @ w - y
+        losses.append(float(np.mean(residual**2)))
+        w -= (0.05 if epoch < off_from else 0.0) * 2 * x.T @ residual / len(y)
+    return np.array(losses)
+
+
+def test_a_short_epoch_log_stuck_for_its_last_four_epochs_is_flagged_three_is_not():
+    """The shortest stuck stretch a per-epoch log can show (``STUCK_MIN_RUN = 4`` epochs): an LR switched off
+    for the last four epochs is reported; three repeats in a ten-epoch log can be a plateau at print precision."""
+    stuck = analyze_loss(make_run({"loss": (steps(10), _epochs_with_lr_off_from(6))}))
+    found = [f for f in stuck.findings if f.code == "stuck_loss"]
+    assert found and found[0].step_start == 6 and found[0].details["points"] == 4
+    shorter = analyze_loss(make_run({"loss": (steps(10), _epochs_with_lr_off_from(7))}))
+    assert "stuck_loss" not in codes(shorter)
