@@ -10,6 +10,7 @@ and line so they can be read and judged, not counted.
     python benchmarks/mutation.py --modules detectors/loss/numeric.py triage/issues.py --sample 40
 
 Standard library only; runs pytest in a subprocess per mutant (seconds each), so sample on big modules.
+The tests are run from the checkout: do not edit them while a pass runs.
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ class Mutant:
         return "".join(lines)
 
 
-def mutants_of(module: str) -> list[Mutant]:
-    """Comparison flips anywhere, and module-level numeric constants scaled."""
-    text = (PACKAGE / module).read_text(encoding="utf-8")
+def mutants_of(module: str, package: Path = PACKAGE) -> list[Mutant]:
+    """Comparison flips anywhere, and module-level numeric constants scaled (read from ``package``)."""
+    text = (package / module).read_text(encoding="utf-8")
     tree = ast.parse(text)
     lines = text.splitlines()
     out: list[Mutant] = []
@@ -128,7 +129,7 @@ def main() -> None:
         survivors: list[Mutant] = []
         total = 0
         for module in args.modules:
-            mutants = mutants_of(module)
+            mutants = mutants_of(module, src / "traintriage")  # the copy: the checkout may change meanwhile
             if args.sample and len(mutants) > args.sample:
                 mutants = rng.sample(mutants, args.sample)
             path = src / "traintriage" / module
