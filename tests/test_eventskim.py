@@ -136,3 +136,24 @@ def test_without_the_crc_library_the_numpy_path_checks_and_says_so(tmp_path: Pat
     assert fast.warnings == [] and slow.records_read == fast.records_read
     np.testing.assert_array_equal(slow.scalars["loss"].values, fast.scalars["loss"].values)
     assert [crc_module.crc32c(b) for b in buffers] == native
+
+
+def test_triage_histograms_flag_summarises_each_tag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from traintriage.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    drawn = _write(run / "events.out.tfevents.1.x")
+    assert main(["triage", str(run), "--histograms"]) == 0
+    summary = json.loads(capsys.readouterr().out)["extras"]["histograms"]
+    tags = {t["tag"]: t for t in summary["tags"]}
+    assert set(tags) == {"w0", "w1", "g0", "g1"} and summary["tags_total"] == 4
+    w1 = tags["w1"]
+    assert w1["points"] == STEPS and w1["steps"] == [0, STEPS - 1]
+    assert w1["std"]["first"] == pytest.approx(drawn["w1"][0].std(), rel=1e-6)
+    assert w1["max"] == max(v.max() for v in drawn["w1"])
+    assert tags["g0"]["std"]["last"] > 10 * tags["g0"]["std"]["first"]  # the gradients grow 60x
+    assert main(["triage", str(run)]) == 0
+    assert "histograms" not in json.loads(capsys.readouterr().out)["extras"]
