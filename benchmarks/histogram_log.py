@@ -142,19 +142,49 @@ def generate(steps: int = 1200, values: int = 20_000) -> Path:
 
 
 def generate_big(gigabytes: float) -> Path:
-    """A multi-GB log: the default run's steps repeated until the file is that big (blocks of 1,200 steps,
-    each block written fresh with new random values, steps continuing)."""
+    """A multi-GB log of the same shape as the default run, steps continuing until the file is that big.
+
+    TensorBoard's ``RecordWriter`` computes CRC32C in pure Python (~0.6 MB/s here), which would take an
+    hour per GB; so this log reuses a pool of histograms drawn once (10 draws per tag) and frames the
+    Event protos itself (``uint64 length, masked CRC, data, masked CRC``, with the hardware CRC). The
+    bytes are what ``RecordWriter`` writes for the same Events (the 43 MB log is written by it).
+    """
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    from traintriage.sources.crc32c import masked_crc32c
+
     out = DATA / f"histograms_big_{gigabytes:g}GB"
     if (out / "DONE").exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
     path = out / "events.out.tfevents.1700000000.bench.1.0"
     path.unlink(missing_ok=True)
-    step0 = 0
-    while not path.exists() or path.stat().st_size < gigabytes * 1e9:
-        write_log(path, 1200, step0=step0, with_header=step0 == 0)
-        step0 += 1200
-        print(f"# {path.stat().st_size / 1e9:.2f} GB written", file=sys.stderr, flush=True)
+    write_log(path, 10)  # header, hparams, the first steps: RecordWriter's own bytes
+    rng = np.random.default_rng(7)
+    scales = 0.5 * 0.8 ** np.arange(LAYERS)
+    pool = {(kind, layer, k): histogram_proto(rng.standard_normal(20_000) * scales[layer] * f)
+            for layer in range(LAYERS) for kind, f in (("weights", 1.0), ("grads", 0.1)) for k in range(10)}
+    t0 = 1.7e9
+    with open(path, "ab") as fh:
+
+        def event(step: int, value) -> None:
+            data = Event(wall_time=t0 + step * 0.1, step=step, summary=Summary(value=[value])).SerializeToString()
+            head = struct.pack("<Q", len(data))
+            fh.write(head + struct.pack("<I", masked_crc32c(head)) + data + struct.pack("<I", masked_crc32c(data)))
+
+        step = 10
+        while fh.tell() < gigabytes * 1e9:
+            for tag in SCALAR_TAGS:
+                event(step, Summary.Value(tag=tag, simple_value=float(2.5 * np.exp(-step / 4e4) + 0.3)))
+            if step % HIST_EVERY == 0:
+                for layer in range(LAYERS):
+                    for kind in ("weights", "grads"):
+                        histo = pool[(kind, layer, (step // HIST_EVERY) % 10)]
+                        event(step, Summary.Value(tag=f"{kind}/layer{layer:02d}", histo=histo))
+            if step % 100_000 == 0:
+                print(f"# {fh.tell() / 1e9:.2f} GB written", file=sys.stderr, flush=True)
+            step += 1
     (out / "DONE").write_text("ok\n")
     return out
 
