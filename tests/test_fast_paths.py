@@ -202,6 +202,16 @@ def test_kendall_tau_is_the_all_pairs_sum(x):
     assert robust.kendall_tau(x) == ref_kendall(x)
 
 
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.integers(0, 60), elements=st.sampled_from([0.0, 1.0, np.nan, np.inf, -np.inf])
+              | st.floats(-9, 9)))
+def test_kendall_tau_with_nan_and_infinities_is_the_all_pairs_sum(x):
+    with np.errstate(invalid="ignore"):
+        want = ref_kendall(x)
+    got = robust.kendall_tau(x)
+    assert got == want or (np.isnan(got) and np.isnan(want))
+
+
 def test_kendall_tau_of_a_long_series_is_bounded_and_keeps_the_trend():
     rng = np.random.default_rng(4)
     x = np.linspace(0, 1, 50_000) + rng.normal(scale=0.3, size=50_000)
