@@ -6,6 +6,7 @@ O(n log w); random data includes NaN, +-inf, ties and windows longer than the se
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -309,3 +310,14 @@ def test_mann_whitney_u_p_equals_scipy(x, y):
         want = mannwhitneyu(x, y, alternative="two-sided").pvalue
     got = rank.mann_whitney_u_p(x, y)
     assert (np.isnan(want) and np.isnan(got)) or abs(got - want) <= 1e-12, (got, want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.integers(1, 400), elements=st.sampled_from([0.0, 1.0, -2.0, np.inf, np.nan])
+              | st.floats(-9, 9)), st.integers(1, 120))
+def test_block_medians_are_each_blocks_median(y, blocks):
+    meds, starts = robust.block_medians(y, blocks)
+    edges = np.linspace(0, y.size, max(1, min(blocks, y.size)) + 1).astype(int)
+    with np.errstate(invalid="ignore"):
+        want = np.array([np.median(y[a:b]) for a, b in itertools.pairwise(edges)])
+    assert np.array_equal(starts, edges[:-1]) and np.array_equal(meds, want, equal_nan=True)

@@ -90,6 +90,11 @@ def block_medians(y: np.ndarray, blocks: int) -> tuple[np.ndarray, np.ndarray]:
     n = y.size
     blocks = max(1, min(blocks, n))
     edges = np.linspace(0, n, blocks + 1).astype(int)
+    if blocks > 8 and not np.isnan(y).any():  # one sort for all blocks: each block's values end up in a run
+        block = np.repeat(np.arange(blocks), np.diff(edges))
+        ys = y[np.lexsort((y, block))]
+        lo, hi = edges[:-1] + (np.diff(edges) - 1) // 2, edges[:-1] + np.diff(edges) // 2
+        return (ys[lo] + ys[hi]) / 2, edges[:-1]
     meds = np.array([np.median(y[a:b]) for a, b in itertools.pairwise(edges)])
     return meds, edges[:-1]
 
