@@ -157,3 +157,15 @@ def test_triage_histograms_flag_summarises_each_tag(tmp_path: Path, capsys: pyte
     assert tags["g0"]["std"]["last"] > 10 * tags["g0"]["std"]["first"]  # the gradients grow 60x
     assert main(["triage", str(run)]) == 0
     assert "histograms" not in json.loads(capsys.readouterr().out)["extras"]
+
+
+def test_small_windows_skim_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "events.out.tfevents.1.x"
+    _write(path, merged_scalars=True)
+    whole = scan_event_file(path, histograms=True)
+    monkeypatch.setattr(eventfile, "CHUNK_BYTES", 3000)  # many windows: records straddle their ends
+    small = scan_event_file(path, histograms=True)
+    assert small.warnings == [] and small.records_read == whole.records_read
+    assert small.tag_plugins == whole.tag_plugins and small.histograms == whole.histograms
+    for tag, t in whole.scalars.items():
+        np.testing.assert_array_equal(small.scalars[tag].values, t.values)

@@ -169,7 +169,7 @@ def _skim(b: bytes, s: int, e: int, tag_plugins: Mapping[str, str], histograms: 
         payload = meta = None
         for f2, w2, off, ln, _ in _fields(b, voff, voff + vln):
             if f2 == 1 and w2 == 2:
-                tag = b[off : off + ln]
+                tag = bytes(b[off : off + ln])  # the window may be a bytearray: tags are dict keys
             elif f2 == 2:
                 return None  # simple_value
             elif f2 == 8 and w2 == 2:
