@@ -10,15 +10,15 @@ per-event object and does the work with numpy, in three vectorised passes per 8 
    predicts where the next thousands of records start and verifies the predicted 12-byte headers in
    blocks (gathered as uint64 lengths and uint32 CRCs); it falls back to the record-by-record walk
    where the prediction breaks (a new tag, a step varint growing a byte, a histogram).
-2. **Big records** (histograms, images, text: most of the bytes of many real logs) are checked one by
-   one with the hardware CRC32C of ``google-crc32c`` and skipped by their framing when they hold no
-   scalar (:mod:`.eventskim`); only those that may hold one go on.
-   **CRC.** Small records are grouped by length and checked with :func:`crc32c.crc32c_rows`, whose
-   cost is proportional to the number of *varying* byte columns, not to the bytes (see that module).
+2. **CRC.** Big records (512 bytes or more: histograms, images, text, most of the bytes of many real
+   logs) are checked one by one with the hardware CRC32C of ``google-crc32c`` and dropped by their
+   framing when they hold no scalar (:mod:`.eventskim`); only those that may hold one go on. Small
+   records are grouped by length and checked with :func:`crc32c.crc32c_rows`, whose cost is
+   proportional to the number of *varying* byte columns, not to the bytes (see that module).
 3. **Decoding.** Within a length group, one record is parsed in Python
    (:func:`eventproto.parse_layout`); every other record whose structural bytes match is decoded by
    fancy indexing (wall time, step varint, tag bytes, value bytes); the rest go to the next round,
-   and after a few rounds record by record (rare layouts: graphs, histograms, images).
+   and after a few rounds record by record (rare layouts: graphs, small histograms).
 
 Damage is reported, never fatal: a record whose data CRC fails is skipped with a warning giving its
 byte offset; a bad *length* CRC means framing is lost, so the reader scans forward for the next

@@ -113,9 +113,6 @@ def skim(b: bytes, s: int, e: int, tag_plugins: Mapping[str, str], histograms: b
         return None  # the full decoder reports what is wrong with it
 
 
-_NO_PLUGINS = Skimmed([], [])
-
-
 def _quick(b: bytes, s: int, e: int) -> Skimmed | None:
     """The common record, read with no generator: ``wall_time, step, summary { one value { tag, histo |
     image | audio } }``; None for anything else (the general walk decides). Most records of a
@@ -140,7 +137,7 @@ def _quick(b: bytes, s: int, e: int) -> Skimmed | None:
     if p >= e or b[p] not in (0x22, 0x2A, 0x32):  # image, histo, audio: len-delimited fields 4, 5, 6
         return None
     pln, p = _varint(b, p + 1, e)
-    return _NO_PLUGINS if p + pln == e else None  # nothing after it (no metadata to read)
+    return Skimmed([], []) if p + pln == e else None  # nothing after it (no metadata to read)
 
 
 def _skip_varint(b: bytes, p: int) -> int:
