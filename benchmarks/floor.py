@@ -91,7 +91,7 @@ def _server_calls(repeats: int) -> dict[str, float]:
         shutil.copytree(SMALL_RUN, run)
         event_file = next(run.glob("events.out.tfevents.*"))
         correlate(run)  # cold: imports, read, analysis
-        unchanged, changed = [], []
+        unchanged, changed, changed_cpu = [], [], []
         from traintriage.sources.eventfile import scan_event_file
 
         tags = sorted(scan_event_file(event_file).scalars)
@@ -102,10 +102,11 @@ def _server_calls(repeats: int) -> dict[str, float]:
             unchanged.append(time.perf_counter() - t0)
             _append_step(event_file, tags, step)
             step += 1
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             correlate(run)
             changed.append(time.perf_counter() - t0)
-        return {"unchanged": min(unchanged), "changed": min(changed),
+            changed_cpu.append(time.process_time() - c0)
+        return {"unchanged": min(unchanged), "changed": min(changed), "changed_cpu": min(changed_cpu),
                 "unchanged_median": statistics.median(unchanged), "changed_median": statistics.median(changed)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -179,7 +180,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{'met' if wall <= 1 else 'NOT met'}")
     server = _server_calls(args.repeats * 4)
     print(f"- server, small run, call after one appended step: {server['changed'] * 1e3:.1f} ms best, "
-          f"{server['changed_median'] * 1e3:.1f} ms median (target < 20 ms)")
+          f"{server['changed_median'] * 1e3:.1f} ms median, {server['changed_cpu'] * 1e3:.1f} ms CPU best "
+          "(target < 20 ms)")
     print(f"- server, small run, unchanged call: {server['unchanged'] * 1e3:.2f} ms best, "
           f"{server['unchanged_median'] * 1e3:.2f} ms median (target < 2 ms)")
 

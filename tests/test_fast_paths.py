@@ -321,3 +321,20 @@ def test_block_medians_are_each_blocks_median(y, blocks):
     with np.errstate(invalid="ignore"):
         want = np.array([np.median(y[a:b]) for a, b in itertools.pairwise(edges)])
     assert np.array_equal(starts, edges[:-1]) and np.array_equal(meds, want, equal_nan=True)
+
+
+def ref_theil_sen(t: np.ndarray, y: np.ndarray) -> float:
+    """The n x n matrices theil_sen_slope used before it gathered the pairs directly."""
+    dt = t[None, :] - t[:, None]
+    dy = y[None, :] - y[:, None]
+    iu = np.triu_indices(t.size, 1)
+    ok = dt[iu] != 0
+    return float(np.median(dy[iu][ok] / dt[iu][ok])) if ok.any() else 0.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(2, 400).flatmap(lambda n: st.tuples(
+    arrays(np.float64, n, elements=st.integers(0, 50).map(float)), arrays(np.float64, n, elements=st.floats(-9, 9)))))
+def test_theil_sen_slope_is_the_median_of_pairwise_slopes(ty):
+    t, y = np.sort(ty[0]), ty[1]
+    assert robust.theil_sen_slope(t, y) == ref_theil_sen(t, y)

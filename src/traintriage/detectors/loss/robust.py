@@ -9,6 +9,7 @@ outliers (spikes) we are looking for; first differences ignore the trend a falli
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 
 import numpy as np
 
@@ -149,13 +150,17 @@ def theil_sen_slope(t: np.ndarray, y: np.ndarray, *, max_points: int = 400) -> f
     if t.size > max_points:  # evenly thinned: the estimate needs the shape, not every point
         idx = np.linspace(0, t.size - 1, max_points).astype(int)
         t, y = t[idx], y[idx]
-    dt = t[None, :] - t[:, None]
-    dy = y[None, :] - y[:, None]
-    iu = np.triu_indices(t.size, 1)
-    ok = dt[iu] != 0
+    i, j = _pairs(t.size)  # the pairs i < j, gathered directly: no n x n matrices
+    dt = t[j] - t[i]
+    ok = dt != 0
     if not np.any(ok):
         return 0.0
-    return float(np.median(dy[iu][ok] / dt[iu][ok]))
+    return float(np.median((y[j] - y[i])[ok] / dt[ok]))
+
+
+@lru_cache(maxsize=8)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(n, 1)
 
 
 def lag1_autocorr(x: np.ndarray) -> float:
