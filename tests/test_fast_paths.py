@@ -6,6 +6,7 @@ O(n log w); random data includes NaN, +-inf, ties and windows longer than the se
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -202,6 +203,16 @@ def test_kendall_tau_is_the_all_pairs_sum(x):
     assert robust.kendall_tau(x) == ref_kendall(x)
 
 
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.integers(0, 60), elements=st.sampled_from([0.0, 1.0, np.nan, np.inf, -np.inf])
+              | st.floats(-9, 9)))
+def test_kendall_tau_with_nan_and_infinities_is_the_all_pairs_sum(x):
+    with np.errstate(invalid="ignore"):
+        want = ref_kendall(x)
+    got = robust.kendall_tau(x)
+    assert got == want or (np.isnan(got) and np.isnan(want))
+
+
 def test_kendall_tau_of_a_long_series_is_bounded_and_keeps_the_trend():
     rng = np.random.default_rng(4)
     x = np.linspace(0, 1, 50_000) + rng.normal(scale=0.3, size=50_000)
@@ -299,3 +310,31 @@ def test_mann_whitney_u_p_equals_scipy(x, y):
         want = mannwhitneyu(x, y, alternative="two-sided").pvalue
     got = rank.mann_whitney_u_p(x, y)
     assert (np.isnan(want) and np.isnan(got)) or abs(got - want) <= 1e-12, (got, want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.integers(1, 400), elements=st.sampled_from([0.0, 1.0, -2.0, np.inf, np.nan])
+              | st.floats(-9, 9)), st.integers(1, 120))
+def test_block_medians_are_each_blocks_median(y, blocks):
+    meds, starts = robust.block_medians(y, blocks)
+    edges = np.linspace(0, y.size, max(1, min(blocks, y.size)) + 1).astype(int)
+    with np.errstate(invalid="ignore"):
+        want = np.array([np.median(y[a:b]) for a, b in itertools.pairwise(edges)])
+    assert np.array_equal(starts, edges[:-1]) and np.array_equal(meds, want, equal_nan=True)
+
+
+def ref_theil_sen(t: np.ndarray, y: np.ndarray) -> float:
+    """The n x n matrices theil_sen_slope used before it gathered the pairs directly."""
+    dt = t[None, :] - t[:, None]
+    dy = y[None, :] - y[:, None]
+    iu = np.triu_indices(t.size, 1)
+    ok = dt[iu] != 0
+    return float(np.median(dy[iu][ok] / dt[iu][ok])) if ok.any() else 0.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(2, 400).flatmap(lambda n: st.tuples(
+    arrays(np.float64, n, elements=st.integers(0, 50).map(float)), arrays(np.float64, n, elements=st.floats(-9, 9)))))
+def test_theil_sen_slope_is_the_median_of_pairwise_slopes(ty):
+    t, y = np.sort(ty[0]), ty[1]
+    assert robust.theil_sen_slope(t, y) == ref_theil_sen(t, y)

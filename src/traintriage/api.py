@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .describe import RunDescription
-from .signals import RunData
+if TYPE_CHECKING:  # return types only: describe's models are built when describe_run is called
+    from .describe import RunDescription
+    from .signals import RunData
 
 RolesArg = Mapping[str, str] | Sequence[str] | None
 
