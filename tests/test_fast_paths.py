@@ -257,7 +257,7 @@ def test_map_each_keeps_order_runs_in_the_callers_budget_and_raises_its_stop(mon
     import threading
 
     from traintriage import parallel
-    from traintriage.limits import Budget, CallCancelled, CallLimits, active, checkpoint, current_budget
+    from traintriage.limits import Budget, CallCancelled, CallLimits, active, check_budget, current_budget
 
     if parallel._workers() < 2:
         monkeypatch.setattr(parallel, "_workers", lambda: 2)
@@ -267,7 +267,7 @@ def test_map_each_keeps_order_runs_in_the_callers_budget_and_raises_its_stop(mon
     def work(i: int) -> int:
         threads.add(threading.get_ident())
         budgets.append(current_budget())
-        checkpoint()
+        check_budget()
         return i * i
 
     items = list(range(40))

@@ -29,7 +29,7 @@ def load(
 def _remembered(analysis: str, target, roots, trial: bool, roles: RolesArg, options: dict, compute):
     """``compute(run_data)``, or the report remembered for this analysis, these options and this exact
     state of the run's files (see :mod:`traintriage.memo`)."""
-    from .limits import checkpoint
+    from .limits import check_budget
     from .memo import REPORTS, freeze
     from .sources import plan_run, read_run
 
@@ -37,7 +37,7 @@ def _remembered(analysis: str, target, roots, trial: bool, roles: RolesArg, opti
     key = (analysis, freeze(roles), freeze(options), plan.fingerprint())
     def fresh():
         data = read_run(plan, roles)
-        checkpoint()  # a stopped or over-budget server call ends between the read and the analysis
+        check_budget()  # a stopped or over-budget server call ends between the read and the analysis
         return compute(data)
 
     return REPORTS.get_or_compute(key, fresh)

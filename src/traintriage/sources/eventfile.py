@@ -41,7 +41,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import InputError
-from ..limits import checkpoint
+from ..limits import check_budget
 from ..parallel import PARALLEL_MIN_POINTS, map_each
 from .crc32c import crc32c_rows, mask_array, masked_crc32c
 from .eventproto import Layout, Malformed, decode_values, parse_layout, varint_columns
@@ -674,7 +674,7 @@ def scan_event_file(
                     break
                 need = max(need, 16 + length - len(rest))
             buf_off += pos
-            checkpoint(planned_bytes=need // 2)  # a server call stopped or over budget ends here, between windows
+            check_budget(planned_bytes=need // 2)  # a server call stopped or over budget ends here, between windows
             buf = rest + f.read(min(need, size - buf_off - len(rest)))
     finally:
         f.close()

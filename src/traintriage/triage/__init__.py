@@ -38,7 +38,7 @@ def correlate(
     """Triage ``run``; ``checkpoint`` and ``memory`` (a trace or snapshot) add their analyses."""
     from ..detectors.gradnorm import analyze_gradnorm
     from ..detectors.loss import analyze_loss
-    from ..limits import checkpoint as stop_if_over_budget
+    from ..limits import check_budget as stop_if_over_budget
     from .attribution import attribute
     from .context import RunContext
     from .issues import group_findings
