@@ -17,6 +17,7 @@ from hypothesis.extra.numpy import arrays
 from traintriage.detectors import rank, windows
 from traintriage.detectors.gradnorm import stats as grad_stats
 from traintriage.detectors.loss import overfitting, robust
+from traintriage.detectors.robust_stats import MAD_TO_SIGMA, robust_sigma, rolling_median
 
 values = st.one_of(
     st.floats(-1e6, 1e6, allow_nan=False),
@@ -105,7 +106,7 @@ def ref_trailing_noise(y: np.ndarray, window: int) -> np.ndarray:
     d = np.diff(y)
     for i in range(4, n):
         seg = d[max(0, i - window) : i - 1]
-        out[i] = robust.MAD_TO_SIGMA * np.median(np.abs(seg - np.median(seg))) / np.sqrt(2.0)
+        out[i] = MAD_TO_SIGMA * np.median(np.abs(seg - np.median(seg))) / np.sqrt(2.0)
     return out
 
 
@@ -129,19 +130,31 @@ def test_trailing_noise_long_series_chunks():
 
 
 @pytest.mark.parametrize("trailing", [True, False])
-@pytest.mark.parametrize("window", [1, 2, 25, 400])
-def test_gradnorm_rolling_median_matches_sliding_window_nanmedian(trailing, window):
+@pytest.mark.parametrize("window", [1, 2, 5, 24, 25, 400])
+def test_rolling_median_matches_sliding_window_nanmedian(trailing, window):
+    """The one rolling median: centred (``window // 2`` points before, the rest from the point on) by
+    default, the ``window`` points strictly before with ``trailing``; even windows included, where the
+    two copies it replaced disagreed."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     x = np.random.default_rng(2).normal(size=3000)
     x[x > 2] = np.nan
-    half = window // 2
-    pad_left, width = (window, window) if trailing else (half, 2 * half + 1)
-    padded = np.concatenate([np.full(pad_left, np.nan), x, np.full(0 if trailing else half, np.nan)])
+    before = window if trailing else window // 2
+    after = 0 if trailing else window - before
+    padded = np.concatenate([np.full(before, np.nan), x, np.full(after, np.nan)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        want = np.nanmedian(sliding_window_view(padded, width)[: x.size], axis=1)
-    assert same(grad_stats.rolling_median(x, window, trailing=trailing), want)
+        want = np.nanmedian(sliding_window_view(padded, window)[: x.size], axis=1)
+    assert same(rolling_median(x, window, trailing=trailing), want)
+
+
+def test_robust_sigma_is_zero_on_a_sample_with_no_finite_value():
+    """Documented: no spread measured reads as 0.0 (never NaN, which would turn every threshold
+    comparison False); the gradient volatility that used a NaN-returning copy never passes an empty sample."""
+    assert robust_sigma(np.array([])) == 0.0
+    assert robust_sigma(np.array([np.nan, np.inf])) == 0.0
+    assert robust_sigma(np.array([1.0, 2.0, 4.0, np.nan])) == pytest.approx(MAD_TO_SIGMA * 1.0)
+    assert np.isnan(grad_stats.volatility(np.array([0.0, np.nan])))  # too few points: its own NaN, unchanged
 
 
 def test_train_level_at_irregular_grid():

@@ -47,8 +47,10 @@ class Loaded:
     optimizer: OptimizerStats | None = None
 
 
-def resolve_target(path: Path) -> Path:
-    """A directory becomes its checkpoint file (HF layout first), else the file itself."""
+def checkpoint_file(path: Path) -> Path:
+    """The checkpoint file a path names: a directory becomes its checkpoint file (HF layout first), a file
+    is itself. (Not a second ``resolve_target``: which path the user meant, and whether it may be read,
+    is settled by :func:`traintriage.sources.resolve.resolve_target` before this is asked.)"""
     if not _exists(path):
         raise TargetNotFoundError(f"{path} does not exist.", hint="Give a checkpoint file or a model directory.")
     if not path.is_dir():
@@ -87,7 +89,7 @@ def _within_roots(path: Path, roots: Sequence[Path] | None) -> Path:
 
 
 def load(path: Path, *, roots: Sequence[Path] | None = None) -> Loaded:
-    target = resolve_target(path)
+    target = checkpoint_file(path)
     if target != path:  # a file chosen in a directory may be a symlink to outside the roots
         target = check_inside_roots(target, roots) if roots is not None else target
     if target.name.endswith(".index.json"):

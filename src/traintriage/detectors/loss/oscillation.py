@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
-from .robust import kendall_tau, lag1_autocorr, rolling_median
+from ..robust_stats import rolling_median
+from .robust import kendall_tau, lag1_autocorr
 
 MIN_POINTS = 30
 TAIL_FRACTION = 0.6  # judged on the last 60 %: the first steps of any run fall fast, which is not a swing

@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
-from .robust import SMOOTH_NOISE, diff_noise, rolling_median, trailing_noise
+from ..robust_stats import SPIKE_EVENT_MAX_GAP, group_spike_points, rolling_median
+from .robust import SMOOTH_NOISE, diff_noise, trailing_noise
 from .schedule import Schedule
 
 MIN_POINTS = 20
@@ -24,7 +25,6 @@ Z_THRESHOLD = 6.0  # ... and 6 local robust sigmas (point-to-point noise of the 
 # see. A smooth series (robust.SMOOTH_NOISE: an epoch average, an evaluation over a whole set) has no such
 # tails, and a 40 % jump in it is as far out as a 3x jump in a batch-16 loss: its floor is SMOOTH_MIN_RATIO.
 SMOOTH_MIN_RATIO = 1.3
-MAX_GAP = 2  # flagged points at most this many indices apart form one event
 MAX_EVENT_FRACTION = 0.05  # longer excursions are level shifts (divergence, curriculum), not spikes
 RECOVER_BAND = math.log(1.5)  # recovered: back within 1.5x (or 3 sigma) of the pre-spike baseline
 # A one-point outlier (the next points are back near the baseline) is usually one unlucky batch in
@@ -59,11 +59,12 @@ def detect_loss_spikes(
     Threshold per point: ``y - trailing median > max(floor, Z_THRESHOLD x local sigma)``, the floor
     :func:`ratio_floor` of the run's noise (3x for a per-step minibatch loss, 1.3x for a smooth one),
     where the local sigma is the robust point-to-point noise of the trailing window (floored at a
-    quarter of the run's noise, so one quiet window cannot make a small bump a spike). Adjacent
-    flagged points (gap <= ``MAX_GAP``) form one event; an event longer than ``MAX_EVENT_FRACTION`` of
-    the run is a level shift, not a spike. Recovery: the first point after the event whose rolling
-    median is back within ``RECOVER_BAND`` (or 3 sigma) of the pre-spike baseline. When the series is not
-    positive (no log space) the ratio floor becomes 0.5 run-ranges of the local noise-free scale.
+    quarter of the run's noise, so one quiet window cannot make a small bump a spike). Flagged points
+    at most ``robust_stats.SPIKE_EVENT_MAX_GAP`` points apart form one event (the rule ``gradient_spike``
+    shares); an event longer than ``MAX_EVENT_FRACTION`` of the run is a level shift, not a spike.
+    Recovery: the first point after the event whose rolling median is back within ``RECOVER_BAND`` (or
+    3 sigma) of the pre-spike baseline. When the series is not positive (no log space) the ratio floor
+    becomes 0.5 run-ranges of the local noise-free scale.
     """
     n = y.size
     if n < MIN_POINTS:
@@ -84,12 +85,7 @@ def detect_loss_spikes(
     flagged = above_floor[excess[above_floor] > limit[above_floor]]
     if flagged.size == 0:
         return []
-    events: list[list[int]] = [[int(flagged[0])]]
-    for k in flagged[1:]:
-        if k - events[-1][-1] <= MAX_GAP + 1:
-            events[-1].append(int(k))
-        else:
-            events.append([int(k)])
+    events = group_spike_points(flagged, SPIKE_EVENT_MAX_GAP)
     findings = []
     max_len = max(3, int(MAX_EVENT_FRACTION * n))
     scale = float(np.median(y[: max(3, min(10, n // 20))]))
