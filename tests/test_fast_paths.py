@@ -1,4 +1,5 @@
 """The fast paths of the detectors equal the NumPy/SciPy expressions and loops they replace, bit for bit.
+(The window primitives they stand on, ``detectors/windows.py``, are checked in ``tests/test_windows.py``.)
 
 The references below are the per-window expressions the detectors used before they were made
 O(n log w); random data includes NaN, +-inf, ties and windows longer than the series.
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from traintriage.detectors import rank, windows
+from traintriage.detectors import rank
 from traintriage.detectors.gradnorm import stats as grad_stats
 from traintriage.detectors.loss import overfitting, robust
 from traintriage.detectors.robust_stats import MAD_TO_SIGMA, robust_sigma, rolling_median
@@ -26,76 +27,8 @@ values = st.one_of(
 series = arrays(np.float64, st.integers(0, 120), elements=values)
 
 
-def ref_clipped(x: np.ndarray, window: int, before: int) -> np.ndarray:
-    out = np.full(x.size, np.nan)
-    for i in range(x.size):
-        seg = x[max(0, i - before) : max(0, i - before + window)]
-        seg = seg[~np.isnan(seg)]
-        if seg.size:
-            out[i] = np.median(seg)
-    return out
-
-
 def same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
-
-
-@settings(max_examples=300, deadline=None)
-@given(series, st.integers(1, 60), st.booleans())
-def test_clipped_rolling_median_is_nanmedian_of_each_window(x, window, trailing):
-    before = window if trailing else window // 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        assert same(windows.clipped_rolling_median(x, window, before), ref_clipped(x, window, before))
-
-
-@settings(max_examples=200, deadline=None)
-@given(series, st.integers(1, 60))
-def test_full_window_medians(x, window):
-    want = np.array([np.median(x[j : j + window]) for j in range(x.size - window + 1)]) if x.size >= window else []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        assert same(windows.full_window_medians(x, window), np.asarray(want, dtype=np.float64).reshape(-1))
-
-
-@settings(max_examples=300, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(0, 30), st.integers(0, 40)), elements=values), st.integers(1, 50))
-def test_column_nanmedians(mat, block):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        want = np.nanmedian(mat, axis=0) if mat.shape[0] else np.full(mat.shape[1], np.nan)
-    default = windows._COLUMN_BLOCK
-    try:
-        windows._COLUMN_BLOCK = block  # columns are taken a block at a time: any block size, same answer
-        assert same(windows.column_nanmedians(mat), np.asarray(want, dtype=np.float64))
-    finally:
-        windows._COLUMN_BLOCK = default
-
-
-@settings(max_examples=200, deadline=None)
-@given(series, st.data())
-def test_slice_medians(x, data):
-    n = x.size
-    if n == 0:
-        return
-    k = data.draw(st.integers(0, 40))
-    lo = np.sort(np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k)), dtype=np.int64))
-    lengths = np.array(data.draw(st.lists(st.integers(1, 12), min_size=k, max_size=k)), dtype=np.int64)
-    hi = np.minimum(lo + lengths, n)
-    want = np.array([np.median(x[a:b]) for a, b in zip(lo, hi, strict=True)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        assert same(windows.slice_medians(x, lo, hi), want.reshape(-1))
-
-
-def test_slice_medians_many_rows_of_one_length():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=5000)
-    x[::97] = np.nan
-    lo = np.arange(0, 4900, 3)
-    hi = lo + 37
-    want = np.array([np.median(x[a:b]) for a, b in zip(lo, hi, strict=True)])
-    assert same(windows.slice_medians(x, lo, hi), want)
 
 
 def ref_trailing_noise(y: np.ndarray, window: int) -> np.ndarray:
