@@ -27,6 +27,7 @@ from traintriage.limits import (
     check_budget,
     current_budget,
 )
+from traintriage.sandbox import Sandbox
 from traintriage.sources import load_readers
 
 # ----------------------------------------------------------------------------------------------
@@ -111,10 +112,10 @@ def test_a_real_read_stops_at_its_budget_and_leaves_the_cache_usable(tmp_path: P
 
     # Reading 24 MB of events builds ~12 MB of arrays: refused before a byte is read under an 8 MB budget.
     with active(Budget("describe_run", CallLimits(timeout_s=None, memory_mb=8))), pytest.raises(BudgetExceeded) as err:
-        api.describe_run(run)
+        api.describe_run(run, sandbox=Sandbox.unrestricted())
     assert err.value.which == "memory" and "reading the next file needs about" in str(err.value)
     # A stopped read is not a bad file: not swallowed into a warning, and the next read is whole.
-    assert api.describe_run(run).series
+    assert api.describe_run(run, sandbox=Sandbox.unrestricted()).series
 
 
 # ----------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pytest
 from serverproc import stdio_client
 
 from traintriage import api
+from traintriage.sandbox import Sandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -78,7 +79,7 @@ def _write(
 def _check_prefix_api(run: Path, seen: dict[str, int]) -> None:
     """One read through the library: each series is steps 0..k-1 with the final values, never shorter than
     a previous read, no step twice; ``seen`` keeps the lengths of the previous read."""
-    data = api.load(run)
+    data = api.load(run, sandbox=Sandbox.unrestricted())
     assert not any("more than once" in w or "CRC" in w or "replaced" in w for w in data.warnings), data.warnings
     lengths = {}
     for tag in ("loss", "lr"):
@@ -156,7 +157,7 @@ async def test_reads_while_a_writer_appends_are_consistent_prefixes_and_changes_
         other_file = next(other_dir.iterdir())
         other = _records(other_file.read_bytes())
         os.replace(other_file, second)
-        data = api.load(run)
+        data = api.load(run, sandbox=Sandbox.unrestricted())
         assert any("replaced or shrank" in w for w in data.warnings)
         loss = data.series["loss"]
         np.testing.assert_array_equal(loss.steps, np.arange(STEPS))
@@ -170,7 +171,7 @@ async def test_reads_while_a_writer_appends_are_consistent_prefixes_and_changes_
         keep = records[: 1 + 2 * 400]  # the file-version record, then steps 0..399 (loss, lr)
         with open(first, "r+b") as f:
             f.truncate(sum(len(r) for r in keep))
-        data = api.load(first)  # the file alone (the replaced one repeats its steps)
+        data = api.load(first, sandbox=Sandbox.unrestricted())  # the file alone (the replaced one repeats its steps)
         assert any("replaced or shrank" in w for w in data.warnings)
         loss = data.series["loss"]
         np.testing.assert_array_equal(loss.steps, np.arange(400))
@@ -183,7 +184,7 @@ async def test_reads_while_a_writer_appends_are_consistent_prefixes_and_changes_
         with open(first, "r+b") as f:
             f.write(rewritten)
             f.truncate(len(rewritten))
-        data = api.load(first)
+        data = api.load(first, sandbox=Sandbox.unrestricted())
         assert any("replaced or shrank" in w for w in data.warnings)
         assert not any("CRC" in w for w in data.warnings), data.warnings
         loss = data.series["loss"]

@@ -12,6 +12,7 @@ from eventwriter import write_run
 from mcp import Client
 
 from traintriage.cli import loss_curve_critic_main, main
+from traintriage.sandbox import Sandbox
 from traintriage.server.app import build_server
 
 EVENTS = Path(__file__).parent / "fixtures" / "events"
@@ -61,7 +62,7 @@ def curriculum_loss_only(tmp_path):
     can tell the detector where the stage changed."""
     from traintriage.api import load
 
-    loss = load(CORPUS / "curriculum_regression").series["Loss/train"]
+    loss = load(CORPUS / "curriculum_regression", sandbox=Sandbox.unrestricted()).series["Loss/train"]
     run = tmp_path / "loss_only"
     run.mkdir()
     rows = "".join(f"{s},{v!r}\n" for s, v in zip(loss.steps.tolist(), loss.values.tolist(), strict=True))

@@ -12,6 +12,7 @@ import pytest
 
 from traintriage.detectors.loss import analyze_loss
 from traintriage.errors import InputError
+from traintriage.sandbox import Sandbox
 from traintriage.signals import RunData, Series, infer_roles
 
 
@@ -246,7 +247,8 @@ def test_stuck_loss_covers_the_plateau_it_explains():
     from traintriage.detectors.loss.robust import log_space
     from traintriage.detectors.loss.trend import detect_plateau
 
-    run = load(Path(__file__).resolve().parents[1] / "benchmarks" / "corpus" / "runs" / "stuck_lr_zero")
+    corpus = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus" / "runs"
+    run = load(corpus / "stuck_lr_zero", sandbox=Sandbox.unrestricted())
     loss = run.series[run.roles.train_loss]
     y, log = log_space(loss.values)
     alone = detect_plateau(loss.name, loss.steps, y, log=log)

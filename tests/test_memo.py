@@ -10,6 +10,7 @@ from eventwriter import decaying, write_run
 
 from traintriage import api
 from traintriage.memo import REPORTS
+from traintriage.sandbox import Sandbox
 
 
 @pytest.fixture(autouse=True)
@@ -29,29 +30,29 @@ def _run(tmp_path, n=300):
 
 def test_unchanged_run_is_answered_from_memory_with_an_independent_copy(tmp_path):
     _run(tmp_path)
-    first = api.analyze_loss(tmp_path / "run")
+    first = api.analyze_loss(tmp_path / "run", sandbox=Sandbox.unrestricted())
     assert (REPORTS.hits, REPORTS.misses) == (0, 1)
     first.warnings.append("caller's own note")  # a caller mangling its copy
-    second = api.analyze_loss(tmp_path / "run")
+    second = api.analyze_loss(tmp_path / "run", sandbox=Sandbox.unrestricted())
     assert (REPORTS.hits, REPORTS.misses) == (1, 1)
     assert "caller's own note" not in second.warnings
-    assert second == api.analyze_loss(tmp_path / "run")
+    assert second == api.analyze_loss(tmp_path / "run", sandbox=Sandbox.unrestricted())
 
 
 def test_options_and_analyses_are_remembered_apart(tmp_path):
     _run(tmp_path)
-    api.analyze_loss(tmp_path / "run")
-    api.analyze_loss(tmp_path / "run", diagnose=True)
-    api.analyze_gradnorm(tmp_path / "run")
-    api.correlate(tmp_path / "run")
+    api.analyze_loss(tmp_path / "run", sandbox=Sandbox.unrestricted())
+    api.analyze_loss(tmp_path / "run", diagnose=True, sandbox=Sandbox.unrestricted())
+    api.analyze_gradnorm(tmp_path / "run", sandbox=Sandbox.unrestricted())
+    api.correlate(tmp_path / "run", sandbox=Sandbox.unrestricted())
     assert (REPORTS.hits, REPORTS.misses) == (0, 4)
-    api.analyze_loss(tmp_path / "run", diagnose=True)
+    api.analyze_loss(tmp_path / "run", diagnose=True, sandbox=Sandbox.unrestricted())
     assert REPORTS.hits == 1
 
 
 def test_appended_events_are_analysed_afresh(tmp_path):
     path = _run(tmp_path, n=300)
-    before = api.analyze_loss(tmp_path / "run")
+    before = api.analyze_loss(tmp_path / "run", sandbox=Sandbox.unrestricted())
     assert _points(before, "loss/train") == 300
     # More records from the same writer: a second file's records after its file_version header.
     extra = write_run(tmp_path / "more", {"loss/train": [(s + 300, v) for s, v in decaying(50)]})
@@ -59,25 +60,25 @@ def test_appended_events_are_analysed_afresh(tmp_path):
     header_len = 16 + int.from_bytes(data[:8], "little")
     with open(path, "ab") as f:
         f.write(data[header_len:])
-    after = api.analyze_loss(tmp_path / "run")
+    after = api.analyze_loss(tmp_path / "run", sandbox=Sandbox.unrestricted())
     assert REPORTS.misses == 2
     assert _points(after, "loss/train") == 350
 
 
 def test_a_touched_file_is_analysed_afresh(tmp_path):
     path = _run(tmp_path)
-    api.correlate(tmp_path / "run")
+    api.correlate(tmp_path / "run", sandbox=Sandbox.unrestricted())
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    api.correlate(tmp_path / "run")
+    api.correlate(tmp_path / "run", sandbox=Sandbox.unrestricted())
     assert (REPORTS.hits, REPORTS.misses) == (0, 2)
 
 
 def test_a_new_file_beside_the_log_is_analysed_afresh(tmp_path):
     _run(tmp_path)
-    api.analyze_gradnorm(tmp_path / "run")
+    api.analyze_gradnorm(tmp_path / "run", sandbox=Sandbox.unrestricted())
     (tmp_path / "run" / "training_args.json").write_text('{"max_grad_norm": 1.0}')
-    api.analyze_gradnorm(tmp_path / "run")
+    api.analyze_gradnorm(tmp_path / "run", sandbox=Sandbox.unrestricted())
     assert (REPORTS.hits, REPORTS.misses) == (0, 2)
 
 

@@ -28,11 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    from ..api import correlate
+    from ..api import Sandbox, correlate
     from ..triage.text import render_triage
 
     report = correlate(
         args.run,
+        sandbox=Sandbox.unrestricted(),  # the user's own command: whatever they can read
         trial=args.trial,
         roles=args.role,
         checkpoint=args.checkpoint,
