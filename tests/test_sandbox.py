@@ -79,3 +79,23 @@ def test_a_sandbox_travels_to_workers() -> None:
     """Sweep trials run in worker processes and Ray tasks: the sandbox goes with each job."""
     for sandbox in (Sandbox(), Sandbox.of([FIXTURES]), Sandbox.unrestricted()):
         assert pickle.loads(pickle.dumps(sandbox)) == sandbox
+
+
+def test_correlate_confines_the_checkpoint_it_is_given(tmp_path: Path) -> None:
+    """correlate(checkpoint=DIR) resolved the directory inside the roots, then counted it with no roots: a
+    model.safetensors in it symlinked to outside them was read. It now goes through the same sandbox."""
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(CORPUS / "loss_spike_lr_bump", root / "run")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(FIXTURES / "checkpoints" / "tiny_lm.safetensors", outside / "model.safetensors")
+    (root / "model").mkdir()
+    (root / "model" / "model.safetensors").symlink_to(outside / "model.safetensors")
+
+    confined = api.correlate(str(root / "run"), checkpoint=str(root / "model"), sandbox=Sandbox.of([root]))
+    assert confined.analyses["parameters"].startswith("failed") and "parameters" not in confined.extras
+    assert not any("outside" in w and str(outside) in w for w in confined.warnings)  # names the roots only
+    mine = api.correlate(str(root / "run"), checkpoint=str(root / "model"), sandbox=Sandbox.unrestricted())
+    assert mine.analyses["parameters"] == "ok"  # the CLI's own files: read where the link points
