@@ -100,8 +100,11 @@ def top_root_cause(report: Any) -> str | None:
 
 
 def call_kwargs(fn: Any, label: dict[str, Any]) -> dict[str, Any]:
-    """The label's ``tool_kwargs`` (e.g. a stated memory capacity) that this function accepts."""
-    wanted = label.get("tool_kwargs") or {}
+    """The label's ``tool_kwargs`` (e.g. a stated memory capacity) that this function accepts, and the
+    sandbox the API requires: the corpus directory, as ``traintriage serve --root`` would confine it."""
+    from traintriage.sandbox import Sandbox
+
+    wanted = {"sandbox": Sandbox.of([RUNS]), **(label.get("tool_kwargs") or {})}
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):

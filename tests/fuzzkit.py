@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from traintriage.errors import TraintriageError
+from traintriage.sandbox import Sandbox
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -415,7 +416,7 @@ def _api(fn_name: str, **kwargs: Any) -> Callable[[Path], Any]:
     def call(path: Path) -> Any:
         from traintriage import api
 
-        return getattr(api, fn_name)(str(path), roots=_roots(path), **kwargs)
+        return getattr(api, fn_name)(str(path), sandbox=Sandbox.of(_roots(path)), **kwargs)
 
     call.__name__ = f"api.{fn_name}"
     return call
@@ -434,8 +435,8 @@ def _format_loader(module: str) -> Callable[[Path], Any]:
     def call(path: Path) -> Any:
         import importlib
 
-        mod = importlib.import_module(f"traintriage.sources.{module}")
-        return mod.load(path.parent, [path])
+        fmt = importlib.import_module(f"traintriage.sources.{module}").FORMAT
+        return fmt.read(path.parent, [path], Sandbox.of(_roots(path)))
 
     return call
 
@@ -455,7 +456,7 @@ def _safetensors(path: Path) -> Any:
 def _checkpoint_load(path: Path) -> Any:
     from traintriage.checkpoints.loader import load
 
-    return load(path)
+    return load(path, sandbox=Sandbox.unrestricted())
 
 
 def _loads(allowed: str, stream: bool) -> Callable[[Path], Any]:

@@ -18,6 +18,7 @@ import pytest
 from traintriage import api
 from traintriage.findings import CODES, Finding, FindingCode
 from traintriage.rules import ANCHOR_RANK, BY_CODE, RULES, reference_page
+from traintriage.sandbox import Sandbox
 from traintriage.signals import RunData, Series, infer_roles
 from traintriage.triage import attribution
 from traintriage.triage import correlate as correlate_run
@@ -27,6 +28,7 @@ DEMO = ROOT / "src/traintriage/examples/demo_run"
 SYNTHETIC = ROOT / "benchmarks/corpus/runs"
 FIXTURES = ROOT / "tests/fixtures"
 WILD = ROOT / "benchmarks/wild"
+OPEN = Sandbox.unrestricted()
 SECTIONS = ("## What it detects", "## Why it matters", "## Thresholds", "## How to validate")
 
 
@@ -87,6 +89,10 @@ def test_make_finding_refuses_a_code_without_a_rule():
 # --- each signal, on the run where it matters -------------------------------------------------------
 
 
+def _load(target) -> RunData:
+    return api.load(target, sandbox=OPEN)
+
+
 def _series_run(tags: dict[str, np.ndarray]) -> RunData:
     built = {name: Series.from_arrays(name, np.arange(len(v)), v) for name, v in tags.items()}
     return RunData(Path("/tmp/built"), "test", built, infer_roles(built, None))
@@ -127,46 +133,46 @@ def _level_shift() -> RunData:
 
 
 def _start_of(run: RunData, code: str) -> int:
-    report = correlate_run(run)
+    report = correlate_run(run, sandbox=OPEN)
     return next(i.step_start for i in report.issues if i.codes[0] == code)
 
 
 # signal -> (how to get the run, correlate options, the code of the issue it decides)
 SIGNAL_RUNS = {
-    "lr_jump": (lambda: api.load(DEMO), {}, "loss_spike"),
-    "grad_spike_alone": (lambda: api.load(DEMO), {}, "loss_spike"),
-    "lr_ramp": (lambda: api.load(SYNTHETIC / "divergence_lr_ramp"), {}, "divergence"),
-    "grad_growth": (lambda: api.load(SYNTHETIC / "nan_lr_too_high"), {}, "nan_inf"),
-    "swinging": (lambda: api.load(FIXTURES / "optuna_study/runs/trial_11"), {}, "oscillation"),
-    "no_optimizer_signal": (lambda: api.load(FIXTURES / "optuna_study/runs/trial_11"), {}, "divergence"),
-    "nan_first_in": (lambda: api.load(FIXTURES / "events/nan_inf"), {}, "nan_inf"),
-    "no_growth_before": (lambda: api.load(FIXTURES / "formats/textlogs/hf_stdout"), {}, "nan_inf"),
-    "one_component_dominates": (lambda: api.load(FIXTURES / "optuna_study/runs/trial_1"), {}, "nan_inf"),
-    "lr_constant": (lambda: api.load(FIXTURES / "optuna_study/runs/trial_1"), {}, "nan_inf"),
-    "lr_zero": (lambda: api.load(SYNTHETIC / "stuck_lr_zero"), {}, "stuck_loss"),
-    "tiny_peak_lr": (lambda: api.load(SYNTHETIC / "plateau_lr_too_low"), {}, "plateau"),
-    "plateau_at_chance": (lambda: api.load(SYNTHETIC / "plateau_shuffled_labels"), {}, "plateau"),
-    "plateau": (lambda: api.load(FIXTURES / "optuna_study/runs/trial_10"), {}, "plateau"),
-    "val_up_train_down": (lambda: api.load(DEMO), {}, "overfitting"),
-    "loss_near_zero": (lambda: api.load(SYNTHETIC / "zero_loss_label_leak"), {}, "zero_loss"),
-    "stage_change_at_regression": (lambda: api.load(SYNTHETIC / "curriculum_regression"), {}, "curriculum_regression"),
+    "lr_jump": (lambda: _load(DEMO), {}, "loss_spike"),
+    "grad_spike_alone": (lambda: _load(DEMO), {}, "loss_spike"),
+    "lr_ramp": (lambda: _load(SYNTHETIC / "divergence_lr_ramp"), {}, "divergence"),
+    "grad_growth": (lambda: _load(SYNTHETIC / "nan_lr_too_high"), {}, "nan_inf"),
+    "swinging": (lambda: _load(FIXTURES / "optuna_study/runs/trial_11"), {}, "oscillation"),
+    "no_optimizer_signal": (lambda: _load(FIXTURES / "optuna_study/runs/trial_11"), {}, "divergence"),
+    "nan_first_in": (lambda: _load(FIXTURES / "events/nan_inf"), {}, "nan_inf"),
+    "no_growth_before": (lambda: _load(FIXTURES / "formats/textlogs/hf_stdout"), {}, "nan_inf"),
+    "one_component_dominates": (lambda: _load(FIXTURES / "optuna_study/runs/trial_1"), {}, "nan_inf"),
+    "lr_constant": (lambda: _load(FIXTURES / "optuna_study/runs/trial_1"), {}, "nan_inf"),
+    "lr_zero": (lambda: _load(SYNTHETIC / "stuck_lr_zero"), {}, "stuck_loss"),
+    "tiny_peak_lr": (lambda: _load(SYNTHETIC / "plateau_lr_too_low"), {}, "plateau"),
+    "plateau_at_chance": (lambda: _load(SYNTHETIC / "plateau_shuffled_labels"), {}, "plateau"),
+    "plateau": (lambda: _load(FIXTURES / "optuna_study/runs/trial_10"), {}, "plateau"),
+    "val_up_train_down": (lambda: _load(DEMO), {}, "overfitting"),
+    "loss_near_zero": (lambda: _load(SYNTHETIC / "zero_loss_label_leak"), {}, "zero_loss"),
+    "stage_change_at_regression": (lambda: _load(SYNTHETIC / "curriculum_regression"), {}, "curriculum_regression"),
     "regression_at_transition": (_level_shift, {"transitions": [500]}, "curriculum_regression"),
     "stage_change": (
-        lambda: _with_stage_at(api.load(FIXTURES / "optuna_study/runs/trial_10"),
+        lambda: _with_stage_at(_load(FIXTURES / "optuna_study/runs/trial_10"),
                                lambda run: _start_of(run, "plateau")),
         {},
         "plateau",
     ),
-    "clipping_rescales_most_updates": (lambda: api.load(FIXTURES / "formats/hf_trainer"), {}, "heavy_clipping"),
-    "front_far_below_back": (lambda: api.load(SYNTHETIC / "vanishing_sigmoid_stack"), {}, "vanishing_gradients"),
-    "gradient_below_floor": (lambda: api.load(SYNTHETIC / "dead_branch_detached"), {}, "dead_component"),
-    "share_far_from_siblings": (lambda: api.load(DEMO), {}, "gradient_imbalance"),
+    "clipping_rescales_most_updates": (lambda: _load(FIXTURES / "formats/hf_trainer"), {}, "heavy_clipping"),
+    "front_far_below_back": (lambda: _load(SYNTHETIC / "vanishing_sigmoid_stack"), {}, "vanishing_gradients"),
+    "gradient_below_floor": (lambda: _load(SYNTHETIC / "dead_branch_detached"), {}, "dead_component"),
+    "share_far_from_siblings": (lambda: _load(DEMO), {}, "gradient_imbalance"),
     "huge_from_start": (_front_heavy_stack, {}, "exploding_gradients"),
     "grew_during_training": (_runaway_growth, {}, "exploding_gradients"),
-    "memory_grows": (lambda: api.load(SYNTHETIC / "memory_leak_graph"), {}, "memory_leak"),
-    "near_capacity": (lambda: api.load(SYNTHETIC / "memory_pressure_autobatch"), {}, "memory_pressure"),
+    "memory_grows": (lambda: _load(SYNTHETIC / "memory_leak_graph"), {}, "memory_leak"),
+    "near_capacity": (lambda: _load(SYNTHETIC / "memory_pressure_autobatch"), {}, "memory_pressure"),
     "parameters_concentrated": (
-        lambda: api.load(DEMO),
+        lambda: _load(DEMO),
         {"checkpoint": FIXTURES / "checkpoints/embedding_heavy_lm.safetensors"},
         "architecture_imbalance",
     ),
@@ -196,7 +202,7 @@ def _deciding_signals(run: RunData, options: dict, code: str, monkeypatch) -> tu
     monkeypatch.setattr(attribution, "attribute", spy)
     options = dict(options)
     checkpoint = options.pop("checkpoint", None)
-    correlate_run(run, checkpoint=checkpoint, roots=None if checkpoint is None else [ROOT], **options)
+    correlate_run(run, checkpoint=checkpoint, sandbox=Sandbox.of([ROOT]), **options)
     assert code in decided, f"no {code} issue; issues named by {sorted(decided)}"
     return decided[code]
 
@@ -219,7 +225,7 @@ def test_signal_decides_the_cause_on_a_wild_run(signal, monkeypatch):
     case = next(c for c in load_cases() if c.id == case_id)
     if case.target_path() is None:
         pytest.skip(f"wild case {case_id} is not pulled (benchmarks/wild/pull.py)")
-    _, fired = _deciding_signals(api.load(case.target_path()), {}, code, monkeypatch)
+    _, fired = _deciding_signals(_load(case.target_path()), {}, code, monkeypatch)
     assert signal in fired
 
 
@@ -242,7 +248,7 @@ def test_equal_confidence_goes_to_the_cause_the_rule_lists_first(monkeypatch):
     """zero_loss_label_leak with a curriculum stage change added where its first zero-loss issue starts: the
     stage change and the near-zero loss both weigh 0.6; the zero_loss rule lists the stage change first (a
     logged stage change is the more specific story), and it wins."""
-    run = _with_stage_at(api.load(SYNTHETIC / "zero_loss_label_leak"), lambda run: _start_of(run, "zero_loss"))
+    run = _with_stage_at(_load(SYNTHETIC / "zero_loss_label_leak"), lambda run: _start_of(run, "zero_loss"))
     weighed: list = []
 
     def spy(issue, ctx, all_findings):
@@ -252,7 +258,7 @@ def test_equal_confidence_goes_to_the_cause_the_rule_lists_first(monkeypatch):
 
     spy.__wrapped__ = attribution.attribute
     monkeypatch.setattr(attribution, "attribute", spy)
-    report = correlate_run(run)
+    report = correlate_run(run, sandbox=OPEN)
     assert [(w.cause.category, w.root_cause.confidence) for w in weighed] == [("curriculum", 0.6), ("data", 0.6)]
     first = next(i for i in report.issues if i.codes[0] == "zero_loss")
     assert first.root_cause.category == "curriculum"
@@ -265,8 +271,8 @@ def test_an_issue_no_signal_explains_is_unknown_with_a_low_confidence():
     n = 400
     norm = np.exp(rng.normal(0, 0.1, n))
     norm[200:203] *= 500
-    report = correlate_run(_series_run({"loss": np.linspace(2, 1, n) * np.exp(rng.normal(0, 0.01, n)),
-                                        "grad_norm": norm}))
+    run = _series_run({"loss": np.linspace(2, 1, n) * np.exp(rng.normal(0, 0.01, n)), "grad_norm": norm})
+    report = correlate_run(run, sandbox=OPEN)
     [issue] = report.issues
     assert issue.codes == ["gradient_spike"]
     assert issue.root_cause.category == "unknown"

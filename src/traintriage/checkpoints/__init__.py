@@ -7,16 +7,16 @@ confirms tied weights by content. ``torch`` is never imported.
 
 Public API::
 
-    count_parameters(path, *, depth=2, scan_values=True, max_scan_bytes=8 GiB) -> ParamReport
+    count_parameters(path, *, sandbox, depth=2, scan_values=True, max_scan_bytes=8 GiB) -> ParamReport
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import TargetNotFoundError
 from ..findings import sort_findings
+from ..sandbox import Sandbox
 from .report import CheckpointInfo, NonFinite, ParamReport, ValueScan
 
 # The readers and the analysis (numpy) are imported by count_parameters() itself: the MCP server
@@ -43,7 +43,7 @@ def count_parameters(
     depth: int = 2,
     scan_values: bool = True,
     max_scan_bytes: int | None = DEFAULT_MAX_SCAN_BYTES,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
 ) -> ParamReport:
     """Count and locate the parameters of a checkpoint (file or model directory).
 
@@ -51,15 +51,15 @@ def count_parameters(
     find NaN/Inf, all-zero tensors and value-identical (tied) copies; at most ``max_scan_bytes``
     are read (None: no limit), tensors past it are listed as skipped. Raises
     ``TargetNotFoundError``, ``InputError`` or ``UnsafeArtifactError`` (a pickle naming a global
-    outside the tensor-rebuild allowlist; nothing in it runs). ``roots`` (the MCP server's) confines
-    the target and every shard to those directories; a relative path is looked up under each root.
+    outside the tensor-rebuild allowlist; nothing in it runs). ``sandbox`` (the MCP server's roots)
+    confines the target and every shard; a relative path is looked up under each root.
     """
     from . import analysis
     from .imbalance import block_outliers, dominant_tensor, embedding_imbalance, nonfinite_finding
-    from .loader import _within_roots, load
+    from .loader import load, within
     from .scan import scan_tensors
 
-    loaded = load(_within_roots(_expand(path), roots), roots=roots)
+    loaded = load(within(_expand(path), sandbox), sandbox=sandbox)
     warnings = list(loaded.warnings)
     tensors = loaded.tensors
 

@@ -9,13 +9,12 @@ safetensors; ``*.index.json`` -> shards; ``config.json`` -> analytic count.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, TargetNotFoundError, UnsafeArtifactError
-from ..sources.resolve import check_inside_roots
+from ..sandbox import Sandbox
 from ..untrusted import json_error, json_loads, short_repr, short_text
 from .hf_config import load_config, tensors_from_config
 from .optimizer import optimizer_stats
@@ -47,8 +46,10 @@ class Loaded:
     optimizer: OptimizerStats | None = None
 
 
-def resolve_target(path: Path) -> Path:
-    """A directory becomes its checkpoint file (HF layout first), else the file itself."""
+def checkpoint_file(path: Path) -> Path:
+    """The checkpoint file a path names: a directory becomes its checkpoint file (HF layout first), a file
+    is itself. (Not a second ``resolve_target``: which path the user meant, and whether it may be read,
+    is settled by :func:`traintriage.sources.resolve.resolve_target` before this is asked.)"""
     if not _exists(path):
         raise TargetNotFoundError(f"{path} does not exist.", hint="Give a checkpoint file or a model directory.")
     if not path.is_dir():
@@ -77,21 +78,23 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def _within_roots(path: Path, roots: Sequence[Path] | None) -> Path:
-    """``path`` resolved and confined to ``roots`` (None: no limit, as on the command line)."""
-    if roots is None:
+def within(path: Path, sandbox: Sandbox) -> Path:
+    """``path`` resolved and confined to ``sandbox``; a relative path is looked up under each root. An
+    unrestricted sandbox (the command line) takes the path as given, so reports show what the user typed."""
+    if sandbox.everywhere:
         return path
+    sandbox.require_roots()
     if not path.is_absolute():
-        path = next((Path(r) / path for r in roots if _exists(Path(r) / path)), Path(roots[0]) / path)
-    return check_inside_roots(path, roots)
+        path = next((r / path for r in sandbox.roots if _exists(r / path)), sandbox.roots[0] / path)
+    return sandbox.check(path)
 
 
-def load(path: Path, *, roots: Sequence[Path] | None = None) -> Loaded:
-    target = resolve_target(path)
+def load(path: Path, *, sandbox: Sandbox) -> Loaded:
+    target = checkpoint_file(path)
     if target != path:  # a file chosen in a directory may be a symlink to outside the roots
-        target = check_inside_roots(target, roots) if roots is not None else target
+        target = within(target, sandbox)
     if target.name.endswith(".index.json"):
-        return _load_sharded(target, roots)
+        return _load_sharded(target, sandbox)
     if target.suffix == ".json":
         cfg = load_config(target)
         tensors, note = tensors_from_config(cfg)
@@ -144,7 +147,7 @@ def _from_pickled(path: Path, ck: Any) -> Loaded:
                   prefixes_stripped=u.prefixes_stripped, other_keys=u.other_keys, optimizer=opt)
 
 
-def _load_sharded(index: Path, roots: Sequence[Path] | None) -> Loaded:
+def _load_sharded(index: Path, sandbox: Sandbox) -> Loaded:
     if index.stat().st_size > MAX_INDEX_BYTES:
         raise InputError(f"{index.name} is over {MAX_INDEX_BYTES:,} bytes: not a shard index.", hint=_INDEX_HINT)
     try:
@@ -167,7 +170,7 @@ def _load_sharded(index: Path, roots: Sequence[Path] | None) -> Loaded:
         if Path(name).name != name or name in ("", ".", "..") or "\0" in name or len(name) > 255:
             warnings.append(f"shard {short_repr(name)} is not a plain file name next to the index; skipped.")
             continue
-        shard = _within_roots(index.parent / name, roots)
+        shard = within(index.parent / name, sandbox)
         if not shard.is_file():
             missing = per_shard[name]
             warnings.append(f"shard {name} is missing: {missing} tensors not counted.")

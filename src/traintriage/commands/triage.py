@@ -34,11 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    from ..api import correlate
+    from ..api import Sandbox, correlate
     from ..triage.text import render_triage
 
     report = correlate(
         args.run,
+        sandbox=Sandbox.unrestricted(),  # the user's own command: whatever they can read
         trial=args.trial,
         roles=args.role,
         checkpoint=args.checkpoint,
@@ -54,11 +55,12 @@ def run(args: argparse.Namespace) -> Outcome:
 
 
 def _histograms(args: argparse.Namespace) -> dict:
+    from ..sandbox import Sandbox
     from ..sources import plan_run
     from ..sources.histograms import histogram_summary
     from ..sources.tensorboard import is_event_file
 
-    plan = plan_run(args.run, trial=args.trial)
+    plan = plan_run(args.run, sandbox=Sandbox.unrestricted(), trial=args.trial)
     return histogram_summary([f for f in plan.files if is_event_file(f)])
 
 

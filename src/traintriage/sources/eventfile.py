@@ -44,7 +44,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import InputError
-from ..limits import checkpoint
+from ..limits import check_budget
 from ..parallel import PARALLEL_MIN_POINTS, map_each
 from .crc32c import NATIVE_MISSING, crc32c, crc32c_rows, mask, mask_array, masked_crc32c, native_available
 from .eventproto import Layout, Malformed, decode_values, parse_layout, varint_columns
@@ -747,7 +747,7 @@ def scan_event_file(
                     break
                 need = max(need, 16 + length - len(rest))
             buf_off += pos
-            checkpoint(planned_bytes=need // 2)  # a server call stopped or over budget ends here, between windows
+            check_budget(planned_bytes=need // 2)  # a server call stopped or over budget ends here, between windows
             buf = _next_window(f, rest, min(need, size - buf_off - len(rest)))
     finally:
         f.close()

@@ -9,7 +9,9 @@ A format module ends with one ``FORMAT = SourceFormat(...)`` that says:
   explicitly is sniffed by every format whatever its name (a notes file ``run.md`` holding a PyTorch
   table, a bare MLflow metric file ``train_loss``, ``20220101.log.json``); in a directory only the
   formats that claimed it MAYBE sniff it;
-- ``load(run_dir, files)``: the reader, returning ``(series, warnings)``.
+- ``load(run_dir, files)``: the reader, returning ``(series, warnings)``; a reader that also opens files
+  beside ``files`` (``looks_beside=True``: the HF reader's ``training_args.json``) is called
+  ``load(run_dir, files, sandbox)`` and opens only what the :class:`~traintriage.sandbox.Sandbox` contains.
 
 Adding a format is one module with those three things and one line in :data:`MODULES`; resolution,
 listing and the analyses need no change, since they only see the inventory and roles. The modules are
@@ -26,6 +28,7 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..sandbox import Sandbox
     from ..signals import Series
 
 NO, MAYBE, CERTAIN = 0, 1, 2
@@ -48,7 +51,8 @@ MODULES = (
 """Format modules under ``traintriage.sources``, in order of preference when a run holds several formats
 (and the order in which a file's content is sniffed)."""
 
-Loader = Callable[[Path, list[Path]], tuple[dict[str, "Series"], list[str]]]
+Loader = Callable[..., tuple[dict[str, "Series"], list[str]]]
+"""``load(run_dir, files)``, or ``load(run_dir, files, sandbox)`` for a format that looks beside its files."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,11 @@ class SourceFormat:
     sniff: Callable[[Head], bool] | None
     load: Loader
     part_of: str | None = None  # another format that reads these files itself when both are present
+    looks_beside: bool = False  # its reader opens files other than those it is given: it gets the sandbox
+
+    def read(self, run_dir: Path, files: list[Path], sandbox: Sandbox) -> tuple[dict[str, Series], list[str]]:
+        """Read ``files`` of a run; a reader that looks beside them is confined to ``sandbox``."""
+        return self.load(run_dir, files, sandbox) if self.looks_beside else self.load(run_dir, files)
 
 
 @functools.cache

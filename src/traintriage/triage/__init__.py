@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import TraintriageError
 from ..findings import SEVERITY_RANK, Evidence, Finding, sort_findings
+from ..sandbox import Sandbox
 from ..signals import RunData
 from .models import RootCause, TriageIssue, TriageReport
 
@@ -33,12 +34,12 @@ def correlate(
     capacity: int | str | None = None,
     clip_threshold: float | None = None,
     transitions: Sequence[int] | None = None,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
 ) -> TriageReport:
     """Triage ``run``; ``checkpoint`` and ``memory`` (a trace or snapshot) add their analyses."""
     from ..detectors.gradnorm import analyze_gradnorm
     from ..detectors.loss import analyze_loss
-    from ..limits import checkpoint as stop_if_over_budget
+    from ..limits import check_budget as stop_if_over_budget
     from .attribution import attribute
     from .context import RunContext
     from .issues import group_findings
@@ -70,7 +71,7 @@ def correlate(
     if run.roles.memory:
         from ..memory import profile_memory
 
-        mem = profile_memory(run, capacity_bytes=capacity)
+        mem = profile_memory(run, capacity_bytes=capacity, sandbox=sandbox)
         findings += mem.findings
         analyses["memory"] = "ok (logged series)"
         _extend_unique(warnings, mem.warnings)
@@ -78,7 +79,7 @@ def correlate(
         from ..memory import profile_memory
 
         try:
-            mem = profile_memory(str(memory), capacity_bytes=capacity, roots=roots)
+            mem = profile_memory(str(memory), capacity_bytes=capacity, sandbox=sandbox)
             findings += mem.findings
             analyses["memory_artifact"] = f"ok ({mem.kind})"
             extras["memory"] = {"target": mem.target, "kind": mem.kind, "stats": mem.stats}
@@ -89,7 +90,7 @@ def correlate(
         from ..checkpoints import count_parameters
 
         try:
-            params = count_parameters(_inside(checkpoint, roots))
+            params = count_parameters(_inside(checkpoint, sandbox), sandbox=sandbox)
             findings += params.findings
             analyses["parameters"] = "ok"
             extras["parameters"] = {"total": getattr(params, "total_parameters", None)}
@@ -145,10 +146,10 @@ def correlate(
     )
 
 
-def _inside(path: str | Path, roots: Sequence[Path] | None) -> Path:
+def _inside(path: str | Path, sandbox: Sandbox) -> Path:
     from ..sources.resolve import resolve_target
 
-    return resolve_target(str(path), roots=roots).path
+    return resolve_target(str(path), sandbox=sandbox).path
 
 
 def _evidence(findings: list[Finding]) -> list[Evidence]:

@@ -25,7 +25,8 @@ from ...rules.oscillation.thresholds import (
     VAL_MIN_POINTS,
     VAL_SWING,
 )
-from .robust import kendall_tau, lag1_autocorr, rolling_median
+from ..robust_stats import rolling_median
+from .robust import kendall_tau, lag1_autocorr
 
 
 def detect_oscillation(name: str, steps: np.ndarray, y: np.ndarray, *, log: bool = True) -> list[Finding]:

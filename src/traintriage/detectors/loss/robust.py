@@ -2,7 +2,8 @@
 
 Losses span orders of magnitude during a run and their minibatch noise grows with their level, so
 every comparison is made in log space (a ratio) against a *local* robust baseline (rolling median)
-and a *local* robust noise scale (MAD of first differences). Medians and MADs ignore the very
+and a *local* robust noise scale (MAD of first differences); the shared pieces (``rolling_median``,
+``robust_sigma``, ``MAD_TO_SIGMA``) live in :mod:`..robust_stats`. Medians and MADs ignore the very
 outliers (spikes) we are looking for; first differences ignore the trend a falling loss always has.
 """
 
@@ -13,9 +14,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..windows import clipped_rolling_median, trailing_mad
+from ..robust_stats import MAD_TO_SIGMA, robust_sigma
+from ..windows import trailing_mad
 
-MAD_TO_SIGMA = 1.4826  # MAD of a normal sample times this is its standard deviation
 SMOOTH_NOISE = 0.05
 """A series whose point-to-point noise (:func:`diff_noise`, log space) is below 5 % is smooth: an epoch average or
 an evaluation over a whole set, with none of a per-step minibatch loss's heavy tails."""
@@ -33,15 +34,6 @@ def log_space(values: np.ndarray) -> tuple[np.ndarray, bool]:
     return values.copy(), False
 
 
-def robust_sigma(x: np.ndarray) -> float:
-    """Robust standard deviation of a sample: 1.4826 x median absolute deviation (0.0 when empty)."""
-    x = np.asarray(x, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return 0.0
-    return float(MAD_TO_SIGMA * np.median(np.abs(x - np.median(x))))
-
-
 def diff_noise(y: np.ndarray) -> float:
     """Point-to-point noise of ``y``: robust sigma of first differences over sqrt(2).
 
@@ -52,16 +44,6 @@ def diff_noise(y: np.ndarray) -> float:
     if y.size < 3:
         return 0.0
     return robust_sigma(np.diff(y)) / np.sqrt(2.0)
-
-
-def rolling_median(y: np.ndarray, window: int, *, trailing: bool = False) -> np.ndarray:
-    """Median of a window around (or, with ``trailing``, strictly before) each point, NaN ignored.
-
-    Windows are clipped at the ends (a trailing median at index 0 is NaN), so the result has the
-    length of ``y``. Computed in O(n log window) by :mod:`..windows`.
-    """
-    window = max(1, int(window))
-    return clipped_rolling_median(y, window, window if trailing else window // 2)
 
 
 def trailing_noise(y: np.ndarray, window: int, at: np.ndarray | None = None) -> np.ndarray:

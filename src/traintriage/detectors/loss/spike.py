@@ -26,12 +26,12 @@ from ...rules.loss_spike.thresholds import (
     PERSIST_RATIO,
     RECOVER_BAND,
     SMOOTH_MIN_RATIO,
+    SPIKE_EVENT_MAX_GAP,
     Z_THRESHOLD,
 )
-from .robust import SMOOTH_NOISE, diff_noise, rolling_median, trailing_noise
+from ..robust_stats import group_spike_points, rolling_median
+from .robust import SMOOTH_NOISE, diff_noise, trailing_noise
 from .schedule import Schedule
-
-MAX_GAP = 2  # flagged points at most this many indices apart form one event
 
 
 def ratio_floor(run_sigma: float) -> float:
@@ -53,11 +53,12 @@ def detect_loss_spikes(
     Threshold per point: ``y - trailing median > max(floor, Z_THRESHOLD x local sigma)``, the floor
     :func:`ratio_floor` of the run's noise (3x for a per-step minibatch loss, 1.3x for a smooth one),
     where the local sigma is the robust point-to-point noise of the trailing window (floored at a
-    quarter of the run's noise, so one quiet window cannot make a small bump a spike). Adjacent
-    flagged points (gap <= ``MAX_GAP``) form one event; an event longer than ``MAX_EVENT_FRACTION`` of
-    the run is a level shift, not a spike. Recovery: the first point after the event whose rolling
-    median is back within ``RECOVER_BAND`` (or 3 sigma) of the pre-spike baseline. When the series is not
-    positive (no log space) the ratio floor becomes 0.5 run-ranges of the local noise-free scale.
+    quarter of the run's noise, so one quiet window cannot make a small bump a spike). Flagged points
+    at most ``SPIKE_EVENT_MAX_GAP`` points apart form one event (the rule ``gradient_spike``
+    shares); an event longer than ``MAX_EVENT_FRACTION`` of the run is a level shift, not a spike.
+    Recovery: the first point after the event whose rolling median is back within ``RECOVER_BAND`` (or
+    3 sigma) of the pre-spike baseline. When the series is not positive (no log space) the ratio floor
+    becomes 0.5 run-ranges of the local noise-free scale.
     """
     n = y.size
     if n < MIN_POINTS:
@@ -78,12 +79,7 @@ def detect_loss_spikes(
     flagged = above_floor[excess[above_floor] > limit[above_floor]]
     if flagged.size == 0:
         return []
-    events: list[list[int]] = [[int(flagged[0])]]
-    for k in flagged[1:]:
-        if k - events[-1][-1] <= MAX_GAP + 1:
-            events[-1].append(int(k))
-        else:
-            events.append([int(k)])
+    events = group_spike_points(flagged, SPIKE_EVENT_MAX_GAP)
     findings = []
     max_len = max(3, int(MAX_EVENT_FRACTION * n))
     scale = float(np.median(y[: max(3, min(10, n // 20))]))

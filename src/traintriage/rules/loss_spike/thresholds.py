@@ -1,11 +1,16 @@
 """Thresholds of ``loss_spike`` (stated in ``reference.md``, checked by ``tests/test_rule_thresholds.py``).
 
 Used by :mod:`traintriage.detectors.loss.spike`. A point is a spike when it exceeds its trailing median (in
-log space) by BOTH a large absolute ratio and many local robust sigmas. Still in the detector's own module:
-``MAX_GAP`` (the gap rule it shares with the gradient-spike detector) and ``robust.SMOOTH_NOISE``.
+log space) by BOTH a large absolute ratio and many local robust sigmas. Still in its own module:
+``robust.SMOOTH_NOISE`` (what makes a series smooth, shared by several loss detectors).
 """
 
 import math
+
+SPIKE_EVENT_MAX_GAP = 2
+"""Flagged points with at most this many unflagged points between them (indices at most 3 apart) are one event:
+a spike that dips under the limit for a point or two mid-way is still one excursion. The gradient-spike detector
+groups with the same rule, so a loss spike and the gradient spike under it cover the same steps."""
 
 MIN_POINTS = 20
 """Fewer finite points give no stable trailing median to measure a jump against."""

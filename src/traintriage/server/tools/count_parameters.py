@@ -31,4 +31,4 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     def count_parameters(checkpoint: CheckpointArg, depth: DepthArg = 2, scan_values: ScanArg = True) -> ParamReport:
         from ...checkpoints import count_parameters as count
 
-        return count(checkpoint, depth=depth, scan_values=scan_values, roots=ctx.roots)
+        return count(checkpoint, depth=depth, scan_values=scan_values, sandbox=ctx.sandbox)
