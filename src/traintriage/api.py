@@ -126,6 +126,14 @@ def profile_memory(
     return run_profile(target, capacity_bytes=capacity, roots=roots, trial=trial, roles=roles)
 
 
+def profile_step(target: str | Path, *, roots: Sequence[Path] | None = None):
+    """How the profiled steps of a torch.profiler trace spend their time: the share spent waiting for data and
+    ``input_bound`` findings (see :mod:`traintriage.timing`)."""
+    from .timing import profile_step as run_profile
+
+    return run_profile(target, roots=roots)
+
+
 def count_parameters(
     checkpoint: str | Path, *, roots: Sequence[Path] | None = None, depth: int = 2, scan_values: bool = True
 ):

@@ -25,6 +25,7 @@ MODULES: list[str] = [
     "triage",
     "gradnorm",
     "memory",
+    "profile",
     "params",
     "sweep",
 ]
