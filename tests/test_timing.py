@@ -54,6 +54,17 @@ def test_blocking_pause_is_a_stall_with_its_length_and_the_typical_step():
     assert "20 s" in finding.title
 
 
+def test_a_log_without_event_files_leaves_the_restart_open():
+    """The same blocking pause read from a format whose files do not name their writer's start (a JSONL log)."""
+    run = api.load(TIMING / "stall_blocking")
+    anonymous = RunData(run.path, "jsonl", run.series, run.roles, [run.path / "metrics.jsonl"])
+    (finding,) = [f for f in analyze_time(anonymous).findings if f.code == "stall"]
+    assert finding.details["restart"] is None and "cannot tell" in finding.message
+    report = correlate(anonymous)
+    issue = next(i for i in report.issues if i.codes == ["stall"])
+    assert issue.root_cause.category == "unknown"  # neither a restart nor a blocked loop is claimed
+
+
 def test_restart_is_a_stall_with_a_restart_not_an_error():
     report = correlate(api.load(TIMING / "restart"))
     (finding,) = _time_findings(report)

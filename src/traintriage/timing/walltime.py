@@ -183,17 +183,23 @@ def _evaluation_at(run: RunData, pauses: list[Pause]) -> bool:
     return False
 
 
-def _restarted(run: RunData, pause: Pause, clock: StepClock) -> bool:
+def _restarted(run: RunData, pause: Pause, clock: StepClock) -> bool | None:
+    """Whether a new writer process began in the gap: True or False where the files tell (TensorBoard event
+    files are named by their writer's start), None where they cannot (a JSONL or CSV log appended to)."""
+    starts = process_starts(run.files)
+    if not starts:
+        return None
     begin = float(clock.wall_start[pause.index])
-    return any(begin < t <= begin + pause.seconds + 1 for t in process_starts(run.files))
+    return any(begin < t <= begin + pause.seconds + 1 for t in starts)
 
 
-def _stall_finding(run: RunData, clock: StepClock, pause: Pause, typical: float, restart: bool) -> Finding:
+def _stall_finding(run: RunData, clock: StepClock, pause: Pause, typical: float, restart: bool | None) -> Finding:
     run_seconds = clock.seconds
     share = pause.seconds / run_seconds if run_seconds > 0 else 1.0
     severity = "warning" if share >= LONG_STALL_SHARE else "info"
-    what = ("the job restarted (a new event file begins in the gap)" if restart
-            else "the process was alive but no step finished")
+    what = {True: "the job restarted (a new event file begins in the gap)",
+            False: "the same writer process went on after it (no new event file): the loop was blocked",
+            None: "whether the job restarted, the logs cannot tell"}[restart]
     kind = "restart" if restart else "stall"
     title = f"{kind}: {_duration(pause.seconds)} between steps {pause.start} and {pause.end}"
     message = (
@@ -201,7 +207,7 @@ def _stall_finding(run: RunData, clock: StepClock, pause: Pause, typical: float,
         f"step takes {typical:.3g} s typically: {what}. It cost {share:.0%} of the run's wall time."
     )
     return make_finding(
-        "stall", severity, title, message, confidence=0.9 if restart else 0.8, series=clock.series,
+        "stall", severity, title, message, confidence=0.9 if restart is not None else 0.7, series=clock.series,
         step_start=pause.start, step_end=pause.end,
         evidence=[Evidence(metric=f"wall_time({clock.series})", step=pause.end, value=round(pause.seconds, 3),
                            expected=f"~{typical * (pause.end - pause.start):.3g} s ({typical:.3g} s/step, "
@@ -231,14 +237,16 @@ def _binned(start: np.ndarray, per_step: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _best_split(x: np.ndarray, min_len: int) -> int | None:
-    """Where a two-level step function fits ``x`` best (least absolute deviation from each side's median)."""
-    best, where = np.inf, None
-    for k in range(min_len, x.size - min_len + 1):
-        left, right = x[:k], x[k:]
-        cost = np.abs(left - np.median(left)).sum() + np.abs(right - np.median(right)).sum()
-        if cost < best:
-            best, where = cost, k
-    return where
+    """Where a two-level step function fits ``x`` best (least squares, from cumulative sums: linear in the bins;
+    the bins are medians already, so one wild interval does not pull a level)."""
+    n = x.size
+    if n < 2 * min_len:
+        return None
+    k = np.arange(min_len, n - min_len + 1)
+    c1, c2 = np.cumsum(x), np.cumsum(x * x)
+    left = c2[k - 1] - c1[k - 1] ** 2 / k
+    right = (c2[-1] - c2[k - 1]) - (c1[-1] - c1[k - 1]) ** 2 / (n - k)
+    return int(k[np.argmin(left + right)])
 
 
 def detect_slow_steps(run: RunData, start: np.ndarray, per_step: np.ndarray, source: str) -> list[Finding]:

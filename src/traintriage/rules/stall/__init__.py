@@ -15,7 +15,7 @@ def _restart(s) -> str | None:
 
 
 def _blocked(s) -> str | None:
-    if s.anchor.details.get("restart"):
+    if s.anchor.details.get("restart") is not False:  # a restart, or a log that cannot tell (no event files)
         return None
     return f"{fmt(s.anchor.details.get('gap_seconds'))} s without a step, same process"
 
@@ -42,8 +42,8 @@ BLOCKED = Cause(
         Signal(
             "same_process_blocked",
             0.5,
-            "A gap with no new writer means the same process stopped stepping; what blocked it (I/O, a save, a "
-            "peer) the logs do not say, so the category is sure and the detail is not.",
+            "A gap with no new event file means the same process stopped stepping; what blocked it (I/O, a save, "
+            "a peer) the logs do not say, so the category is sure and the detail is not.",
             _blocked,
         ),
     ),
