@@ -125,6 +125,9 @@ def test_throughput_and_logged_step_time_from_structured_and_text_logs():
     timing = analyze_time(nanogpt).timing
     assert timing.source == "elapsed time logged as timing/train_time_ms"  # a clock before a running average
     assert 0.05 < timing.seconds_per_step < 0.2  # modded-nanogpt's step_avg is ~98 ms in this log
+    llmc = analyze_time(api.load(ROOT / "tests/fixtures/formats/textlogs/llmc_stdout")).timing
+    assert llmc.source == "logged step time timing/ms" and 0.3 < llmc.seconds_per_step < 0.45  # "373.97 ms"
+    assert "tokens/s (timing/tok_per_s)" in llmc.summary and "," in llmc.summary  # "1,396,197 tokens/s"
     wlm = analyze_time(api.load(ROOT / "tests/fixtures/formats/textlogs/pytorch_wlm")).timing
     assert wlm.source == "logged step time timing/ms/batch" and 0.03 < wlm.seconds_per_step < 0.06
 

@@ -208,6 +208,13 @@ _TIMING_KEY_WORDS = frozenset({"time", "dt", "ms", "step_avg", "avg", "throughpu
                                "samples_per_second", "tokens_per_second", "tok", "toks", "sec"})
 
 
+def _spaced_unit(text: str) -> str:
+    """A unit printed after a blank (``2950.00 ms``, ``177725 tok/s``): the first word of the text after a number
+    when it is a time or throughput unit, else ""."""
+    word = text.strip().split(" ", 1)[0].rstrip(",;|")
+    return word if word.lower() in _TIME_UNITS or word.lower() in _THROUGHPUT_UNITS else ""
+
+
 def timing_name(key: str, unit: str) -> str | None:
     """``timing/<key>_<unit>`` for a number that times the step or counts its throughput, else None (an
     ``eta``, a timestamp, a counter)."""
@@ -244,7 +251,7 @@ class TemplateLearner:
         self.signatures: dict[str, str] = {}  # a line's raw constant text -> its template's signature
         self.last_template: _Template | None = None
 
-    def _learn(self, literal: list[str], matches: list[re.Match]) -> _Template:
+    def _learn(self, literal: list[str], matches: list[re.Match], tail: str = "") -> _Template:
         slots = []
         for i, match in enumerate(matches):
             key = _key_of(literal[i])
@@ -263,8 +270,9 @@ class TemplateLearner:
             index = next((i for i, s in enumerate(slots) if s.kind == kind), None)
             setattr(template, attr, index)
         if template.names and (template.counter is not None or template.progress is not None):
-            template.timings = {i: name for i, s in enumerate(slots) if s.kind == ""
-                                and (name := timing_name(s.key, matches[i].group("unit") or "")) is not None}
+            after = [*literal[1:], tail]  # the text after each number: "2950.00 ms |", "177725 tok/s"
+            template.timings = {i: name for i, s in enumerate(slots) if s.kind == "" and (name := timing_name(
+                s.key, matches[i].group("unit") or _spaced_unit(after[i]))) is not None}
         template.kept = [i for i in range(len(slots)) if i in template.names or i in template.timings or i in
                          (template.counter, template.epoch, template.progress)]
         template.values = {i: array("d") for i in template.kept}
@@ -300,7 +308,7 @@ class TemplateLearner:
             return False
         template = self.templates.get(signature)
         if template is None:
-            template = self._learn(literal, matches)
+            template = self._learn(literal, matches, masked[pos:])
             if not template.names and template.counter is None and template.epoch is None:
                 self.ignored_templates.add(signature)
                 return False

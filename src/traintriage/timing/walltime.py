@@ -37,7 +37,7 @@ from ..rules.stall.thresholds import (
     STALL_INTERVAL_FACTOR,
     STALL_MIN_SECONDS,
 )
-from ..signals import EARLIER_RUN_PREFIX, RunData, Series, name_words
+from ..signals import EARLIER_RUN_PREFIX, RunData, Series, loss_flavour, name_words
 from ..sources.templates import TIMING_PREFIX
 from .clock import StepClock, clock_series, process_starts, step_clock
 from .report import RecurringPause, StepTiming, Throughput
@@ -107,7 +107,8 @@ def throughput_series(run: RunData) -> list[Throughput]:
         unit = {"tok": "tokens", "img": "images", "seq": "sequences", "it": "iterations", "step": "steps"}.get(
             what, what + "s") + "/s" if match.group("what") else "per s"
         out.append(Throughput(series=name, value=float(np.median(values)), unit=unit))
-    return out
+    # training throughput first: an evaluation's samples/s (HF's eval_*_samples_per_second) is another loop's
+    return sorted(out, key=lambda t: loss_flavour(t.series) == "val")
 
 
 # --- stalls ---------------------------------------------------------------------------------------
@@ -388,11 +389,16 @@ def _from_clock(
     return TimeAnalysis(timing, findings)
 
 
+def _count(value: float) -> str:
+    """A rate as a person reads it: ``3,900`` or ``1,396,197``, ``9.71`` below a thousand."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def _timing(source: str, typical: float | None, throughput: list[Throughput]) -> StepTiming:
     parts = []
     if typical is not None and typical > 0:
         parts.append(f"{typical:.3g} s/step" if typical >= 0.01 else f"{typical * 1e3:.3g} ms/step")
-    parts += [f"{t.value:,.4g} {t.unit} ({t.series})" for t in throughput[:3]]
+    parts += [f"{_count(t.value)} {t.unit} ({t.series})" for t in throughput[:3]]
     summary = ", ".join(parts) if parts else "no wall times or step-time series logged: time per step unknown"
     return StepTiming(
         source=source,
