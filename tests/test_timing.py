@@ -123,7 +123,7 @@ def test_throughput_and_logged_step_time_from_structured_and_text_logs():
     assert set(nanogpt.timings) == {"timing/step_avg_ms", "timing/train_time_ms"}
     assert set(nanogpt.series) == {"train_loss", "val_loss"}
     timing = analyze_time(nanogpt).timing
-    assert timing.source == "elapsed time logged as timing/train_time_ms"  # a clock before a running average
+    assert timing.source == "clock logged as timing/train_time_ms"  # a clock before a running average
     assert 0.05 < timing.seconds_per_step < 0.2  # modded-nanogpt's step_avg is ~98 ms in this log
     llmc = analyze_time(api.load(ROOT / "tests/fixtures/formats/textlogs/llmc_stdout")).timing
     assert llmc.source == "logged step time timing/ms" and 0.3 < llmc.seconds_per_step < 0.45  # "373.97 ms"
@@ -138,6 +138,17 @@ def test_a_run_without_wall_times_says_so():
     run = RunData(Path("/tmp/built"), "test", built, infer_roles(built))
     timing = analyze_time(run).timing
     assert timing.source == "none" and timing.seconds_per_step is None and "unknown" in timing.summary
+
+
+def test_a_logged_unix_timestamp_is_a_clock_not_a_duration():
+    steps = np.arange(200)
+    stamps = 1.7e9 + 0.5 * steps + np.where(steps >= 120, 60.0, 0.0)  # a 60 s stall before step 120
+    built = {"loss": Series.from_arrays("loss", steps, np.linspace(2, 1, 200)),
+             "time": Series.from_arrays("time", steps, stamps)}
+    run = RunData(Path("/tmp/built"), "jsonl", built, infer_roles(built))
+    analysis = analyze_time(run)
+    assert analysis.timing.source == "clock logged as time" and analysis.timing.seconds_per_step == 0.5
+    assert [(f.code, f.step_start, f.details["restart"]) for f in analysis.findings] == [("stall", 119, None)]
 
 
 def test_slowdown_that_costs_seconds_is_noise():

@@ -333,27 +333,33 @@ def analyze_time(run: RunData) -> TimeAnalysis:
         elapsed = Series(logged.name, logged.steps, logged.values, logged.values * _unit(logged.name))
         clock = step_clock(elapsed)
         if len(clock) > WARMUP_INTERVALS + MIN_INTERVALS // 2:
-            return _from_clock(run, clock, throughput, f"elapsed time logged as {logged.name}")
+            return _from_clock(run, clock, throughput, f"clock logged as {logged.name}")
     if logged is not None:
         finite = np.isfinite(logged.values) & (logged.values > 0)
         per_step = logged.values[finite] * _unit(logged.name)
         steps = logged.steps[finite]
         judged = per_step[WARMUP_INTERVALS:]
         typical = float(np.median(judged)) if judged.size else None
+        if typical is None or typical >= UNIX_TIME:  # not a duration (a timestamp that went backwards)
+            return TimeAnalysis(_timing("none", None, throughput), [])
         timing = _timing(f"logged step time {logged.name}", typical, throughput)
         findings = detect_slow_steps(run, steps[WARMUP_INTERVALS:], judged, logged.name)
         return TimeAnalysis(timing, findings)
     return TimeAnalysis(_timing("none", None, throughput), [])
 
 
+UNIX_TIME = 1e8
+"""A "time" above this many seconds (1973) is a timestamp, not a duration: a clock whatever its start."""
+
+
 def _is_elapsed(values: np.ndarray) -> bool:
-    """A logged "time" that only grows (ultralytics' ``results.csv`` ``time``: seconds since the start) is a
-    clock, not a duration per step: almost every difference is positive and it ends far above where it began."""
+    """A logged "time" that only grows is a clock, not a duration per step: seconds since the start
+    (ultralytics' ``results.csv`` ``time``: it ends far above where it began) or a Unix timestamp."""
     v = values[np.isfinite(values)]
     if v.size < MIN_INTERVALS:
         return False
-    d = np.diff(v)
-    return bool((d >= 0).mean() >= 0.95 and v[-1] > 3 * max(v[0], 0) and v[-1] > 0)
+    growing = (np.diff(v) >= 0).mean() >= 0.95
+    return bool(growing and v[-1] > 0 and (v[0] >= UNIX_TIME or v[-1] > 3 * max(v[0], 0)))
 
 
 def _from_clock(
