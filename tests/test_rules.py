@@ -133,6 +133,14 @@ def _without(run: RunData, name: str) -> RunData:
     return RunData(run.path, run.source, series, run.roles, run.files)
 
 
+def _with_flat_data_time(run: RunData) -> RunData:
+    """``run`` with its data-loading time held at its level before the slowdown (built: no logged run has a
+    slowdown whose data time stayed flat)."""
+    data = run.series["time/data"]
+    flat = Series(data.name, data.steps, np.full(len(data), float(np.median(data.values[:100]))), data.wall_times)
+    return RunData(run.path, run.source, {**run.series, data.name: flat}, run.roles, run.files)
+
+
 def _start_of(run: RunData, code: str) -> int:
     report = correlate_run(run)
     return next(i.step_start for i in report.issues if i.codes[0] == code)
@@ -174,6 +182,7 @@ SIGNAL_RUNS = {
     "near_capacity": (lambda: api.load(SYNTHETIC / "memory_pressure_autobatch"), {}, "memory_pressure"),
     "data_time_rises": (lambda: api.load(TIMING / "slow_pipeline"), {}, "slow_steps"),
     "slowdown_unexplained": (lambda: _without(api.load(TIMING / "slow_pipeline"), "time/data"), {}, "slow_steps"),
+    "data_time_flat": (lambda: _with_flat_data_time(api.load(TIMING / "slow_pipeline")), {}, "slow_steps"),
     "same_process_blocked": (lambda: api.load(TIMING / "stall_blocking"), {}, "stall"),
     "job_restarted": (lambda: api.load(TIMING / "restart"), {}, "stall"),
     "data_wait_measured": (

@@ -19,7 +19,7 @@ def _data_time_rises(s) -> str | None:
 
 
 def _unexplained(s) -> str | None:
-    return None if s.anchor.details.get("data_time_explains") else "time per step rose with no logged cause"
+    return None if s.anchor.details.get("data_time") else "time per step rose with no data-loading time logged"
 
 
 INPUT_PIPELINE = Cause(
@@ -45,6 +45,32 @@ INPUT_PIPELINE = Cause(
             "Without a data time or a memory signal, the pipeline is the commonest cause of a lasting slowdown "
             "in practice, but only a guess: weak.",
             _unexplained,
+        ),
+    ),
+)
+
+
+def _data_time_flat(s) -> str | None:
+    data = s.anchor.details.get("data_time")
+    if data and not s.anchor.details.get("data_time_explains"):
+        return f"{data['series']} stayed near {fmt(data['before'])} s while the step slowed"
+    return None
+
+
+NOT_THE_INPUT = Cause(
+    "unknown",
+    lambda s, fired: (
+        f"The logged data-loading time did not grow with the step time at step {s.start}: the input pipeline is "
+        "not the cause. The compute or the host slowed (other jobs on the machine, thermal throttling, swapping, "
+        "more work per step: longer sequences, a larger batch, a new evaluation hook)."
+    ),
+    (
+        Signal(
+            "data_time_flat",
+            0.6,
+            "A data time that stays flat while the step slows rules the input pipeline out by measurement; what "
+            "slowed instead the logs do not show, so the category stays open.",
+            _data_time_flat,
         ),
     ),
 )
@@ -107,7 +133,7 @@ RULE = Rule(
     default_severity="warning",
     anchor_rank=200,
     detectors=("traintriage.timing.walltime:analyze_time",),
-    causes=(INPUT_PIPELINE, ALLOCATOR),
+    causes=(INPUT_PIPELINE, ALLOCATOR, NOT_THE_INPUT),
     plan=_plan,
     diagnosis=Diagnosis(
         causes=(
