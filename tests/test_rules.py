@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "src/traintriage/examples/demo_run"
 SYNTHETIC = ROOT / "benchmarks/corpus/runs"
 FIXTURES = ROOT / "tests/fixtures"
+TIMING = FIXTURES / "timing"
 WILD = ROOT / "benchmarks/wild"
 OPEN = Sandbox.unrestricted()
 SECTIONS = ("## What it detects", "## Why it matters", "## Thresholds", "## How to validate")
@@ -132,6 +133,20 @@ def _level_shift() -> RunData:
     return _series_run({"loss": level * np.exp(rng.normal(0, 0.02, n))})
 
 
+def _without(run: RunData, name: str) -> RunData:
+    """``run`` with one series left out (nothing else changed)."""
+    series = {n: s for n, s in run.series.items() if n != name}
+    return RunData(run.path, run.source, series, run.roles, run.files)
+
+
+def _with_flat_data_time(run: RunData) -> RunData:
+    """``run`` with its data-loading time held at its level before the slowdown (built: no logged run has a
+    slowdown whose data time stayed flat)."""
+    data = run.series["time/data"]
+    flat = Series(data.name, data.steps, np.full(len(data), float(np.median(data.values[:100]))), data.wall_times)
+    return RunData(run.path, run.source, {**run.series, data.name: flat}, run.roles, run.files)
+
+
 def _start_of(run: RunData, code: str) -> int:
     report = correlate_run(run, sandbox=OPEN)
     return next(i.step_start for i in report.issues if i.codes[0] == code)
@@ -171,6 +186,16 @@ SIGNAL_RUNS = {
     "grew_during_training": (_runaway_growth, {}, "exploding_gradients"),
     "memory_grows": (lambda: _load(SYNTHETIC / "memory_leak_graph"), {}, "memory_leak"),
     "near_capacity": (lambda: _load(SYNTHETIC / "memory_pressure_autobatch"), {}, "memory_pressure"),
+    "data_time_rises": (lambda: _load(TIMING / "slow_pipeline"), {}, "slow_steps"),
+    "slowdown_unexplained": (lambda: _without(_load(TIMING / "slow_pipeline"), "time/data"), {}, "slow_steps"),
+    "data_time_flat": (lambda: _with_flat_data_time(_load(TIMING / "slow_pipeline")), {}, "slow_steps"),
+    "same_process_blocked": (lambda: _load(TIMING / "stall_blocking"), {}, "stall"),
+    "job_restarted": (lambda: _load(TIMING / "restart"), {}, "stall"),
+    "data_wait_measured": (
+        lambda: _load(TIMING / "slow_pipeline"),
+        {"memory": TIMING / "input_bound.pt.trace.json.gz"},
+        "input_bound",
+    ),
     "parameters_concentrated": (
         lambda: _load(DEMO),
         {"checkpoint": FIXTURES / "checkpoints/embedding_heavy_lm.safetensors"},
@@ -183,6 +208,8 @@ WILD_SIGNAL_RUNS = {
 }
 # Signals no logged run has shown deciding a cause yet, and why.
 NOT_YET_SEEN = {
+    "memory_grows_with_it": "a slowdown and a memory leak in one run: the leak fixtures are too short to slow "
+    "their steps for 30 s, and no wild log with wall times shows both",
     "routine_clipping": "weighed with a divergence or oscillation while another issue clips most steps; it has "
     "never been the deciding signal on a corpus run (it adds 0.25 to an optimizer cause that already has one)",
 }

@@ -29,7 +29,12 @@ TARGETS = {  # a real artifact each public function reads
     "profile_memory": FIXTURES / "memory" / "leak.pt.trace.json.gz",
     "count_parameters": FIXTURES / "checkpoints" / "tiny_lm.safetensors",
     "sweep": FIXTURES / "optuna_study" / "runs",
+    "profile_step": FIXTURES / "timing" / "input_bound.pt.trace.json.gz",
 }
+
+
+def test_every_public_function_is_checked() -> None:
+    assert set(TARGETS) == set(api.__all__) - {"Sandbox"}
 
 
 def test_an_empty_sandbox_contains_nothing() -> None:

@@ -46,6 +46,7 @@ LOGGABLE_CODES = (
     "nan_inf", "divergence", "loss_spike", "plateau", "stuck_loss", "oscillation", "overfitting",
     "zero_loss", "exploding_gradients", "vanishing_gradients", "dead_component", "gradient_imbalance",
     "heavy_clipping", "gradient_spike", "curriculum_regression", "memory_leak", "memory_pressure",
+    "slow_steps", "stall",
 )
 
 # Tag conventions seen in the wild. ``{}`` is the component name.

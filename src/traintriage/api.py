@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # return types only: describe's models are built when describ
 
 __all__ = [
     "Sandbox", "analyze_gradnorm", "analyze_loss", "correlate", "count_parameters", "describe_run", "load",
-    "profile_memory", "sweep",
+    "profile_memory", "profile_step", "sweep",
 ]
 
 RolesArg = Mapping[str, str] | Sequence[str] | None
@@ -141,6 +141,14 @@ def profile_memory(
     from .memory import profile_memory as run_profile
 
     return run_profile(target, capacity_bytes=capacity, sandbox=sandbox, trial=trial, roles=roles)
+
+
+def profile_step(target: str | Path, *, sandbox: Sandbox):
+    """How the profiled steps of a torch.profiler trace spend their time: the share spent waiting for data and
+    ``input_bound`` findings (see :mod:`traintriage.timing`)."""
+    from .timing import profile_step as run_profile
+
+    return run_profile(target, sandbox=sandbox)
 
 
 def count_parameters(

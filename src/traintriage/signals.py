@@ -416,6 +416,9 @@ class RunData:
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     resolution: str = ""
+    timings: dict[str, Series] = field(default_factory=dict)
+    """A text log's timing fields (``timing/ms``, ``timing/step_avg_ms``): kept apart from ``series`` (no role,
+    never a metric, a ``nan`` in them no NaN loss) for the time analysis (:mod:`traintriage.timing`)."""
 
     def get(self, name: str | None) -> Series | None:
         return None if name is None else self.series.get(name)

@@ -27,6 +27,7 @@ MODULES: list[str] = [
     "triage",
     "gradnorm",
     "memory",
+    "profile",
     "params",
     "sweep",
 ]

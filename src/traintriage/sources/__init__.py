@@ -124,6 +124,7 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
     if plan.others:
         warnings.append(f"also found {', '.join(plan.others)} logs here; read {fmt.name} (pass a file to choose).")
     warnings.extend(plan.notes)
+    series, timings = split_timings(series)
     if not series:
         raise InputError(
             f"{run_path} has {fmt.name} files but no scalar series in them.",
@@ -141,7 +142,19 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
         files=files,
         warnings=warnings,
         resolution=plan.how,
+        timings=timings,
     )
+
+
+def split_timings(series: dict) -> tuple[dict, dict]:
+    """The series a text log's timing fields became (``timing/<name>``, also under an earlier run's or a later
+    file's prefix) apart from the others: they play no role and are no metric, only the time analysis reads them."""
+    from .templates import TIMING_PREFIX
+
+    timed = {name for name in series if name.startswith(TIMING_PREFIX) or "/" + TIMING_PREFIX in name}
+    if not timed:
+        return series, {}
+    return ({n: s for n, s in series.items() if n not in timed}, {n: s for n, s in series.items() if n in timed})
 
 
 def load_run(

@@ -105,6 +105,7 @@ class _Slot:
 class _Template:
     slots: list[_Slot]
     names: dict[int, str]  # slot index -> series name, for the metric slots
+    timings: dict[int, str] = field(default_factory=dict)  # slot index -> timing/<name>, on counted lines
     counter: int | None = None  # global counter slot
     epoch: int | None = None
     progress: int | None = None
@@ -198,6 +199,34 @@ def _classify(key: str, has_total: bool, first_slot: bool, unit: str = "") -> st
     return ""
 
 
+TIMING_PREFIX = "timing/"
+"""Timing numbers of a counted step line (``373.97 ms``, ``step_avg:45ms``, ``data_time: 0.01``, ``177725 tok/s``)
+are kept as ``timing/<name>_<unit>`` series: never metrics (a ``nan`` timing is no NaN loss), read by the time
+analysis (:mod:`traintriage.timing`) for time per step and throughput."""
+_THROUGHPUT_UNITS = frozenset({"tok/s", "it/s", "s/it", "img/s", "ex/s", "seq/s", "sa/s"})
+_TIMING_KEY_WORDS = frozenset({"time", "dt", "ms", "step_avg", "avg", "throughput", "speed", "fps", "tps", "mfu",
+                               "samples_per_second", "tokens_per_second", "tok", "toks", "sec"})
+
+
+def _spaced_unit(text: str) -> str:
+    """A unit printed after a blank (``2950.00 ms``, ``177725 tok/s``): the first word of the text after a number
+    when it is a time or throughput unit, else ""."""
+    word = text.strip().split(" ", 1)[0].rstrip(",;|")
+    return word if word.lower() in _TIME_UNITS or word.lower() in _THROUGHPUT_UNITS else ""
+
+
+def timing_name(key: str, unit: str) -> str | None:
+    """``timing/<key>_<unit>`` for a number that times the step or counts its throughput, else None (an
+    ``eta``, a timestamp, a counter)."""
+    words = set(re.split(r"[_/.\-]", key.lower())) - {""}
+    if "eta" in words or "mfu" in words:
+        return None
+    if unit.lower() in _TIME_UNITS or unit.lower() in _THROUGHPUT_UNITS or words & _TIMING_KEY_WORDS:
+        name = "_".join(filter(None, [key, unit.lower().replace("/", "_per_")]))
+        return TIMING_PREFIX + (name or "time")
+    return None
+
+
 def _phase_name(phase: str | None, key: str) -> str:
     """``key`` with the template's phase in front when it is not training and the key does not say it
     (``Test set: Average loss`` -> ``test_average_loss``); a learning rate is the same in every phase."""
@@ -222,7 +251,7 @@ class TemplateLearner:
         self.signatures: dict[str, str] = {}  # a line's raw constant text -> its template's signature
         self.last_template: _Template | None = None
 
-    def _learn(self, literal: list[str], matches: list[re.Match]) -> _Template:
+    def _learn(self, literal: list[str], matches: list[re.Match], tail: str = "") -> _Template:
         slots = []
         for i, match in enumerate(matches):
             key = _key_of(literal[i])
@@ -240,7 +269,11 @@ class TemplateLearner:
         for kind, attr in (("global", "counter"), ("epoch", "epoch"), ("progress", "progress")):
             index = next((i for i, s in enumerate(slots) if s.kind == kind), None)
             setattr(template, attr, index)
-        template.kept = [i for i in range(len(slots)) if i in template.names or i in
+        if template.names and (template.counter is not None or template.progress is not None):
+            after = [*literal[1:], tail]  # the text after each number: "2950.00 ms |", "177725 tok/s"
+            template.timings = {i: name for i, s in enumerate(slots) if s.kind == "" and (name := timing_name(
+                s.key, matches[i].group("unit") or _spaced_unit(after[i]))) is not None}
+        template.kept = [i for i in range(len(slots)) if i in template.names or i in template.timings or i in
                          (template.counter, template.epoch, template.progress)]
         template.values = {i: array("d") for i in template.kept}
         template.totals = {i: array("q") for i in template.kept if matches[i].group("total") is not None}
@@ -275,7 +308,7 @@ class TemplateLearner:
             return False
         template = self.templates.get(signature)
         if template is None:
-            template = self._learn(literal, matches)
+            template = self._learn(literal, matches, masked[pos:])
             if not template.names and template.counter is None and template.epoch is None:
                 self.ignored_templates.add(signature)
                 return False
@@ -358,12 +391,12 @@ class TemplateLearner:
                     continue  # a config echo ("lr = 0.001"), not a log
                 steps = [float(k) for k in range(1, template.lines + 1)]
                 uncounted.extend(template.names.values())
-            columns = {i: template.column(i) for i in template.names}
+            columns = {i: template.column(i) for i in (*template.names, *template.timings)}
             ratios = {i: template.totals[i].tolist() for i in template.names if template.slots[i].ratio}
             for k, (order, step) in enumerate(zip(template.orders.tolist(), steps, strict=True)):
                 if step is None or not math.isfinite(step):
                     continue
-                for i, name in template.names.items():
+                for i, name in itertools.chain(template.names.items(), template.timings.items()):
                     name = renamed.get((id(template), name), name)
                     value = columns[i][k]
                     if i in ratios and ratios[i][k]:

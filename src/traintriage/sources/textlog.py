@@ -61,7 +61,7 @@ from ..untrusted import (
 from .collect import Columns, LineProblems, earlier_run_prefix, looks_like_metric, merge_files
 from .filecache import cached
 from .formats import NO, Head, SourceFormat, suffix_claim
-from .templates import TemplateLearner
+from .templates import TemplateLearner, timing_name
 
 REGEX_ENV = "TRAINTRIAGE_LOG_REGEX"
 SUFFIXES = (".log", ".out", ".txt")
@@ -137,8 +137,12 @@ class _Reader:
         if not self.step_fits(step, line_no):
             return False
         added = False
+        timings = []
         for name, raw in pairs:
             if not looks_like_metric(name):
+                timing = timing_name(name, "")
+                if timing is not None and (value := as_float(raw)) is not None:
+                    timings.append((timing, value))
                 continue
             value = as_float(raw)  # None for 10**400 from a dict line, which float() cannot take
             if value is None:
@@ -148,6 +152,8 @@ class _Reader:
             added = True
         if added:
             self.used.add(pattern)
+            for timing, value in timings:  # kept beside the metrics of a step line, never as metrics
+                (self.cols if cols is None else cols).add(timing, step, value)
         return added
 
     def line(self, line_no: int, line: str) -> None:

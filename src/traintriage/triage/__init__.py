@@ -1,9 +1,10 @@
 """``correlate``: turn a run into the report a senior ML engineer would write.
 
-Runs the analyses on one read of the run (loss, gradients, memory when logged; a checkpoint and a
-memory artifact when given), groups their findings into issues by step (:mod:`.issues`), attributes
-each issue to its most likely root cause from the evidence around it (:mod:`.attribution`), and writes
-an ordered remediation plan and a validation plan with values taken from the run (:mod:`.plans`).
+Runs the analyses on one read of the run (loss, gradients, time per step from the wall clock, memory
+when logged; a checkpoint and a memory artifact when given), groups their findings into issues by step
+(:mod:`.issues`), attributes each issue to its most likely root cause from the evidence around it
+(:mod:`.attribution`), and writes an ordered remediation plan and a validation plan with values taken
+from the run (:mod:`.plans`).
 An analysis that cannot run (no gradient series, say) is skipped with a reason in ``analyses`` and
 ``warnings``; only a run with no usable loss at all is an error.
 """
@@ -36,7 +37,8 @@ def correlate(
     transitions: Sequence[int] | None = None,
     sandbox: Sandbox,
 ) -> TriageReport:
-    """Triage ``run``; ``checkpoint`` and ``memory`` (a trace or snapshot) add their analyses."""
+    """Triage ``run``; ``checkpoint`` and ``memory`` (a trace or snapshot) add their analyses (a profiler trace
+    is also timed: ``input_bound``)."""
     from ..detectors.gradnorm import analyze_gradnorm
     from ..detectors.loss import analyze_loss
     from ..limits import check_budget as stop_if_over_budget
@@ -68,6 +70,14 @@ def correlate(
         warnings.append(f"gradient checks skipped: {err.message}")
     stop_if_over_budget()
 
+    from ..timing.walltime import analyze_time
+
+    time_analysis = analyze_time(run)
+    findings += time_analysis.findings
+    analyses["time"] = f"ok ({time_analysis.timing.source})" if time_analysis.timing.source != "none" else (
+        "skipped: no wall times or step-time series logged")
+    stop_if_over_budget()
+
     if run.roles.memory:
         from ..memory import profile_memory
 
@@ -86,6 +96,7 @@ def correlate(
         except TraintriageError as err:
             analyses["memory_artifact"] = f"failed: {err.message}"
             warnings.append(f"memory target not analysed: {err}")
+        findings += _step_profile(memory, sandbox, analyses, extras, warnings)
     if checkpoint is not None:
         from ..checkpoints import count_parameters
 
@@ -143,7 +154,31 @@ def correlate(
         findings=findings,
         analyses=analyses,
         extras=extras,
+        timing=time_analysis.timing,
     )
+
+
+def _step_profile(
+    trace: str | Path, sandbox: Sandbox, analyses: dict, extras: dict, warnings: list[str]
+) -> list[Finding]:
+    """A profiler trace given as the memory target is timed too: the share of its steps spent waiting for data
+    (``input_bound``). A trace whose steps cannot be split (or a snapshot) says why in ``analyses`` only."""
+    from ..memory import artifact_kind
+    from ..timing import profile_step
+
+    try:
+        path = _inside(trace, sandbox)
+        if artifact_kind(path) != "trace" and not path.is_dir():
+            return []
+        profile = profile_step(path, sandbox=sandbox)
+    except TraintriageError as err:
+        analyses["step_profile"] = f"skipped: {err.message}"
+        return []
+    analyses["step_profile"] = "ok (trace)"
+    extras["step_profile"] = {"target": profile.target, "steps": profile.steps, "data_share": profile.data_share,
+                              "step_ms_median": profile.step_ms_median}
+    _extend_unique(warnings, profile.warnings)
+    return profile.findings
 
 
 def _inside(path: str | Path, sandbox: Sandbox) -> Path:
