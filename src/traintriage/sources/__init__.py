@@ -122,7 +122,9 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
     run_path, fmt, files = plan.path, plan.fmt, plan.files
     # Loaders name series relative to a directory: a single file is read as a run of its own folder.
     with reading_within(plan.roots):
-        series, warnings = fmt.load(run_path.parent if run_path.is_file() else run_path, files)
+        loaded = fmt.load(run_path.parent if run_path.is_file() else run_path, files)
+    series, warnings = loaded[0], loaded[1]
+    messages = list(loaded[2]) if len(loaded) > 2 else []
     if plan.others:
         warnings.append(f"also found {', '.join(plan.others)} logs here; read {fmt.name} (pass a file to choose).")
     warnings.extend(plan.notes)
@@ -143,6 +145,7 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
         files=files,
         warnings=warnings,
         resolution=plan.how,
+        messages=messages,
     )
 
 

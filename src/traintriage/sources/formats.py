@@ -9,7 +9,8 @@ A format module ends with one ``FORMAT = SourceFormat(...)`` that says:
   explicitly is sniffed by every format whatever its name (a notes file ``run.md`` holding a PyTorch
   table, a bare MLflow metric file ``train_loss``, ``20220101.log.json``); in a directory only the
   formats that claimed it MAYBE sniff it;
-- ``load(run_dir, files)``: the reader, returning ``(series, warnings)``.
+- ``load(run_dir, files)``: the reader, returning ``(series, warnings)``; a reader of text that also reads
+  the messages the log printed (:mod:`.messages`) returns ``(series, warnings, messages)``.
 
 Adding a format is one module with those three things and one line in :data:`MODULES`; resolution,
 listing and the analyses need no change, since they only see the inventory and roles. The modules are
@@ -23,10 +24,6 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ..signals import Series
 
 NO, MAYBE, CERTAIN = 0, 1, 2
 """What a file's name says about a format (see :class:`SourceFormat`)."""
@@ -48,7 +45,8 @@ MODULES = (
 """Format modules under ``traintriage.sources``, in order of preference when a run holds several formats
 (and the order in which a file's content is sniffed)."""
 
-Loader = Callable[[Path, list[Path]], tuple[dict[str, "Series"], list[str]]]
+Loader = Callable[[Path, list[Path]], tuple]
+"""``(series, warnings)``, or ``(series, warnings, messages)`` (see the module docstring)."""
 
 
 @dataclass(frozen=True)

@@ -228,7 +228,7 @@ class TemplateLearner:
             key = _key_of(literal[i])
             unit = match.group("unit") or ""
             kind = _classify(key, match.group("total") is not None, first_slot=i == 0, unit=unit)
-            if i == 0 and not key and not literal[0].strip() and _INTEGER.match(match.group("num")):
+            if i == 0 and not key and not unit and not literal[0].strip() and _INTEGER.match(match.group("num")):
                 kind = "global"  # "250 val 3.31": a line that starts with its step (build-nanogpt's log.txt)
             if key in _BARE_PHASE_LOSSES and not unit:
                 kind = "metric"  # "val 3.31", "train 3.25": a phase's loss, printed under the phase's name
@@ -309,6 +309,10 @@ class TemplateLearner:
             elif template.progress is not None:
                 self.context_step = float(nums[template.progress])
         return True
+
+    def step_now(self) -> float | None:
+        """The step most recently printed (or counted) by any template, else the last header's; None before any."""
+        return self._context_step()
 
     def _context_step(self) -> float | None:
         if self.last_global is not None:
