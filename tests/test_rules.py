@@ -170,6 +170,12 @@ SIGNAL_RUNS = {
         {"checkpoint": FIXTURES / "checkpoints/embedding_heavy_lm.safetensors"},
         "architecture_imbalance",
     ),
+    # messages and the fp16 loss scale: real runs (tests/fixtures/messages, generate.py) and a real public log
+    "numerical_message": (lambda: api.load(FIXTURES / "messages/var_nan/train.log"), {}, "nan_inf"),
+    "loss_scale_fell": (lambda: api.load(FIXTURES / "messages/gradscaler_overflow/tb"), {}, "nan_inf"),
+    "oom_message": (lambda: api.load(FIXTURES / "formats/textlogs/nanogpt_karpathy/train.log"), {}, "log_message"),
+    "data_message": (lambda: api.load(FIXTURES / "messages/worker_killed/train.log"), {}, "log_message"),
+    "distributed_message": (lambda: api.load(FIXTURES / "messages/nccl_watchdog/train.log"), {}, "log_message"),
 }
 # Signals only a wild log shows (the corpus's files are pulled, not committed: skipped when absent).
 WILD_SIGNAL_RUNS = {
