@@ -54,7 +54,7 @@ ABBREV = {  # column headers of the confusion table: short and unique
     "exploding_gradients": "explod", "vanishing_gradients": "vanish", "dead_component": "dead",
     "gradient_imbalance": "imbal", "heavy_clipping": "clip", "gradient_spike": "gspike",
     "curriculum_regression": "curric", "memory_leak": "mleak", "memory_pressure": "mpress",
-    "architecture_imbalance": "arch",
+    "architecture_imbalance": "arch", "mixed_precision_overflow": "fp16ov", "log_message": "logmsg",
 }
 
 
