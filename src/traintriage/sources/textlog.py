@@ -169,7 +169,6 @@ class _Reader:
         text = line.strip()
         if not text:
             return
-        said = self.messages.line(line_no, line.rstrip(), self.current_step())
         if self.user is not None and self._user(line_no, text):
             return
         if "{'" in text and text.endswith("}") and self._hf_dict(line_no, text):
@@ -187,11 +186,14 @@ class _Reader:
             return
         if " - " in text and self._keras(line_no, text):
             return
+        step = self.current_step()  # the nearest step before this line, for a message on it
         if "[" in text and self._tqdm(line_no, text):
+            self.messages.line(line_no, line.rstrip(), step)  # NCCL's watchdog printed right after a progress bar
             return
-        if said == "overflow":  # "reducing loss scale to 512.0": a scaler's message, not a metric line to learn
-            return
-        if self.learner.feed(text) and self.learner.step_now() is not None:
+        # Messages are looked for on the lines no known template reads at once: metric lines are the same few print
+        # statements over and over. A loss scaler's "reducing loss scale to 512.0" is a message, not learnt.
+        said = lambda: self.messages.line(line_no, line.rstrip(), step) == "overflow"  # noqa: E731
+        if self.learner.feed(text, refuse=said) and self.learner.step_now() is not None:
             self.step_from_learner = True
             self.messages.stepped(line_no)
 
