@@ -209,3 +209,31 @@ def test_a_healthy_gradscaler_and_a_constant_scale_are_silent():
     assert scale_verdict(run.get("train/loss_scale")) is None
     steps = np.arange(100)
     assert scale_verdict(Series.from_arrays("loss scale", steps, np.ones(100))) is None  # Megatron's bf16 "1.0"
+
+
+# --- wild logs (benchmarks/wild: pulled, not committed; skipped when absent) ---------------------------------
+
+def _wild(case_id: str) -> Path:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks/wild"))
+    from corpus import load_cases
+
+    case = next(c for c in load_cases() if c.id == case_id)
+    if case.target_path() is None:
+        pytest.skip(f"wild case {case_id} is not pulled (benchmarks/wild/pull.py)")
+    return case.target_path()
+
+
+def test_a_hand_written_scalers_first_overflow_is_a_note():
+    # barber0's own scaler: one "OVERFLOW! Scale value 4294967296 -> 2147483648" before the first batch
+    report = correlate(api.load(_wild("x-barber0-gradscaler-stuck")))
+    (finding,) = [f for f in report.findings if f.code == "mixed_precision_overflow"]
+    assert finding.severity == "info" and finding.details["min_scale"] == 2147483648.0
+
+
+def test_a_job_stopped_by_a_signal_is_a_note_not_a_failure():
+    # OLMo's log ends in torchrun SignalException tracebacks (SIGHUP, SIGTERM) while saving: training was healthy
+    report = correlate(api.load(_wild("t-lopardo-olmo1b-tied-sighup")))
+    (finding,) = [f for f in report.findings if f.code == "log_message"]
+    assert finding.severity == "info" and set(finding.details["exceptions"]) == {"SignalException"}

@@ -14,7 +14,6 @@ import math
 import numpy as np
 
 from ..findings import Evidence, Finding, make_finding
-from ..rules.log_message.thresholds import MAX_EXAMPLES
 from ..rules.mixed_precision_overflow.thresholds import (
     CALIBRATION_SHARE,
     FALL_FACTOR,
@@ -91,7 +90,7 @@ def _message_finding(group: MessageGroup, severity: str, fatal: bool, file: str)
     ended = " The run ended there: no step was printed after it." if fatal else ""
     evidence = [Evidence(metric=f"log: {group.kind}", step=group.first.step, value=group.count,
                          expected=f"line {group.first.line}: {group.first.text.strip()}")]
-    if group.count > 1 and len(evidence) < MAX_EXAMPLES:
+    if group.count > 1:  # the first, the last and the count say what happened; every message would be noise
         evidence.append(Evidence(metric=f"log: {group.kind}", step=group.last.step, value=group.count,
                                  expected=f"line {group.last.line}: {group.last.text.strip()}"))
     return make_finding(

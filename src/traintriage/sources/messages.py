@@ -9,9 +9,10 @@ reads the metrics: a 1 GB log is read once.
 Kinds (:data:`KINDS`), tried in this order (the first that matches a line wins):
 
 - ``overflow``: fp16 loss scaling skipped a step (apex ``Gradient overflow.  Skipping step``, DeepSpeed
-  ``OVERFLOW! ... reducing to``, fairseq ``overflow detected, ... setting loss scale to``), with the new
-  scale when the line gives it; and the scale bottoming out (``Minimum loss scale reached``, ``Current loss
-  scale already at minimum``). Read by ``mixed_precision_overflow``, not ``log_message``.
+  ``OVERFLOW! ... reducing to``, hand-written scalers' ``OVERFLOW! Scale value 4294967296 -> 2147483648``,
+  fairseq ``overflow detected, ... setting loss scale to``), with the new scale when the line gives it; and
+  the scale bottoming out (``Minimum loss scale reached``, ``Current loss scale already at minimum``). Read
+  by ``mixed_precision_overflow``, not ``log_message``.
 - ``data``: a DataLoader worker killed or exiting, a corrupt or skipped sample;
 - ``oom``: CUDA/CPU out of memory, the kernel's ``Killed``;
 - ``distributed``: NCCL errors and watchdog timeouts, failed ranks (torchrun's ``ChildFailedError``);
@@ -55,7 +56,7 @@ classes (``[Mm]emory``), which matters on a 1 GB log."""
 _PATTERNS: tuple[tuple[Kind, re.Pattern], ...] = (
     ("overflow", re.compile(
         r"Gradient overflow\.\s+Skipping step(?:.*?reducing loss scale to\s*(?P<scale>" + _NUM + "))?"
-        r"|OVERFLOW!.*?(?:[Ss]kipping step)(?:.*?reducing to\s*(?P<scale2>" + _NUM + "))?"
+        r"|OVERFLOW!.*?(?:[Ss]kipping step|[Ss]cale)(?:.*?(?:reducing to|->)\s*(?P<scale2>" + _NUM + "))?"
         r"|overflow detected,(?: ignoring gradient,)? setting loss scale to:?\s*(?P<scale3>" + _NUM + ")"
         r"|(?P<floor>Minimum loss scale reached|loss scale already at minimum)")),
     ("data", re.compile(
