@@ -28,6 +28,10 @@ matched against a small, fixed set of patterns, in this order; the first that ma
    modded-nanogpt's ``step:125/6200 val_loss:4.4410``, fairseq, detectron2's stdout, the PyTorch MNIST
    example's ``Train Epoch: 1 [640/60000 (1%)]  Loss: 2.28``, behind timestamps, ranks or logging prefixes.
 
+The messages a log prints besides its metrics (out of memory, NaN detected, numerical warnings, NCCL, data
+loader, fp16 overflows, tracebacks) are collected in the same pass, each with the step of the nearest line before
+it that printed one (:mod:`.messages`); they are looked for only on the lines no known template reads at once.
+
 Only fields whose names look like metrics (:func:`~.collect.looks_like_metric`: ``loss``, ``lr``,
 ``grad_norm``, ``acc``, ``ppl``...) become series in patterns 2-6, so ``ms/batch nan`` or
 ``eta=nan`` is never read as a NaN loss, while ``loss nan`` is. Values with units (``12345ms``) are
