@@ -237,3 +237,15 @@ def test_a_job_stopped_by_a_signal_is_a_note_not_a_failure():
     report = correlate(api.load(_wild("t-lopardo-olmo1b-tied-sighup")))
     (finding,) = [f for f in report.findings if f.code == "log_message"]
     assert finding.severity == "info" and set(finding.details["exceptions"]) == {"SignalException"}
+
+
+def test_a_log_of_messages_only_is_a_clear_error_that_says_what_it_printed():
+    from traintriage.errors import InputError
+
+    with pytest.raises(InputError, match=r"no scalar series in them; the log prints 17 overflow message\(s\)"):
+        api.load(MESSAGES / "apex_overflow/train.log")
+
+
+def test_a_message_printed_after_a_progress_bar_is_quoted_from_where_it_starts():
+    said = _said("nccl_watchdog")  # the watchdog line follows a tqdm bar on the same line
+    assert said.groups["distributed"].first.text.startswith("...ProcessGroupNCCL.cpp:458] [Rank 0] Watchdog caught")

@@ -129,8 +129,11 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
         warnings.append(f"also found {', '.join(plan.others)} logs here; read {fmt.name} (pass a file to choose).")
     warnings.extend(plan.notes)
     if not series:
+        said = [f"{g.count} {kind} message(s), the first at line {g.first.line}: {g.first.text[:120]}"
+                for m in messages for kind, g in m.groups.items()]
         raise InputError(
-            f"{run_path} has {fmt.name} files but no scalar series in them.",
+            f"{run_path} has {fmt.name} files but no scalar series in them"
+            + (f"; the log prints {'; '.join(said[:3])}." if said else "."),
             hint="Log scalars (e.g. writer.add_scalar('Loss/train', loss, step)); "
             + ("; ".join(warnings[:5]) if warnings else "the files may be empty or still being written."),
         )

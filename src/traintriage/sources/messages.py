@@ -154,7 +154,7 @@ class MessageCollector:
             match = pattern.search(text)
             if match is None:
                 continue
-            self._add(LogMessage(kind, text[:MAX_TEXT], line_no, step_int))
+            self._add(LogMessage(kind, _excerpt(text, match.start()), line_no, step_int))
             if kind == "overflow":
                 self._overflow(match, step_int)
             if self.open_traceback is not None:  # the traceback ended in this message: it is that message
@@ -209,6 +209,16 @@ class MessageCollector:
             self._add(self.open_traceback)
             self.open_traceback = None
         return self.out
+
+
+LEAD_IN = 60
+"""A message that starts further into its line than this was printed after something else on the same line (a
+progress bar without a newline, a timestamped prefix): its text starts at the message."""
+
+
+def _excerpt(text: str, start: int) -> str:
+    text = text.strip() if start <= LEAD_IN else "..." + text[start:].strip()
+    return text[:MAX_TEXT]
 
 
 def benign_exit(group: MessageGroup) -> bool:

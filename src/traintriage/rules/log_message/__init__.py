@@ -9,8 +9,7 @@ a numerics signal; standing alone, the kind of message is the cause.
 
 from __future__ import annotations
 
-from ..base import Cause, Rule, Signal
-from ..common import finding_fix_step
+from ..base import Cause, Rule, Signal, Step
 
 
 def _kind_is(*kinds: str):
@@ -30,6 +29,20 @@ def _explain(s, fired) -> str:
 
 def _cause(category: str, name: str, kinds: tuple[str, ...], weight: float, why: str) -> Cause:
     return Cause(category, _explain, (Signal(name, weight, why, _kind_is(*kinds)),))
+
+
+def _fix(s) -> Step:
+    """The fix for the kind of message the issue's finding groups (the detector writes it), and what the next
+    run's log must not print."""
+    d = s.anchor.details
+    kind = d.get("kind", "message")
+    return Step(
+        d.get("fix") or "read the message and the frame that raised it",
+        f"no {kind} message in the log" + (" and the run goes on past it" if d.get("ended_run") else ""),
+        "low",
+        f"log: {kind}",
+        f"no {kind} message (this run printed {d.get('count')}, the first at line {d.get('first_line')})",
+    )
 
 
 RULE = Rule(
@@ -55,6 +68,6 @@ RULE = Rule(
                "An NCCL timeout says a collective waited too long, not why: one rank slower (a save, an uneven "
                "batch) or dead; the pipeline is the likely place."),
     ),
-    plan=lambda s: [finding_fix_step(s, "low", "read the message and the frame that raised it")],
+    plan=lambda s: [_fix(s)],
     attaches_to_loss_event=True,
 )
