@@ -183,6 +183,9 @@ WILD_SIGNAL_RUNS = {
 }
 # Signals no logged run has shown deciding a cause yet, and why.
 NOT_YET_SEEN = {
+    "oom_in_log": "needs a text log that prints both a memory series near a stated capacity and the OOM that ends "
+    "it; the corpus's memory runs are TensorBoard files and the real OOM logs (tests/test_messages.py) print no "
+    "memory series, where the OOM is an issue of its own (log_message, cause memory)",
     "routine_clipping": "weighed with a divergence or oscillation while another issue clips most steps; it has "
     "never been the deciding signal on a corpus run (it adds 0.25 to an optimizer cause that already has one)",
 }
