@@ -74,6 +74,7 @@ ABBREV = {  # column headers of the confusion table: short and unique
     "gradient_imbalance": "imbal", "heavy_clipping": "clip", "gradient_spike": "gspike",
     "curriculum_regression": "curric", "memory_leak": "mleak", "memory_pressure": "mpress",
     "architecture_imbalance": "arch", "slow_steps": "slow", "stall": "stall", "input_bound": "inbnd",
+    "mixed_precision_overflow": "fp16ov", "log_message": "logmsg",
 }
 
 

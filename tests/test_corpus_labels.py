@@ -18,8 +18,9 @@ from traintriage.findings import CODES
 CORPUS = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus"
 ROOT_CAUSES = {"optimizer", "data", "curriculum", "architecture", "initialization", "numerics", "memory",
                "pipeline", "unknown"}
-# Codes a training log cannot show: they need a checkpoint, or a profiler trace (input_bound).
-NOT_LOGGABLE = {code for code, info in CODES.items() if info.area == "parameters"} | {"input_bound"}
+# Codes the corpus's runs (TensorBoard scalars) cannot show: parameters need a checkpoint, input_bound a profiler
+# trace, messages a text log (tests/test_messages.py checks log_message on real text logs).
+NOT_LOGGABLE = {code for code, info in CODES.items() if info.area in ("parameters", "messages")} | {"input_bound"}
 
 
 @pytest.fixture(scope="module")

@@ -794,7 +794,7 @@ def test_a_templates_own_pattern_reads_what_the_general_tokenizer_reads(monkeypa
         out = {}
         for path in texts:
             filecache.clear()
-            series, _ = textlog._parse(path)
+            series, _, _ = textlog._parse(path)
             out[path] = {name: (s.steps.tolist(), [repr(v) for v in s.values.tolist()]) for name, s in series.items()}
         return out
 

@@ -201,6 +201,12 @@ SIGNAL_RUNS = {
         {"checkpoint": FIXTURES / "checkpoints/embedding_heavy_lm.safetensors"},
         "architecture_imbalance",
     ),
+    # messages and the fp16 loss scale: real runs (tests/fixtures/messages, generate.py) and a real public log
+    "numerical_message": (lambda: _load(FIXTURES / "messages/var_nan/train.log"), {}, "nan_inf"),
+    "loss_scale_fell": (lambda: _load(FIXTURES / "messages/gradscaler_overflow/tb"), {}, "nan_inf"),
+    "oom_message": (lambda: _load(FIXTURES / "formats/textlogs/nanogpt_karpathy/train.log"), {}, "log_message"),
+    "data_message": (lambda: _load(FIXTURES / "messages/worker_killed/train.log"), {}, "log_message"),
+    "distributed_message": (lambda: _load(FIXTURES / "messages/nccl_watchdog/train.log"), {}, "log_message"),
 }
 # Signals only a wild log shows (the corpus's files are pulled, not committed: skipped when absent).
 WILD_SIGNAL_RUNS = {
@@ -210,6 +216,9 @@ WILD_SIGNAL_RUNS = {
 NOT_YET_SEEN = {
     "memory_grows_with_it": "a slowdown and a memory leak in one run: the leak fixtures are too short to slow "
     "their steps for 30 s, and no wild log with wall times shows both",
+    "oom_in_log": "needs a text log that prints both a memory series near a stated capacity and the OOM that ends "
+    "it; the corpus's memory runs are TensorBoard files and the real OOM logs (tests/test_messages.py) print no "
+    "memory series, where the OOM is an issue of its own (log_message, cause memory)",
     "routine_clipping": "weighed with a divergence or oscillation while another issue clips most steps; it has "
     "never been the deciding signal on a corpus run (it adds 0.25 to an optimizer cause that already has one)",
 }

@@ -120,14 +120,19 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
     """Read the series of a planned run and infer their roles (``roles`` overrides win)."""
     run_path, fmt, files = plan.path, plan.fmt, plan.files
     # Loaders name series relative to a directory: a single file is read as a run of its own folder.
-    series, warnings = fmt.read(run_path.parent if run_path.is_file() else run_path, files, plan.sandbox)
+    loaded = fmt.read(run_path.parent if run_path.is_file() else run_path, files, plan.sandbox)
+    series, warnings = loaded[0], loaded[1]
+    messages = list(loaded[2]) if len(loaded) > 2 else []
     if plan.others:
         warnings.append(f"also found {', '.join(plan.others)} logs here; read {fmt.name} (pass a file to choose).")
     warnings.extend(plan.notes)
     series, timings = split_timings(series)
     if not series:
+        said = [f"{g.count} {kind} message(s), the first at line {g.first.line}: {g.first.text[:120]}"
+                for m in messages for kind, g in m.groups.items()]
         raise InputError(
-            f"{run_path} has {fmt.name} files but no scalar series in them.",
+            f"{run_path} has {fmt.name} files but no scalar series in them"
+            + (f"; the log prints {'; '.join(said[:3])}." if said else "."),
             hint="Log scalars (e.g. writer.add_scalar('Loss/train', loss, step)); "
             + ("; ".join(warnings[:5]) if warnings else "the files may be empty or still being written."),
         )
@@ -143,6 +148,7 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
         warnings=warnings,
         resolution=plan.how,
         timings=timings,
+        messages=messages,
     )
 
 

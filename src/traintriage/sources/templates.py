@@ -38,7 +38,7 @@ import itertools
 import math
 import re
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -257,7 +257,7 @@ class TemplateLearner:
             key = _key_of(literal[i])
             unit = match.group("unit") or ""
             kind = _classify(key, match.group("total") is not None, first_slot=i == 0, unit=unit)
-            if i == 0 and not key and not literal[0].strip() and _INTEGER.match(match.group("num")):
+            if i == 0 and not key and not unit and not literal[0].strip() and _INTEGER.match(match.group("num")):
                 kind = "global"  # "250 val 3.31": a line that starts with its step (build-nanogpt's log.txt)
             if key in _BARE_PHASE_LOSSES and not unit:
                 kind = "metric"  # "val 3.31", "train 3.25": a phase's loss, printed under the phase's name
@@ -279,8 +279,13 @@ class TemplateLearner:
         template.totals = {i: array("q") for i in template.kept if matches[i].group("total") is not None}
         return template
 
-    def feed(self, text: str) -> bool:
-        """Take one line (ANSI codes removed, stripped); True when it carried a metric or a step."""
+    def feed(self, text: str, refuse: Callable[[], bool] | None = None) -> bool:
+        """Take one line (ANSI codes removed, stripped); True when it carried a metric or a step.
+
+        ``refuse`` is asked about a line no known template reads at once (not the same print statement as the
+        line before): when it says True the line is not learnt (a loss scaler's ``reducing loss scale to 512``
+        is a message, not a metric). Lines the known templates read, nearly all of a log, never reach it.
+        """
         if " # " in text:  # a config echo's comment ("min_lr = 6e-5 # learning_rate / 10") is no number of it
             text = text.split(" # ", 1)[0]
         last = self.last_template
@@ -288,6 +293,8 @@ class TemplateLearner:
             # the same print statement as the line before (most lines): its own pattern reads it at once
             groups = m.groups()
             return self._record(last, groups[0::2], groups[1::2])
+        if refuse is not None and refuse():
+            return False
         masked = _MASKS.sub(" <t> ", text) if _TIMEY.search(text) else text
         matches = list(_NUMBER.finditer(masked))
         if not matches:
@@ -342,6 +349,10 @@ class TemplateLearner:
             elif template.progress is not None:
                 self.context_step = float(nums[template.progress])
         return True
+
+    def step_now(self) -> float | None:
+        """The step most recently printed (or counted) by any template, else the last header's; None before any."""
+        return self._context_step()
 
     def _context_step(self) -> float | None:
         if self.last_global is not None:

@@ -1,10 +1,10 @@
 """``correlate``: turn a run into the report a senior ML engineer would write.
 
 Runs the analyses on one read of the run (loss, gradients, time per step from the wall clock, memory
-when logged; a checkpoint and a memory artifact when given), groups their findings into issues by step
-(:mod:`.issues`), attributes each issue to its most likely root cause from the evidence around it
-(:mod:`.attribution`), and writes an ordered remediation plan and a validation plan with values taken
-from the run (:mod:`.plans`).
+when logged, the messages a text log printed and the fp16 loss scale; a checkpoint and a memory artifact
+when given), groups their findings into issues by step (:mod:`.issues`), attributes each issue to its most
+likely root cause from the evidence around it (:mod:`.attribution`), and writes an ordered remediation plan
+and a validation plan with values taken from the run (:mod:`.plans`).
 An analysis that cannot run (no gradient series, say) is skipped with a reason in ``analyses`` and
 ``warnings``; only a run with no usable loss at all is an error.
 """
@@ -85,6 +85,11 @@ def correlate(
         findings += mem.findings
         analyses["memory"] = "ok (logged series)"
         _extend_unique(warnings, mem.warnings)
+    if run.messages or run.roles.loss_scale:
+        from ..detectors.messages import analyze_messages
+
+        findings += analyze_messages(run)
+        analyses["messages"] = "ok"
     if memory is not None:
         from ..memory import profile_memory
 

@@ -9,6 +9,12 @@ from __future__ import annotations
 from ..base import Cause, Rule, Signal
 from ..common import LR_JUMP_CAUSE, STAGE_CHANGE, finding_fix_step
 
+
+def _oom_in_log(s) -> str | None:
+    oom = next((f for f in s.all_findings if f.code == "log_message" and f.details.get("kind") == "oom"), None)
+    return None if oom is None else f"the log printed an out-of-memory error at line {oom.details.get('first_line')}"
+
+
 NEAR_CAPACITY = Cause(
     "memory",
     lambda s, fired: s.anchor.message,
@@ -18,6 +24,13 @@ NEAR_CAPACITY = Cause(
             0.75,
             "Peak memory near capacity (or an OOM) is measured, not inferred; what to cut is for the plan.",
             lambda s: s.anchor.title,
+        ),
+        Signal(
+            "oom_in_log",
+            0.5,
+            "An out-of-memory error printed in the run's log shows the pressure was not a margin on paper: the run "
+            "did run out; it may have been another process or a later step, so it adds to the measurement.",
+            _oom_in_log,
         ),
     ),
 )

@@ -22,6 +22,7 @@ from ..common import (
     optimizer_cause,
     optimizer_steps,
 )
+from ..log_message.thresholds import NEAR_EVENT_STEPS
 
 
 def _first_place(s) -> str | None:
@@ -29,9 +30,35 @@ def _first_place(s) -> str | None:
     return f"NaN/Inf first in {first.series or first.component}" if first is not None else None
 
 
+_NUMERIC_KINDS = ("numerical_warning", "nan_detected")
+
+
+def _message_before(s):
+    """A numerical warning or NaN message printed at most ``NEAR_EVENT_STEPS`` (or the step tolerance) before the
+    NaN, or at its steps: the ``log_message`` finding, else None."""
+    if s.start is None:
+        return None
+    near = max(NEAR_EVENT_STEPS, s.ctx.tolerance)
+    for f in s.all_findings:
+        if (f.code == "log_message" and f.details.get("kind") in _NUMERIC_KINDS and f.step_start is not None
+                and s.start - near <= f.step_start <= s.start + s.ctx.tolerance):
+            return f
+    return None
+
+
+def _message_signal(s) -> str | None:
+    f = _message_before(s)
+    return None if f is None else f"\"{f.details.get('first_text', '')[:120]}\" printed at step {f.step_start}"
+
+
 def _numerics_explanation(s, fired) -> str:
+    if "numerical_message" in fired and ("nan_first_in" not in fired or s.first_nan is None):
+        f = _message_before(s)
+        return (f"The log printed \"{f.details.get('first_text', '')[:200]}\" at step {f.step_start}, just before "
+                f"the loss went non-finite at step {s.start}: that operation produced the NaN/Inf.")
     first = s.first_nan
     in_grads = first.component is not None or "grad" in (first.series or "").lower()
+    said = _message_before(s) if "numerical_message" in fired else None
     return (
         f"Non-finite values appear first in {'the gradients' if in_grads else 'the loss'} "
         f"({first.series or first.component}) at step {first.step_start}"
@@ -40,6 +67,8 @@ def _numerics_explanation(s, fired) -> str:
             if in_grads
             else ": the loss itself produced NaN/Inf (log of 0, division by 0, or an overflow in the forward)."
         )
+        + (f" The log printed \"{said.details.get('first_text', '')[:200]}\" at step {said.step_start}, just "
+           "before: that operation produced it." if said is not None else "")
     )
 
 
@@ -59,6 +88,13 @@ NUMERICS = Cause(
             0.2,
             "With no LR or gradient growth before it, an optimizer overshoot is less likely, which leaves numerics.",
             lambda s: "no learning-rate or gradient growth before it" if no_optimizer_signal(s) else None,
+        ),
+        Signal(
+            "numerical_message",
+            0.6,
+            "A numerical warning printed just before the NaN (var() of one element, invalid value in a divide) "
+            "names the operation that made it; a warning can also come from a harmless statistic, so not more.",
+            _message_signal,
         ),
     ),
     also_when_attached=True,
