@@ -45,7 +45,26 @@ CORPUS = HERE / "corpus"
 LABELS = CORPUS / "labels.json"
 RUNS = CORPUS / "runs"
 
-TOOLS = ("analyze_loss", "analyze_gradnorm", "profile_memory", "correlate")
+TOOLS = ("analyze_loss", "analyze_gradnorm", "profile_memory", "profile_step", "correlate")
+TIME_CODES = ("slow_steps", "stall", "input_bound")
+"""Codes read from the clock and from profiler traces: the synthetic corpus's healthy runs forbid the first two
+(``labels.json``), and the timing fixtures below are labelled with them."""
+TIMING = HERE.parent / "tests" / "fixtures" / "timing"
+TIME_LABELS: list[dict[str, Any]] = [
+    # Real torch CPU runs and profiler traces (tests/fixtures/timing/generate_timing_fixtures.py).
+    {"case": "timing/slow_pipeline", "path": TIMING / "slow_pipeline", "healthy": False, "must": ["slow_steps"],
+     "must_not": ["stall", "input_bound"], "root_cause": "pipeline"},
+    {"case": "timing/stall_blocking", "path": TIMING / "stall_blocking", "healthy": False, "must": ["stall"],
+     "must_not": ["slow_steps"], "root_cause": "pipeline"},
+    {"case": "timing/restart", "path": TIMING / "restart", "healthy": False, "must": ["stall"],
+     "must_not": ["slow_steps"], "root_cause": "pipeline"},
+    {"case": "timing/healthy_eval_pauses", "path": TIMING / "healthy_eval_pauses", "healthy": True, "must": [],
+     "must_not": list(TIME_CODES), "root_cause": None},
+    {"case": "timing/input_bound.pt.trace", "path": TIMING / "input_bound.pt.trace.json.gz", "healthy": False,
+     "must": ["input_bound"], "must_not": [], "root_cause": None},
+    {"case": "timing/compute_bound.pt.trace", "path": TIMING / "compute_bound.pt.trace.json.gz", "healthy": True,
+     "must": [], "must_not": ["input_bound"], "root_cause": None},
+]
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 ALARM = ("critical", "warning")
 ABBREV = {  # column headers of the confusion table: short and unique
@@ -54,7 +73,8 @@ ABBREV = {  # column headers of the confusion table: short and unique
     "exploding_gradients": "explod", "vanishing_gradients": "vanish", "dead_component": "dead",
     "gradient_imbalance": "imbal", "heavy_clipping": "clip", "gradient_spike": "gspike",
     "curriculum_regression": "curric", "memory_leak": "mleak", "memory_pressure": "mpress",
-    "architecture_imbalance": "arch",
+    "architecture_imbalance": "arch", "slow_steps": "slow", "stall": "stall", "input_bound": "inbnd",
+    "mixed_precision_overflow": "fp16ov", "log_message": "logmsg",
 }
 
 
@@ -70,7 +90,9 @@ class ToolResult:
 
 
 def load_labels(path: Path = LABELS) -> list[dict[str, Any]]:
-    return json.loads(path.read_text())["runs"]
+    """The synthetic corpus's labels, then the timing fixtures' (:data:`TIME_LABELS`, present in a checkout)."""
+    runs = json.loads(path.read_text())["runs"]
+    return runs + [dict(label) for label in TIME_LABELS if Path(label["path"]).exists()]
 
 
 def worst(codes: dict[str, str], code: str, severity: str) -> None:
@@ -100,8 +122,11 @@ def top_root_cause(report: Any) -> str | None:
 
 
 def call_kwargs(fn: Any, label: dict[str, Any]) -> dict[str, Any]:
-    """The label's ``tool_kwargs`` (e.g. a stated memory capacity) that this function accepts."""
-    wanted = label.get("tool_kwargs") or {}
+    """The label's ``tool_kwargs`` (e.g. a stated memory capacity) that this function accepts, and the
+    sandbox the API requires: the corpus directory, as ``traintriage serve --root`` would confine it."""
+    from traintriage.sandbox import Sandbox
+
+    wanted = {"sandbox": Sandbox.of([RUNS]), **(label.get("tool_kwargs") or {})}
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
@@ -116,7 +141,7 @@ def run_api_tool(api: Any, name: str, label: dict[str, Any]) -> ToolResult:
         return ToolResult("not available")
     t0 = time.perf_counter()
     try:
-        report = fn(str(RUNS / label["case"]), **call_kwargs(fn, label))
+        report = fn(str(label.get("path") or RUNS / label["case"]), **call_kwargs(fn, label))
     except Exception as exc:  # a crash on a corpus run is a result to report, not a reason to stop
         if type(exc).__name__ == "InputError":  # nothing for this tool in the run (no grad series, ...)
             return ToolResult("no input", error=str(exc).splitlines()[0][:200], seconds=time.perf_counter() - t0)
@@ -133,14 +158,14 @@ def run_mcp(labels: list[dict[str, Any]]) -> dict[str, ToolResult]:
 
     sibling = Path(sys.executable).with_name("traintriage")  # the install this interpreter imports from
     exe = str(sibling) if sibling.exists() else shutil.which("traintriage") or "traintriage"
-    params = StdioServerParameters(command=exe, args=["serve", "--root", str(RUNS)])
+    params = StdioServerParameters(command=exe, args=["serve", "--root", str(RUNS), "--root", str(TIMING)])
     results: dict[str, ToolResult] = {}
 
     async def main() -> None:
         async with Client(params) as client:
             for label in labels:
                 t0 = time.perf_counter()
-                args = {"run": str(RUNS / label["case"])}
+                args = {"run": str(label.get("path") or RUNS / label["case"])}
                 args.update({k: str(v) for k, v in (label.get("tool_kwargs") or {}).items()})
                 try:
                     res = await client.call_tool("correlate", args)

@@ -46,6 +46,8 @@ import sys
 import time
 from pathlib import Path
 
+from traintriage.sandbox import Sandbox
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import read_speed  # noqa: E402  (the data sets and the tbparse reader are shared)
@@ -64,9 +66,9 @@ def _analyse(run_dir: Path) -> dict:
     from traintriage import api
     from traintriage.errors import TraintriageError
 
-    loss = api.analyze_loss(run_dir)
+    loss = api.analyze_loss(run_dir, sandbox=Sandbox.unrestricted())
     try:  # small corpus runs may log no gradient norms
-        grad = api.analyze_gradnorm(run_dir)
+        grad = api.analyze_gradnorm(run_dir, sandbox=Sandbox.unrestricted())
     except TraintriageError:
         grad = None
     return {"findings": len(loss.findings) + (len(grad.findings) if grad else 0),
@@ -76,7 +78,8 @@ def _analyse(run_dir: Path) -> dict:
 def _scalars(run_dir: Path) -> int:
     from traintriage import api
 
-    return sum(len(s) for s in api.load(run_dir).series.values())  # cached: costs nothing after an analysis
+    run = api.load(run_dir, sandbox=Sandbox.unrestricted())  # cached: costs nothing after an analysis
+    return sum(len(s) for s in run.series.values())
 
 
 def task_tbparse(run_dir: Path, args: argparse.Namespace) -> dict:
@@ -150,11 +153,12 @@ def task_phases(run_dir: Path, args: argparse.Namespace) -> dict:
 
     load_readers()  # what a first call imports: numpy, the readers, the report models
     marks.append(time.perf_counter())
-    count = sum(len(s) for s in api.load(run_dir).series.values())  # fills the event cache
+    run = api.load(run_dir, sandbox=Sandbox.unrestricted())  # fills the event cache
+    count = sum(len(s) for s in run.series.values())
     marks.append(time.perf_counter())
-    api.analyze_loss(run_dir)
+    api.analyze_loss(run_dir, sandbox=Sandbox.unrestricted())
     marks.append(time.perf_counter())
-    api.analyze_gradnorm(run_dir)
+    api.analyze_gradnorm(run_dir, sandbox=Sandbox.unrestricted())
     marks.append(time.perf_counter())
     phases = dict(zip(PHASES, (b - a for a, b in itertools.pairwise(marks)), strict=True))
     return {"seconds": marks[-1] - marks[0], "count": count, **phases}
@@ -177,7 +181,7 @@ def task_whole_run_stats(run_dir: Path, args: argparse.Namespace) -> dict:
     from traintriage.detectors.gradnorm.report import _lr_at
     from traintriage.detectors.gradnorm.stats import regime_shifts, safe_log10, volatility
 
-    run = api.load(run_dir)
+    run = api.load(run_dir, sandbox=Sandbox.unrestricted())
     comps, _ = find_components(run)
     lrs = [_lr_at(run, c.steps) for c in comps]  # prefix-stable (an append only adds to it): not timed
     t0 = time.perf_counter()

@@ -40,12 +40,14 @@ def rchar():
     with open("/proc/self/io") as fh:
         return next(int(l.split()[1]) for l in fh if l.startswith("rchar"))
 from traintriage.checkpoints import count_parameters
+from traintriage.sandbox import Sandbox
 import numpy, traintriage.checkpoints.loader, traintriage.checkpoints.scan, traintriage.checkpoints.health  # lazy ones
 start_read, t0 = rchar(), time.perf_counter()
 mode = sys.argv[1]
 out = {}
 if mode != "baseline":
-    r = count_parameters(sys.argv[2], scan_values=True if mode == "scan" else None, max_scan_bytes=None)
+    r = count_parameters(sys.argv[2], scan_values=True if mode == "scan" else None, max_scan_bytes=None,
+                         sandbox=Sandbox.unrestricted())
     out = {"parameters": r.total_parameters, "tensors": r.tensors, "files": len(r.checkpoint.files),
            "scanned_bytes": r.value_scan.scanned_bytes if r.value_scan else 0}
 out.update(seconds=time.perf_counter() - t0, read=rchar() - start_read,

@@ -33,6 +33,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from traintriage.sandbox import Sandbox
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import read_speed  # the data writer and the child-process runner are shared
 
@@ -99,7 +101,7 @@ def task_read(run_dir: Path) -> dict:
     from traintriage import api
 
     t0 = time.perf_counter()
-    count = sum(len(s) for s in api.load(run_dir).series.values())
+    count = sum(len(s) for s in api.load(run_dir, sandbox=Sandbox.unrestricted()).series.values())
     return {"seconds": time.perf_counter() - t0, "count": count}
 
 
@@ -107,10 +109,10 @@ def task_analysis(run_dir: Path) -> dict:
     from traintriage import api
 
     t0 = time.perf_counter()
-    loss = api.analyze_loss(run_dir)
-    grad = api.analyze_gradnorm(run_dir)
+    loss = api.analyze_loss(run_dir, sandbox=Sandbox.unrestricted())
+    grad = api.analyze_gradnorm(run_dir, sandbox=Sandbox.unrestricted())
     seconds = time.perf_counter() - t0
-    count = sum(len(s) for s in api.load(run_dir).series.values())
+    count = sum(len(s) for s in api.load(run_dir, sandbox=Sandbox.unrestricted()).series.values())
     return {"seconds": seconds, "count": count, "findings": len(loss.findings) + len(grad.findings)}
 
 

@@ -50,12 +50,14 @@ def done(out, start):
 
 OURS = PRELUDE + r"""
 from traintriage.checkpoints import count_parameters
+from traintriage.sandbox import Sandbox
 import numpy, traintriage.checkpoints.loader, traintriage.checkpoints.scan, traintriage.checkpoints.health
 from traintriage.errors import TraintriageError
-count_parameters(sys.argv[3], scan_values=True)  # a warm-up on another file: lazy imports are not counted as reads
+# A warm-up on another file: lazy imports are not counted as reads.
+count_parameters(sys.argv[3], scan_values=True, sandbox=Sandbox.unrestricted())
 start = rchar()
 try:
-    r = count_parameters(sys.argv[1], scan_values=sys.argv[2] == "scan")
+    r = count_parameters(sys.argv[1], scan_values=sys.argv[2] == "scan", sandbox=Sandbox.unrestricted())
     out = {"ok": True, "parameters": r.total_parameters, "layout": r.checkpoint.layout,
            "hparams": len(r.checkpoint.hyperparameters), "by_name": sorted(r.checkpoint.recorded_by_name)[:4]}
 except TraintriageError as exc:

@@ -22,6 +22,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from traintriage.sandbox import Sandbox
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import read_speed  # noqa: E402  (the event writer is shared)
@@ -49,7 +51,7 @@ def generate(runs: int) -> Path:
 def _correlate_one(run_dir: str) -> tuple[str, int]:
     from traintriage import api
 
-    report = api.correlate(run_dir)
+    report = api.correlate(run_dir, sandbox=Sandbox.unrestricted())
     return run_dir, len(report.issues)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 TRAINTRIAGE = """
 import sys
 from traintriage import api
-data = api.load(sys.argv[1])
+data = api.load(sys.argv[1], sandbox=api.Sandbox.unrestricted())
 print(len(data.series['loss']))
 """
 REGEX = """

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from traintriage.errors import TraintriageError
+from traintriage.sandbox import Sandbox
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -416,7 +417,7 @@ def _api(fn_name: str, **kwargs: Any) -> Callable[[Path], Any]:
     def call(path: Path) -> Any:
         from traintriage import api
 
-        return getattr(api, fn_name)(str(path), roots=_roots(path), **kwargs)
+        return getattr(api, fn_name)(str(path), sandbox=Sandbox.of(_roots(path)), **kwargs)
 
     call.__name__ = f"api.{fn_name}"
     return call
@@ -435,8 +436,8 @@ def _format_loader(module: str) -> Callable[[Path], Any]:
     def call(path: Path) -> Any:
         import importlib
 
-        mod = importlib.import_module(f"traintriage.sources.{module}")
-        return mod.load(path.parent, [path])
+        fmt = importlib.import_module(f"traintriage.sources.{module}").FORMAT
+        return fmt.read(path.parent, [path], Sandbox.of(_roots(path)))
 
     return call
 
@@ -456,7 +457,7 @@ def _safetensors(path: Path) -> Any:
 def _checkpoint_load(path: Path) -> Any:
     from traintriage.checkpoints.loader import load
 
-    return load(path)
+    return load(path, sandbox=Sandbox.unrestricted())
 
 
 def _loads(allowed: str, stream: bool) -> Callable[[Path], Any]:
@@ -611,7 +612,7 @@ def _place_dcp_metadata(case_dir: Path, data: bytes) -> Path:
 def _dcp_count(path: Path) -> Any:
     from traintriage import api
 
-    return api.count_parameters(str(path), roots=_roots(path), scan_values=True)
+    return api.count_parameters(str(path), sandbox=Sandbox.of(_roots(path)), scan_values=True)
 
 
 def _place_index(case_dir: Path, data: bytes) -> Path:

@@ -119,7 +119,7 @@ def cpu_used_over(pid: int, seconds: float) -> float:
 
 def many_file_run(run_dir: Path, files: int) -> Path:
     """A run of ``files`` copies of a real event file in one directory (a much-restarted job): reading it
-    takes about 2 ms per file, with a budget checkpoint before each."""
+    takes about 2 ms per file, with a budget check before each."""
     src = next(PLAIN_EVENTS.iterdir())
     data = src.read_bytes()
     run_dir.mkdir(parents=True, exist_ok=True)

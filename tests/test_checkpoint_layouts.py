@@ -17,15 +17,17 @@ from pathlib import Path
 import pytest
 
 from traintriage.checkpoints import count_parameters
-from traintriage.checkpoints.loader import resolve_target
+from traintriage.checkpoints.loader import checkpoint_file
+from traintriage.sandbox import Sandbox
 
 FIX = Path(__file__).parent / "fixtures" / "checkpoint_layouts"
 EXPECTED = json.loads((FIX / "expected.json").read_text())
+ANYWHERE = Sandbox.unrestricted()  # the command line; confinement is tested with Sandbox.of(...)
 
 
 def test_lightning_ckpt_weights_hyperparameters_and_optimizer():
     exp = EXPECTED["lightning"]
-    r = count_parameters(FIX / exp["file"])
+    r = count_parameters(FIX / exp["file"], sandbox=ANYWHERE)
     c = r.checkpoint
     assert c.layout == "lightning" and c.state_dict_key == "state_dict"
     assert r.total_parameters == exp["parameters"] and r.tensors == exp["tensors"]
@@ -41,7 +43,7 @@ def test_lightning_ckpt_weights_hyperparameters_and_optimizer():
 
 def test_research_checkpoint_with_namespace_and_numpy_values():
     exp = EXPECTED["research.pt"]
-    r = count_parameters(FIX / "research.pt")
+    r = count_parameters(FIX / "research.pt", sandbox=ANYWHERE)
     c = r.checkpoint
     assert r.total_parameters == exp["parameters"] and c.state_dict_key == "model"
     assert c.hyperparameters == exp["hyperparameters"]  # lr=3e-4, batch_size=32, ... from argparse.Namespace
@@ -57,9 +59,9 @@ def test_research_checkpoint_with_namespace_and_numpy_values():
 
 def test_hf_output_dir_reads_the_newest_checkpoint_and_what_lies_beside_it():
     exp = EXPECTED["hf_output"]
-    assert resolve_target(FIX / "hf_output") == FIX / "hf_output" / exp["checkpoint"] / "model.safetensors"
+    assert checkpoint_file(FIX / "hf_output") == FIX / "hf_output" / exp["checkpoint"] / "model.safetensors"
     before = set(sys.modules)
-    r = count_parameters(FIX / "hf_output")
+    r = count_parameters(FIX / "hf_output", sandbox=ANYWHERE)
     c = r.checkpoint
     assert c.layout == "hf_trainer" and c.format == "safetensors"
     assert r.total_parameters == exp["parameters"]
@@ -79,9 +81,9 @@ def test_hf_output_dir_reads_the_newest_checkpoint_and_what_lies_beside_it():
 def test_deepspeed_dir_follows_latest_and_counts_zero_shards():
     exp = EXPECTED["deepspeed"]
     states = FIX / "deepspeed" / exp["global_step_dir"] / "mp_rank_00_model_states.pt"
-    assert resolve_target(FIX / "deepspeed") == states
+    assert checkpoint_file(FIX / "deepspeed") == states
     for target in (FIX / "deepspeed", FIX / "deepspeed" / exp["global_step_dir"], states):
-        r = count_parameters(target)
+        r = count_parameters(target, sandbox=ANYWHERE)
         assert r.checkpoint.layout == "deepspeed" and r.checkpoint.state_dict_key == "module"
         assert r.total_parameters == exp["parameters"] and r.tensors == exp["tensors"]
         opt = r.optimizer
@@ -97,18 +99,18 @@ def test_deepspeed_latest_naming_a_path_outside_is_ignored(tmp_path):
     shutil.copytree(FIX / "deepspeed", tmp_path / "ds")
     (tmp_path / "ds" / "latest").write_text("../../etc")
     with pytest.raises(Exception, match="holds no checkpoint"):
-        count_parameters(tmp_path / "ds")
+        count_parameters(tmp_path / "ds", sandbox=ANYWHERE)
 
 
 def test_dcp_counts_from_metadata_alone_and_scans_streamed():
     exp = EXPECTED["dcp"]
-    r = count_parameters(FIX / "dcp", scan_values=False)
+    r = count_parameters(FIX / "dcp", scan_values=False, sandbox=ANYWHERE)
     assert r.checkpoint.format == "torch_dcp" and r.checkpoint.layout == "torch_dcp"
     assert r.checkpoint.state_dict_key == "model"
     assert r.total_parameters == exp["parameters"] and r.tensors == exp["tensors"]
     assert r.checkpoint.files == [str(FIX / "dcp" / ".metadata")] and r.value_scan is None
     assert any("'optim' also holds" in w for w in r.warnings)
-    scanned = count_parameters(FIX / "dcp")
+    scanned = count_parameters(FIX / "dcp", sandbox=ANYWHERE)
     vs = scanned.value_scan
     assert vs is not None and vs.scanned_tensors == exp["tensors"] and not vs.skipped
     assert {b.name: (b.nan, b.inf) for b in vs.nonfinite} == {k: tuple(v) for k, v in exp["nonfinite"].items()}
@@ -121,7 +123,7 @@ def test_dcp_count_reads_no_distcp_bytes(tmp_path):
     shutil.copytree(FIX / "dcp", tmp_path / "dcp")
     for shard in (tmp_path / "dcp").glob("*.distcp"):
         shard.write_bytes(b"")  # nothing to read: counting must not need it
-    r = count_parameters(tmp_path / "dcp")
+    r = count_parameters(tmp_path / "dcp", sandbox=ANYWHERE)
     assert r.total_parameters == exp["parameters"]
     assert r.value_scan is None or r.value_scan.scanned_tensors == 0
 
@@ -133,7 +135,7 @@ def test_companions_outside_the_roots_are_not_read(tmp_path):
     shutil.copy(root / "ckpt" / "optimizer.pt", outside)
     (root / "ckpt" / "optimizer.pt").unlink()
     os.symlink(outside, root / "ckpt" / "optimizer.pt")
-    r = count_parameters(root / "ckpt", roots=[root])
+    r = count_parameters(root / "ckpt", sandbox=Sandbox.of([root]))
     assert r.optimizer is None
     assert any("optimizer.pt lies outside the allowed roots" in w for w in r.warnings)
     assert str(outside) not in json.dumps(r.model_dump())
@@ -141,7 +143,7 @@ def test_companions_outside_the_roots_are_not_read(tmp_path):
 
 def test_weight_health_findings_on_a_damaged_model():
     exp = EXPECTED["unhealthy.safetensors"]
-    r = count_parameters(FIX / "unhealthy.safetensors")
+    r = count_parameters(FIX / "unhealthy.safetensors", sandbox=ANYWHERE)
     assert r.total_parameters == exp["parameters"]
     by_kind = {f.details.get("kind"): f for f in r.findings}
     dead = by_kind["all_zero"]
@@ -156,13 +158,13 @@ def test_weight_health_findings_on_a_damaged_model():
     assert rows.code == "dead_component" and rows.component == "tok_emb.weight"
     assert [e.value for e in rows.evidence] == [exp["zero_rows"], exp["duplicate_rows"]]
     # Without the value scan there is nothing to judge the values by: no health findings.
-    unscanned = count_parameters(FIX / "unhealthy.safetensors", scan_values=False)
+    unscanned = count_parameters(FIX / "unhealthy.safetensors", scan_values=False, sandbox=ANYWHERE)
     assert not [f for f in unscanned.findings if f.code == "dead_component"]
 
 
 def test_healthy_trained_checkpoints_have_no_health_findings():
     for target in ("research.pt", "lightning/last.ckpt", "hf_output", "deepspeed"):
-        r = count_parameters(FIX / target)
+        r = count_parameters(FIX / target, sandbox=ANYWHERE)
         assert not [f for f in r.findings if f.code in ("dead_component", "nan_inf")], target
         assert not [f for f in r.findings if f.details.get("kind") == "weight_norm_outlier"], target
 
@@ -171,12 +173,12 @@ def test_correlate_joins_the_checkpoint_health_findings():
     from traintriage import api
 
     run = Path(__file__).parent / "fixtures" / "events" / "plain"
-    report = api.correlate(run, checkpoint=FIX / "unhealthy.safetensors")
+    report = api.correlate(run, checkpoint=FIX / "unhealthy.safetensors", sandbox=ANYWHERE)
     kinds = {(f.code, f.details.get("kind")) for f in report.findings}
     assert {("dead_component", "all_zero"), ("dead_component", "collapsed_norm_gain"),
             ("dead_component", "stale_embedding_rows"), ("architecture_imbalance", "weight_norm_outlier")} <= kinds
     assert any("dead_component" in issue.codes for issue in report.issues)
-    research = api.correlate(run, checkpoint=FIX / "research.pt")
+    research = api.correlate(run, checkpoint=FIX / "research.pt", sandbox=ANYWHERE)
     assert not [f for f in research.findings if f.code == "dead_component"]
 
 
@@ -228,13 +230,14 @@ def test_dcp_distcp_symlinked_outside_the_roots_is_not_opened(tmp_path):
     outside = tmp_path / "outside.distcp"
     shard.rename(outside)
     os.symlink(outside, shard)
-    r = count_parameters(root / "dcp", roots=[root], scan_values=True)
+    r = count_parameters(root / "dcp", sandbox=Sandbox.of([root]), scan_values=True)
     assert r.total_parameters == EXPECTED["dcp"]["parameters"]  # counted from .metadata alone
     assert r.value_scan is None
     assert any("outside the roots" in w for w in r.warnings)
     assert str(outside) not in json.dumps(r.model_dump())
-    # Without roots (the CLI), the same layout is scanned through the link.
-    assert count_parameters(root / "dcp", scan_values=True).value_scan.scanned_tensors == EXPECTED["dcp"]["tensors"]
+    # Unrestricted (the CLI), the same layout is scanned through the link.
+    everywhere = count_parameters(root / "dcp", scan_values=True, sandbox=ANYWHERE)
+    assert everywhere.value_scan.scanned_tensors == EXPECTED["dcp"]["tensors"]
 
 
 def test_deepspeed_latest_as_a_symlink_is_not_followed(tmp_path):
@@ -244,7 +247,7 @@ def test_deepspeed_latest_as_a_symlink_is_not_followed(tmp_path):
     (tmp_path / "ds" / "latest").unlink()
     os.symlink(secret, tmp_path / "ds" / "latest")
     with pytest.raises(Exception, match="holds no checkpoint"):
-        count_parameters(tmp_path / "ds", roots=[tmp_path / "ds"])
+        count_parameters(tmp_path / "ds", sandbox=Sandbox.of([tmp_path / "ds"]))
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "os.system", "path escape", "huge offset"])
@@ -268,11 +271,11 @@ def test_damaged_dcp_metadata_is_a_clear_error_or_a_count(tmp_path, damage):
         shard.write_bytes(shard.read_bytes()[:100])
     if damage in ("garbage", "truncated", "os.system"):
         with pytest.raises(TraintriageError) as err:
-            count_parameters(tmp_path / "dcp", scan_values=True)
+            count_parameters(tmp_path / "dcp", scan_values=True, sandbox=ANYWHERE)
         assert err.value.message and err.value.hint
         assert damage != "os.system" or "os.system" in err.value.message
         return
-    r = count_parameters(tmp_path / "dcp", scan_values=True)
+    r = count_parameters(tmp_path / "dcp", scan_values=True, sandbox=ANYWHERE)
     assert r.total_parameters == EXPECTED["dcp"]["parameters"] and r.value_scan is None
 
 

@@ -15,6 +15,7 @@ import pytest
 from traintriage.checkpoints import count_parameters
 from traintriage.cli import main as cli_main
 from traintriage.errors import InputError, TargetNotFoundError, UnsafeArtifactError
+from traintriage.sandbox import Sandbox
 
 FIX = Path(__file__).parent / "fixtures" / "checkpoints"
 EXPECTED = json.loads((FIX / "expected.json").read_text())
@@ -29,7 +30,7 @@ def cats(report):
                                   "tied_cloned.safetensors", "embedding_heavy_lm.safetensors"])
 def test_counts_match_torch(name):
     exp = EXPECTED[name]
-    r = count_parameters(FIX / name)
+    r = count_parameters(FIX / name, sandbox=Sandbox.unrestricted())
     assert r.checkpoint.format == exp["format"]
     assert r.total_parameters == exp["parameters"]
     if "tensors" in exp:
@@ -43,18 +44,18 @@ def test_counts_match_torch(name):
 
 
 def test_bytes_by_dtype_from_header_only():
-    r = count_parameters(FIX / "embedding_heavy_lm.safetensors", scan_values=False)
+    r = count_parameters(FIX / "embedding_heavy_lm.safetensors", scan_values=False, sandbox=Sandbox.unrestricted())
     assert r.value_scan is None
     assert [(d.dtype, d.parameters, d.bytes) for d in r.by_dtype] == [
         ("bfloat16", EXPECTED["embedding_heavy_lm.safetensors"]["parameters"],
          EXPECTED["embedding_heavy_lm.safetensors"]["bytes"])]
-    r = count_parameters(FIX / "tiny_lm.safetensors")
+    r = count_parameters(FIX / "tiny_lm.safetensors", sandbox=Sandbox.unrestricted())
     assert r.total_bytes == EXPECTED["tiny_lm.safetensors"]["bytes"]
 
 
 def test_training_checkpoint_is_unwrapped_and_optimizer_reported_apart():
     exp = EXPECTED["train_ckpt_ddp.pt"]
-    r = count_parameters(FIX / "train_ckpt_ddp.pt")
+    r = count_parameters(FIX / "train_ckpt_ddp.pt", sandbox=Sandbox.unrestricted())
     assert r.checkpoint.state_dict_key == "model"
     assert r.checkpoint.prefixes_stripped == ["module."]
     assert r.checkpoint.other_keys == exp["other_keys"]
@@ -71,13 +72,13 @@ def test_training_checkpoint_is_unwrapped_and_optimizer_reported_apart():
 
 
 def test_compile_prefix_stripped():
-    r = count_parameters(FIX / "compiled_state_dict.pt")
+    r = count_parameters(FIX / "compiled_state_dict.pt", sandbox=Sandbox.unrestricted())
     assert r.checkpoint.prefixes_stripped == ["_orig_mod."]
     assert all("_orig_mod" not in t.name for t in r.largest_tensors)
 
 
 def test_sharded_reads_every_shard_through_the_index():
-    r = count_parameters(FIX / "sharded" / "model.safetensors.index.json")
+    r = count_parameters(FIX / "sharded" / "model.safetensors.index.json", sandbox=Sandbox.unrestricted())
     assert r.checkpoint.format == "safetensors_sharded"
     assert len(r.checkpoint.files) == 1 + EXPECTED["sharded"]["files"]
     assert r.total_parameters == EXPECTED["sharded"]["parameters"]
@@ -86,14 +87,14 @@ def test_sharded_reads_every_shard_through_the_index():
 def test_missing_shard_is_a_warning(tmp_path):
     shutil.copytree(FIX / "sharded", tmp_path / "m")
     (tmp_path / "m" / "model-00002-of-00002.safetensors").unlink()
-    r = count_parameters(tmp_path / "m")
+    r = count_parameters(tmp_path / "m", sandbox=Sandbox.unrestricted())
     assert any("missing" in w for w in r.warnings)
     assert 0 < r.total_parameters < EXPECTED["sharded"]["parameters"]
 
 
 def test_tied_shared_storage_counted_once():
     exp = EXPECTED["tied_lm.pt"]
-    r = count_parameters(FIX / "tied_lm.pt", scan_values=False)
+    r = count_parameters(FIX / "tied_lm.pt", scan_values=False, sandbox=Sandbox.unrestricted())
     assert r.total_parameters == exp["parameters"]
     assert len(r.tied) == 1
     g = r.tied[0]
@@ -103,10 +104,10 @@ def test_tied_shared_storage_counted_once():
 
 def test_tied_by_identical_values_needs_the_scan():
     exp = EXPECTED["tied_cloned.safetensors"]
-    r = count_parameters(FIX / "tied_cloned.safetensors")
+    r = count_parameters(FIX / "tied_cloned.safetensors", sandbox=Sandbox.unrestricted())
     assert r.total_parameters == exp["parameters"]
     assert [(g.how, g.counted_once) for g in r.tied] == [("identical_values", True)]
-    unscanned = count_parameters(FIX / "tied_cloned.safetensors", scan_values=False)
+    unscanned = count_parameters(FIX / "tied_cloned.safetensors", scan_values=False, sandbox=Sandbox.unrestricted())
     assert [(g.how, g.counted_once) for g in unscanned.tied] == [("name_convention", False)]
     assert unscanned.total_parameters == exp["parameters"] + exp["tied_parameters"]
     assert any("not compared" in w for w in unscanned.warnings)
@@ -114,7 +115,7 @@ def test_tied_by_identical_values_needs_the_scan():
 
 def test_embedding_heavy_model_gets_architecture_imbalance_with_arithmetic():
     exp = EXPECTED["embedding_heavy_lm.safetensors"]
-    r = count_parameters(FIX / "embedding_heavy_lm.safetensors")
+    r = count_parameters(FIX / "embedding_heavy_lm.safetensors", sandbox=Sandbox.unrestricted())
     [f] = [f for f in r.findings if f.code == "architecture_imbalance"]
     total = exp["parameters"]
     heavy = exp["categories"]["embeddings"] + exp["categories"]["output_head"]
@@ -135,14 +136,14 @@ def test_embedding_heavy_model_gets_architecture_imbalance_with_arithmetic():
 
 
 def test_balanced_model_has_no_imbalance_finding():
-    r = count_parameters(FIX / "tiny_lm.safetensors")
+    r = count_parameters(FIX / "tiny_lm.safetensors", sandbox=Sandbox.unrestricted())
     assert r.findings == []
     assert r.architecture["layers"] == 2
 
 
 def test_block_far_larger_than_siblings():
     exp = EXPECTED["block_outlier.safetensors"]
-    r = count_parameters(FIX / "block_outlier.safetensors", depth=2)
+    r = count_parameters(FIX / "block_outlier.safetensors", depth=2, sandbox=Sandbox.unrestricted())
     assert r.total_parameters == exp["parameters"]
     [f] = [f for f in r.findings if f.details.get("kind") == "block_outlier"]
     assert f.component == "blocks.2" and f.evidence[0].value == exp["blocks"]["blocks.2"]
@@ -151,9 +152,9 @@ def test_block_far_larger_than_siblings():
 
 
 def test_tree_depth():
-    shallow = count_parameters(FIX / "tiny_lm.safetensors", depth=1, scan_values=False)
+    shallow = count_parameters(FIX / "tiny_lm.safetensors", depth=1, scan_values=False, sandbox=Sandbox.unrestricted())
     assert all(not n.children for n in shallow.tree)
-    deep = count_parameters(FIX / "tiny_lm.safetensors", depth=3, scan_values=False)
+    deep = count_parameters(FIX / "tiny_lm.safetensors", depth=3, scan_values=False, sandbox=Sandbox.unrestricted())
     blocks = next(n for n in deep.tree if n.name == "blocks")
     assert [c.name for c in blocks.children] == ["blocks.0", "blocks.1"]
     assert {g.name for g in blocks.children[0].children} == {"blocks.0.attn", "blocks.0.ln_1", "blocks.0.ln_2",
@@ -163,7 +164,7 @@ def test_tree_depth():
 @pytest.mark.parametrize("name", ["nan_weights.safetensors", "nan_weights.pt"])
 def test_nonfinite_and_all_zero_tensors(name):
     exp = EXPECTED["nan_weights"]
-    r = count_parameters(FIX / name)
+    r = count_parameters(FIX / name, sandbox=Sandbox.unrestricted())
     got = {b.name: {"nan": b.nan, "inf": b.inf} for b in r.value_scan.nonfinite}
     assert got == exp["nonfinite"]
     assert sorted(r.value_scan.all_zero) == exp["all_zero"]
@@ -178,7 +179,7 @@ def test_malicious_pickle_is_refused_and_does_not_run():
     marker = Path(EXPECTED["malicious.pt"]["marker"])
     marker.unlink(missing_ok=True)
     with pytest.raises(UnsafeArtifactError) as err:
-        count_parameters(FIX / "malicious.pt")
+        count_parameters(FIX / "malicious.pt", sandbox=Sandbox.unrestricted())
     assert EXPECTED["malicious.pt"]["global"] in err.value.message
     assert "nothing in the file was run" in err.value.message
     assert not marker.exists()
@@ -199,10 +200,10 @@ def test_hf_configs_give_published_sizes(tmp_path):
         d = tmp_path / name
         d.mkdir()
         (d / "config.json").write_text(json.dumps(cfg))
-        r = count_parameters(d)
+        r = count_parameters(d, sandbox=Sandbox.unrestricted())
         assert r.checkpoint.format == "hf_config"
         assert r.total_parameters == size, name
-    gpt2 = count_parameters(tmp_path / "gpt2" / "config.json")
+    gpt2 = count_parameters(tmp_path / "gpt2" / "config.json", sandbox=Sandbox.unrestricted())
     assert [g.how for g in gpt2.tied] == ["config"]
     assert not [f for f in gpt2.findings if f.code == "architecture_imbalance"]
 
@@ -218,18 +219,18 @@ def test_truncated_safetensors_header(tmp_path):
     bad = tmp_path / "cut.safetensors"
     bad.write_bytes(data[: 8 + n // 2])
     with pytest.raises(InputError, match=r"truncated|claims"):
-        count_parameters(bad)
+        count_parameters(bad, sandbox=Sandbox.unrestricted())
     tiny = tmp_path / "tiny.safetensors"
     tiny.write_bytes(b"\x01\x02")
     with pytest.raises(InputError, match="too short"):
-        count_parameters(tiny)
+        count_parameters(tiny, sandbox=Sandbox.unrestricted())
 
 
 def test_header_length_2_to_the_60(tmp_path):
     bad = tmp_path / "huge_header.safetensors"
     bad.write_bytes((1 << 60).to_bytes(8, "little") + b'{"a": 1}')
     with pytest.raises(InputError, match="limit"):
-        count_parameters(bad)
+        count_parameters(bad, sandbox=Sandbox.unrestricted())
 
 
 def test_corrupt_zip(tmp_path):
@@ -237,18 +238,18 @@ def test_corrupt_zip(tmp_path):
     bad = tmp_path / "cut.pt"
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match="zip"):
-        count_parameters(bad)
+        count_parameters(bad, sandbox=Sandbox.unrestricted())
 
 
 def test_empty_garbage_and_missing(tmp_path):
     (tmp_path / "empty.pt").write_bytes(b"")
     with pytest.raises(InputError, match="empty"):
-        count_parameters(tmp_path / "empty.pt")
+        count_parameters(tmp_path / "empty.pt", sandbox=Sandbox.unrestricted())
     (tmp_path / "noise.bin").write_bytes(b"hello, not a checkpoint" * 10)
     with pytest.raises(InputError, match="not a checkpoint format"):
-        count_parameters(tmp_path / "noise.bin")
+        count_parameters(tmp_path / "noise.bin", sandbox=Sandbox.unrestricted())
     with pytest.raises(TargetNotFoundError):
-        count_parameters(tmp_path / "nope.safetensors")
+        count_parameters(tmp_path / "nope.safetensors", sandbox=Sandbox.unrestricted())
 
 
 def test_20gb_files_are_not_read(tmp_path):
@@ -258,17 +259,17 @@ def test_20gb_files_are_not_read(tmp_path):
     with zeros.open("wb") as fh:
         fh.truncate(size)
     with pytest.raises(InputError, match="not a checkpoint format"):
-        count_parameters(zeros)
+        count_parameters(zeros, sandbox=Sandbox.unrestricted())
     numel = size // 4  # one float32 tensor filling 20 GiB
     header = json.dumps({"big.weight": {"dtype": "F32", "shape": [numel], "data_offsets": [0, size]}}).encode()
     big = tmp_path / "big.safetensors"
     with big.open("wb") as fh:
         fh.write(len(header).to_bytes(8, "little") + header)
         fh.truncate(8 + len(header) + size)
-    r = count_parameters(big, max_scan_bytes=1 << 20)  # over 2 GiB: the value scan is opt-in
+    r = count_parameters(big, max_scan_bytes=1 << 20, sandbox=Sandbox.unrestricted())  # over 2 GiB: opt-in scan
     assert r.total_parameters == numel and r.total_bytes == size
     assert r.value_scan is None and any("value scan not run" in w and "--scan" in w for w in r.warnings)
-    r = count_parameters(big, scan_values=True, max_scan_bytes=1 << 20)
+    r = count_parameters(big, scan_values=True, max_scan_bytes=1 << 20, sandbox=Sandbox.unrestricted())
     assert r.value_scan.skipped and "budget" in r.value_scan.skipped[0]
 
 

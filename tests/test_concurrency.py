@@ -60,7 +60,7 @@ def alone() -> dict[tuple[str, str], tuple[bool, object]]:
     return anyio.run(collect)
 
 
-BIG_FILES = 600  # ~1.5 s to read cold on a 2-core machine, with a budget checkpoint before each file
+BIG_FILES = 600  # ~1.5 s to read cold on a 2-core machine, with a budget check before each file
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ while measuring nothing.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,9 @@ from traintriage.findings import CODES
 CORPUS = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus"
 ROOT_CAUSES = {"optimizer", "data", "curriculum", "architecture", "initialization", "numerics", "memory",
                "pipeline", "unknown"}
-# Codes a training log cannot show: they need a checkpoint.
-NOT_LOGGABLE = {code for code, info in CODES.items() if info.area == "parameters"}
+# Codes the corpus's runs (TensorBoard scalars) cannot show: parameters need a checkpoint, input_bound a profiler
+# trace, messages a text log (tests/test_messages.py checks log_message on real text logs).
+NOT_LOGGABLE = {code for code, info in CODES.items() if info.area in ("parameters", "messages")} | {"input_bound"}
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +48,23 @@ def test_codes_are_registered(labels: dict) -> None:
         assert not set(run["must"]) & set(run["must_not"]), f"{run['case']}: a code both required and forbidden"
 
 
+def _time_labels() -> list[dict]:
+    """The accuracy benchmark's labels for the time codes (real runs and traces in ``tests/fixtures/timing``)."""
+    sys.path.insert(0, str(CORPUS.parent))
+    from accuracy import TIME_LABELS
+
+    return TIME_LABELS
+
+
+def test_time_labels_name_fixtures_that_exist_and_real_codes() -> None:
+    for run in _time_labels():
+        assert Path(run["path"]).exists(), run["case"]
+        for code in run["must"] + run["must_not"]:
+            assert code in CODES and CODES[code].area == "time", f"{run['case']}: {code!r}"
+
+
 def test_every_loggable_code_is_required_somewhere(labels: dict) -> None:
-    required = {code for run in labels["runs"] for code in run["must"]}
+    required = {code for run in [*labels["runs"], *_time_labels()] for code in run["must"]}
     missing = set(CODES) - NOT_LOGGABLE - required
     assert not missing, f"no corpus run requires: {sorted(missing)}"
 

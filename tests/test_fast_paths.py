@@ -1,4 +1,5 @@
 """The fast paths of the detectors equal the NumPy/SciPy expressions and loops they replace, bit for bit.
+(The window primitives they stand on, ``detectors/windows.py``, are checked in ``tests/test_windows.py``.)
 
 The references below are the per-window expressions the detectors used before they were made
 O(n log w); random data includes NaN, +-inf, ties and windows longer than the series.
@@ -6,6 +7,7 @@ O(n log w); random data includes NaN, +-inf, ties and windows longer than the se
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -14,9 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from traintriage.detectors import rank, windows
+from traintriage.detectors import rank
 from traintriage.detectors.gradnorm import stats as grad_stats
 from traintriage.detectors.loss import overfitting, robust
+from traintriage.detectors.robust_stats import MAD_TO_SIGMA, robust_sigma, rolling_median
 
 values = st.one_of(
     st.floats(-1e6, 1e6, allow_nan=False),
@@ -25,76 +28,8 @@ values = st.one_of(
 series = arrays(np.float64, st.integers(0, 120), elements=values)
 
 
-def ref_clipped(x: np.ndarray, window: int, before: int) -> np.ndarray:
-    out = np.full(x.size, np.nan)
-    for i in range(x.size):
-        seg = x[max(0, i - before) : max(0, i - before + window)]
-        seg = seg[~np.isnan(seg)]
-        if seg.size:
-            out[i] = np.median(seg)
-    return out
-
-
 def same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
-
-
-@settings(max_examples=300, deadline=None)
-@given(series, st.integers(1, 60), st.booleans())
-def test_clipped_rolling_median_is_nanmedian_of_each_window(x, window, trailing):
-    before = window if trailing else window // 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        assert same(windows.clipped_rolling_median(x, window, before), ref_clipped(x, window, before))
-
-
-@settings(max_examples=200, deadline=None)
-@given(series, st.integers(1, 60))
-def test_full_window_medians(x, window):
-    want = np.array([np.median(x[j : j + window]) for j in range(x.size - window + 1)]) if x.size >= window else []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        assert same(windows.full_window_medians(x, window), np.asarray(want, dtype=np.float64).reshape(-1))
-
-
-@settings(max_examples=300, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(0, 30), st.integers(0, 40)), elements=values), st.integers(1, 50))
-def test_column_nanmedians(mat, block):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        want = np.nanmedian(mat, axis=0) if mat.shape[0] else np.full(mat.shape[1], np.nan)
-    default = windows._COLUMN_BLOCK
-    try:
-        windows._COLUMN_BLOCK = block  # columns are taken a block at a time: any block size, same answer
-        assert same(windows.column_nanmedians(mat), np.asarray(want, dtype=np.float64))
-    finally:
-        windows._COLUMN_BLOCK = default
-
-
-@settings(max_examples=200, deadline=None)
-@given(series, st.data())
-def test_slice_medians(x, data):
-    n = x.size
-    if n == 0:
-        return
-    k = data.draw(st.integers(0, 40))
-    lo = np.sort(np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k)), dtype=np.int64))
-    lengths = np.array(data.draw(st.lists(st.integers(1, 12), min_size=k, max_size=k)), dtype=np.int64)
-    hi = np.minimum(lo + lengths, n)
-    want = np.array([np.median(x[a:b]) for a, b in zip(lo, hi, strict=True)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        assert same(windows.slice_medians(x, lo, hi), want.reshape(-1))
-
-
-def test_slice_medians_many_rows_of_one_length():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=5000)
-    x[::97] = np.nan
-    lo = np.arange(0, 4900, 3)
-    hi = lo + 37
-    want = np.array([np.median(x[a:b]) for a, b in zip(lo, hi, strict=True)])
-    assert same(windows.slice_medians(x, lo, hi), want)
 
 
 def ref_trailing_noise(y: np.ndarray, window: int) -> np.ndarray:
@@ -105,7 +40,7 @@ def ref_trailing_noise(y: np.ndarray, window: int) -> np.ndarray:
     d = np.diff(y)
     for i in range(4, n):
         seg = d[max(0, i - window) : i - 1]
-        out[i] = robust.MAD_TO_SIGMA * np.median(np.abs(seg - np.median(seg))) / np.sqrt(2.0)
+        out[i] = MAD_TO_SIGMA * np.median(np.abs(seg - np.median(seg))) / np.sqrt(2.0)
     return out
 
 
@@ -129,19 +64,31 @@ def test_trailing_noise_long_series_chunks():
 
 
 @pytest.mark.parametrize("trailing", [True, False])
-@pytest.mark.parametrize("window", [1, 2, 25, 400])
-def test_gradnorm_rolling_median_matches_sliding_window_nanmedian(trailing, window):
+@pytest.mark.parametrize("window", [1, 2, 5, 24, 25, 400])
+def test_rolling_median_matches_sliding_window_nanmedian(trailing, window):
+    """The one rolling median: centred (``window // 2`` points before, the rest from the point on) by
+    default, the ``window`` points strictly before with ``trailing``; even windows included, where the
+    two copies it replaced disagreed."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     x = np.random.default_rng(2).normal(size=3000)
     x[x > 2] = np.nan
-    half = window // 2
-    pad_left, width = (window, window) if trailing else (half, 2 * half + 1)
-    padded = np.concatenate([np.full(pad_left, np.nan), x, np.full(0 if trailing else half, np.nan)])
+    before = window if trailing else window // 2
+    after = 0 if trailing else window - before
+    padded = np.concatenate([np.full(before, np.nan), x, np.full(after, np.nan)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        want = np.nanmedian(sliding_window_view(padded, width)[: x.size], axis=1)
-    assert same(grad_stats.rolling_median(x, window, trailing=trailing), want)
+        want = np.nanmedian(sliding_window_view(padded, window)[: x.size], axis=1)
+    assert same(rolling_median(x, window, trailing=trailing), want)
+
+
+def test_robust_sigma_is_zero_on_a_sample_with_no_finite_value():
+    """Documented: no spread measured reads as 0.0 (never NaN, which would turn every threshold
+    comparison False); the gradient volatility that used a NaN-returning copy never passes an empty sample."""
+    assert robust_sigma(np.array([])) == 0.0
+    assert robust_sigma(np.array([np.nan, np.inf])) == 0.0
+    assert robust_sigma(np.array([1.0, 2.0, 4.0, np.nan])) == pytest.approx(MAD_TO_SIGMA * 1.0)
+    assert np.isnan(grad_stats.volatility(np.array([0.0, np.nan])))  # too few points: its own NaN, unchanged
 
 
 def test_train_level_at_irregular_grid():
@@ -202,6 +149,16 @@ def test_kendall_tau_is_the_all_pairs_sum(x):
     assert robust.kendall_tau(x) == ref_kendall(x)
 
 
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.integers(0, 60), elements=st.sampled_from([0.0, 1.0, np.nan, np.inf, -np.inf])
+              | st.floats(-9, 9)))
+def test_kendall_tau_with_nan_and_infinities_is_the_all_pairs_sum(x):
+    with np.errstate(invalid="ignore"):
+        want = ref_kendall(x)
+    got = robust.kendall_tau(x)
+    assert got == want or (np.isnan(got) and np.isnan(want))
+
+
 def test_kendall_tau_of_a_long_series_is_bounded_and_keeps_the_trend():
     rng = np.random.default_rng(4)
     x = np.linspace(0, 1, 50_000) + rng.normal(scale=0.3, size=50_000)
@@ -257,7 +214,7 @@ def test_map_each_keeps_order_runs_in_the_callers_budget_and_raises_its_stop(mon
     import threading
 
     from traintriage import parallel
-    from traintriage.limits import Budget, CallCancelled, CallLimits, active, checkpoint, current_budget
+    from traintriage.limits import Budget, CallCancelled, CallLimits, active, check_budget, current_budget
 
     if parallel._workers() < 2:
         monkeypatch.setattr(parallel, "_workers", lambda: 2)
@@ -267,7 +224,7 @@ def test_map_each_keeps_order_runs_in_the_callers_budget_and_raises_its_stop(mon
     def work(i: int) -> int:
         threads.add(threading.get_ident())
         budgets.append(current_budget())
-        checkpoint()
+        check_budget()
         return i * i
 
     items = list(range(40))
@@ -299,3 +256,31 @@ def test_mann_whitney_u_p_equals_scipy(x, y):
         want = mannwhitneyu(x, y, alternative="two-sided").pvalue
     got = rank.mann_whitney_u_p(x, y)
     assert (np.isnan(want) and np.isnan(got)) or abs(got - want) <= 1e-12, (got, want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.integers(1, 400), elements=st.sampled_from([0.0, 1.0, -2.0, np.inf, np.nan])
+              | st.floats(-9, 9)), st.integers(1, 120))
+def test_block_medians_are_each_blocks_median(y, blocks):
+    meds, starts = robust.block_medians(y, blocks)
+    edges = np.linspace(0, y.size, max(1, min(blocks, y.size)) + 1).astype(int)
+    with np.errstate(invalid="ignore"):
+        want = np.array([np.median(y[a:b]) for a, b in itertools.pairwise(edges)])
+    assert np.array_equal(starts, edges[:-1]) and np.array_equal(meds, want, equal_nan=True)
+
+
+def ref_theil_sen(t: np.ndarray, y: np.ndarray) -> float:
+    """The n x n matrices theil_sen_slope used before it gathered the pairs directly."""
+    dt = t[None, :] - t[:, None]
+    dy = y[None, :] - y[:, None]
+    iu = np.triu_indices(t.size, 1)
+    ok = dt[iu] != 0
+    return float(np.median(dy[iu][ok] / dt[iu][ok])) if ok.any() else 0.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(2, 400).flatmap(lambda n: st.tuples(
+    arrays(np.float64, n, elements=st.integers(0, 50).map(float)), arrays(np.float64, n, elements=st.floats(-9, 9)))))
+def test_theil_sen_slope_is_the_median_of_pairwise_slopes(ty):
+    t, y = np.sort(ty[0]), ty[1]
+    assert robust.theil_sen_slope(t, y) == ref_theil_sen(t, y)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from traintriage.errors import InputError
+from traintriage.sandbox import Sandbox
 from traintriage.signals import is_loss_name
 from traintriage.sources import filecache, load_run
 
@@ -82,7 +83,7 @@ def _nanogpt_runs(text: str) -> list[dict[str, tuple[list[int], list[float]]]]:
 
 @pytest.mark.parametrize("target", [NANOGPT, NANOGPT.parent], ids=["file", "dir"])
 def test_nanogpt_iter_lines_of_two_appended_runs(target):
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     first, last = _nanogpt_runs(NANOGPT.read_text())
     assert data.source == "textlog"
     assert _points(data, "loss") == last["loss"]  # every iter line of the last run, at its iter
@@ -95,7 +96,7 @@ def test_nanogpt_iter_lines_of_two_appended_runs(target):
 
 
 def test_nanogpt_eval_lines_stay_with_their_run():
-    data = load_run(NANOGPT)
+    data = load_run(NANOGPT, sandbox=Sandbox.unrestricted())
     first, last = _nanogpt_runs(NANOGPT.read_text())
     for name in ("train_loss", "val_loss"):
         assert _points(data, name) == last[name]
@@ -103,7 +104,7 @@ def test_nanogpt_eval_lines_stay_with_their_run():
 
 
 def test_nanogpt_config_echo_of_an_appended_run_is_not_a_series():
-    data = load_run(NANOGPT)
+    data = load_run(NANOGPT, sandbox=Sandbox.unrestricted())
     assert set(data.series) == {
         "loss",
         "train_loss",
@@ -119,7 +120,7 @@ def test_utf16_log_from_powershell(target):
     raw = POWERSHELL.read_bytes()
     assert raw.startswith(b"\xff\xfe") and "\r\n".encode("utf-16-le") in raw  # the fixture is what PowerShell writes
     (run,) = _nanogpt_runs(raw.decode("utf-16"))
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "textlog"
     assert set(data.series) == {"loss", "train_loss", "val_loss"}
     for name in ("loss", "train_loss", "val_loss"):
@@ -173,7 +174,7 @@ def _llmc_stdout(path: Path) -> dict[str, tuple[list[int], list[float]]]:
 @pytest.mark.parametrize("target", [LLMC_LOG, LLMC_LOG.parent], ids=["file", "dir"])
 def test_llmc_logger_h_log_file(target):
     expected = _llmc_log(LLMC_LOG)
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "textlog"
     for name in ("trl", "tel", "lr", "norm"):
         assert _points(data, name) == expected[name]
@@ -182,7 +183,7 @@ def test_llmc_logger_h_log_file(target):
 
 def test_llmc_train_gpt2_py_log_file():
     expected = _llmc_log(LLMC_PY_LOG)
-    data = load_run(LLMC_PY_LOG)
+    data = load_run(LLMC_PY_LOG, sandbox=Sandbox.unrestricted())
     assert set(data.series) == {"trl", "tel"}
     assert (_points(data, "trl"), _points(data, "tel")) == (expected["trl"], expected["tel"])
 
@@ -190,7 +191,7 @@ def test_llmc_train_gpt2_py_log_file():
 @pytest.mark.parametrize("path", [LLMC_LOG, LLMC_PY_LOG], ids=["logger_h", "train_gpt2_py"])
 def test_llmc_log_file_roles(path):
     expected = _llmc_log(path)
-    data = load_run(path)
+    data = load_run(path, sandbox=Sandbox.unrestricted())
     roles = data.roles
     assert roles.train_loss is not None and _points(data, roles.train_loss) == expected["trl"]
     assert roles.val_loss and _points(data, roles.val_loss[0]) == expected["tel"]
@@ -201,7 +202,7 @@ def test_llmc_log_file_roles(path):
 
 def test_llmc_hellaswag_accuracy_is_not_a_loss():
     expected = _llmc_log(LLMC_LOG)
-    data = load_run(LLMC_LOG)
+    data = load_run(LLMC_LOG, sandbox=Sandbox.unrestricted())
     hella = expected["eval"][1]
     for name, s in data.series.items():
         if is_loss_name(name):
@@ -212,7 +213,7 @@ def test_llmc_hellaswag_accuracy_is_not_a_loss():
 @pytest.mark.parametrize("path", [LLMC_CU, LLMC_PY], ids=["train_gpt2_cu", "train_gpt2_py"])
 def test_llmc_stdout_training_lines(path):
     expected = _llmc_stdout(path)
-    data = load_run(path)
+    data = load_run(path, sandbox=Sandbox.unrestricted())
     assert data.source == "textlog"
     assert set(data.series) == {"train_loss", "norm", "lr", "val_loss"}  # no ms, MFU, tok/s, header table
     for name in ("train_loss", "norm", "lr"):
@@ -227,7 +228,7 @@ def test_llmc_stdout_training_lines(path):
 @pytest.mark.parametrize("path", [LLMC_CU, LLMC_PY], ids=["train_gpt2_cu", "train_gpt2_py"])
 def test_llmc_stdout_val_loss_before_the_first_step(path):
     expected = _llmc_stdout(path)
-    data = load_run(path)
+    data = load_run(path, sandbox=Sandbox.unrestricted())
     assert _points(data, "val_loss") == expected["val_loss"]
 
 
@@ -241,7 +242,7 @@ BUILD_NANOGPT = TEXT / "build_nanogpt" / "log" / "log.txt"
 @pytest.mark.parametrize("target", [BUILD_NANOGPT, TEXT / "build_nanogpt"], ids=["file", "dir"])
 def test_build_nanogpt_log_txt(target):
     lines = BUILD_NANOGPT.read_text().splitlines()
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "textlog"
     assert set(data.series) == {"train_loss", "val_loss"}  # "hella" is an accuracy: not a loss, no series
     for kind in ("train", "val"):
@@ -282,7 +283,7 @@ def _fairseq() -> dict[str, dict[str, tuple[list[int], list[float]]]]:
 @pytest.mark.parametrize("target", [FAIRSEQ, FAIRSEQ.parent], ids=["file", "dir"])
 def test_fairseq_train_inner_and_valid_lines(target):
     expected = _fairseq()
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "textlog"
     for key in ("loss", "nll_loss", "ppl"):  # the valid lines' stats, under the validation phase
         assert _points(data, f"val_{key}") == expected["valid"][key]
@@ -299,19 +300,19 @@ def test_fairseq_train_inner_and_valid_lines(target):
 
 def test_fairseq_epoch_averages_are_not_mixed_into_the_per_update_series():
     expected = _fairseq()
-    data = load_run(FAIRSEQ)
+    data = load_run(FAIRSEQ, sandbox=Sandbox.unrestricted())
     for key in ("loss", "nll_loss", "ppl", "lr", "gnorm"):
         assert _points(data, key) == expected["train_inner"][key]
 
 
 def test_fairseq_best_loss_is_not_the_validation_loss():
-    data = load_run(FAIRSEQ)
+    data = load_run(FAIRSEQ, sandbox=Sandbox.unrestricted())
     assert data.roles.val_loss[0] == "val_loss"
     assert "val_best_loss" not in data.roles.val_loss
 
 
 def test_fairseq_gnorm_is_the_gradient_norm():
-    assert load_run(FAIRSEQ).roles.grad_total == "gnorm"
+    assert load_run(FAIRSEQ, sandbox=Sandbox.unrestricted()).roles.grad_total == "gnorm"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,7 +332,7 @@ def test_detectron2_stdout(target):
             expected.setdefault(key, []).append((int(m[1]), float(value)))
     losses = {k for k in expected if "loss" in k}
     assert losses == {"total_loss", "loss_cls", "loss_box_reg", "loss_mask", "loss_rpn_cls", "loss_rpn_loc"}
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "textlog"
     for name in (*losses, "lr"):
         assert _points(data, name) == _pairs(expected[name])
@@ -364,7 +365,7 @@ def _mnist() -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tup
 @pytest.mark.parametrize("target", [MNIST, MNIST.parent], ids=["file", "dir"])
 def test_pytorch_mnist_train_lines(target):
     train, test_loss, _ = _mnist()
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "textlog"
     assert _points(data, "loss") == _pairs(train)
     assert len(test_loss) == 3 and data.series["test_average_loss"].values.tolist() == [v for _, v in test_loss]
@@ -373,7 +374,7 @@ def test_pytorch_mnist_train_lines(target):
 
 def test_pytorch_mnist_test_lines_at_the_end_of_their_epoch():
     _, test_loss, test_acc = _mnist()
-    data = load_run(MNIST)
+    data = load_run(MNIST, sandbox=Sandbox.unrestricted())
     assert _points(data, "test_average_loss") == _pairs(test_loss)
     assert _points(data, "test_accuracy") == _pairs(test_acc)
 
@@ -394,7 +395,7 @@ def test_logging_prefixes_warning_and_traceback(target):
     assert any("FutureWarning" in line for line in lines) and any(
         line.endswith("Traceback (most recent call last):") for line in lines
     )
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "textlog"
     assert set(data.series) == {"loss", "lr", "grad_norm", "val_loss", "val_ppl"}
     for name, matches, group in (
@@ -428,7 +429,7 @@ def test_markdown_notes_with_a_pytorch_table_passed_explicitly():
     per_epoch = int(batch[0][3])
     ends = _matches(r"^\| end of epoch +(\d+) \| time: +[\d.]+s \| valid loss +([\d.]+) \| valid ppl +([\d.]+)$", lines)
     (test,) = _matches(r"^\| End of training \| test loss +([\d.]+) \| test ppl +([\d.]+)$", lines)
-    data = load_run(NOTES)
+    data = load_run(NOTES, sandbox=Sandbox.unrestricted())
     assert data.source == "textlog"
     step = [(int(m[1]) - 1) * per_epoch + int(m[2]) for m in batch]
     assert _points(data, "loss") == (step, [float(m[5]) for m in batch])
@@ -437,7 +438,7 @@ def test_markdown_notes_with_a_pytorch_table_passed_explicitly():
     assert _points(data, "test_loss") == ([3 * per_epoch], [float(test[1])])
     assert (data.roles.train_loss, data.roles.val_loss, data.roles.lr) == ("loss", ["valid_loss", "test_loss"], "lr")
     with pytest.raises(InputError):  # in a directory a .md is nobody's log: only a file named explicitly is read
-        load_run(NOTES.parent)
+        load_run(NOTES.parent, sandbox=Sandbox.unrestricted())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,7 +453,7 @@ def test_detectron2_metrics_json_with_an_appended_run(target):
     records = [json.loads(line) for line in D2_JSON.read_text().splitlines()]
     restart = next(i for i in range(1, len(records)) if records[i]["iteration"] < records[i - 1]["iteration"])
     runs = {"earlier-run-1/": records[:restart], "": records[restart:]}
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "jsonl"
     for prefix, run in runs.items():
         for key in ("total_loss", "loss_cls", "loss_mask", "lr", "time", "bbox/AP", "bbox/APs"):
@@ -482,7 +483,7 @@ def test_mmdet2_log_json(target):
     val = [r for r in records if r["mode"] == "val"]
     per_epoch = max(r["iter"] for r in train)  # the iteration counter starts again every epoch
     assert [r["iter"] for r in train[:5]] == [50, 100, 150, 200, 50]
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "jsonl"
     for key in ("loss", "loss_rpn_cls", "s0.loss_cls", "s2.loss_mask", "lr"):
         assert _points(data, key) == (
@@ -510,7 +511,7 @@ def test_mmengine_scalars_json(target):
     train = [r for r in records if "epoch" in r]
     val = [r for r in records if "epoch" not in r]
     last_of_epoch = {r["epoch"]: r["step"] for r in train}  # in file order: the epoch's last training step
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "jsonl"
     for key in ("loss", "loss_cls", "lr"):
         assert _points(data, key) == ([r["step"] for r in train], [r[key] for r in train])
@@ -533,7 +534,7 @@ LLAMA_FACTORY = next(LLAMA_FACTORY_DIR.rglob("trainer_log.jsonl"))
 @pytest.mark.parametrize("target", [LLAMA_FACTORY, LLAMA_FACTORY_DIR], ids=["file", "dir"])
 def test_llama_factory_trainer_log(target):
     records = [json.loads(line) for line in LLAMA_FACTORY.read_text().splitlines()]
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "jsonl"
     for key in ("loss", "eval_loss", "lr"):
         have = [r for r in records if key in r]
@@ -555,7 +556,7 @@ JSONDOC = FORMATS_DIR / "jsondoc"
 )
 def test_keras_history_dump(target):
     history = json.loads((JSONDOC / "keras_history" / "history.json").read_text())
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "jsondoc"
     assert set(data.series) == set(history)
     for key, values in history.items():  # one value per epoch; epochs counted from 1, as Keras prints them
@@ -566,7 +567,7 @@ def test_keras_history_dump(target):
 
 def test_nested_history_beside_a_config():
     doc = json.loads((JSONDOC / "nested" / "run_summary.json").read_text())
-    data = load_run(JSONDOC / "nested")
+    data = load_run(JSONDOC / "nested", sandbox=Sandbox.unrestricted())
     assert set(data.series) == set(doc["history"])
     for key, values in doc["history"].items():
         assert _points(data, key) == (list(range(1, len(values) + 1)), values)
@@ -576,7 +577,7 @@ def test_nested_history_beside_a_config():
 @pytest.mark.parametrize("target", [JSONDOC / "records" / "log.json", JSONDOC / "records"], ids=["file", "dir"])
 def test_list_of_per_epoch_records(target):
     records = json.loads((JSONDOC / "records" / "log.json").read_text())
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "jsondoc"
     assert set(data.series) == {"train_loss", "val_loss", "val_acc", "lr"}  # "time": "41.3s" is text
     for key in data.series:
@@ -593,7 +594,7 @@ def test_str_of_history_in_a_txt_file():
         for k, vs in ast.literal_eval(re.sub(r"\bnan\b", "None", text)).items()
     }
     for target in (path, path.parent):
-        data = load_run(target)
+        data = load_run(target, sandbox=Sandbox.unrestricted())
         assert data.source == "jsondoc"
         assert set(data.series) == set(history)
         for key, values in history.items():
@@ -607,7 +608,7 @@ def test_losses_saved_as_tensor_strings():
     doc = json.loads(path.read_text())
     assert doc["train_loss"][0].startswith("tensor(") and "grad_fn=<NllLossBackward0>" in doc["train_loss"][0]
     train = [float(re.match(r"tensor\(([\d.]+),", s)[1]) for s in doc["train_loss"]]
-    data = load_run(path)
+    data = load_run(path, sandbox=Sandbox.unrestricted())
     assert data.source == "jsondoc"
     assert _points(data, "train_loss") == (list(range(1, len(train) + 1)), train)
     assert _points(data, "val_loss") == (list(range(1, len(train) + 1)), doc["val_loss"])
@@ -629,7 +630,7 @@ def _mlflow(path: Path) -> tuple[list[int], list[float], list[float]]:
 def test_bare_mlflow_metric_file_named_by_its_key():
     path = MLFLOW / "bare" / "train_loss"
     steps, values, walls = _mlflow(path)
-    data = load_run(path)  # no suffix, no meta.yaml: recognised by its content
+    data = load_run(path, sandbox=Sandbox.unrestricted())  # no suffix, no meta.yaml: recognised by its content
     assert data.source == "mlflow_metric"
     assert set(data.series) == {"train_loss"}
     assert _points(data, "train_loss") == (steps, values)
@@ -640,7 +641,7 @@ def test_bare_mlflow_metric_file_named_by_its_key():
 @pytest.mark.parametrize("target", [MLFLOW / "copied_run", MLFLOW / "copied_run" / "metrics"], ids=["run", "metrics"])
 def test_mlflow_metrics_folder_without_meta_yaml(target):
     metrics = MLFLOW / "copied_run" / "metrics"
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "mlflow_metric"
     assert set(data.series) == {"loss", "val_loss", "train/lr"}
     for key in data.series:
@@ -679,7 +680,7 @@ def _yolo_csv(path: Path) -> list[dict[str, float]]:
 def _no_zero_loss_finding(path: Path) -> None:
     from traintriage.api import analyze_loss
 
-    report = analyze_loss(path)
+    report = analyze_loss(path, sandbox=Sandbox.unrestricted())
     assert report.run.roles.train_loss == "train/total_loss"
     assert not [f for f in report.findings if f.code == "zero_loss"]  # a single-class cls loss is 0 by design
 
@@ -691,7 +692,7 @@ def test_yolov5_results_txt_single_class(target):
         epoch, _mem, *fields = line.split()
         rows.append({"epoch": int(epoch.split("/")[0]), **dict(zip(YOLOV5_TXT_NAMES, map(float, fields), strict=True))})
     assert {r["train/cls_loss"] for r in rows} == {0.0} == {r["val/cls_loss"] for r in rows}
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "yolo_results"
     epochs = [r["epoch"] for r in rows]
     for name in YOLOV5_TXT_NAMES:
@@ -714,7 +715,7 @@ def test_yolo_results_csv_gets_derived_totals(folder, parts):
     assert header.startswith(" ") and ",train/box_loss" not in header  # names padded with '%20s' / '%23s'
     rows = _yolo_csv(path)
     for target in (path, path.parent):
-        data = load_run(target)
+        data = load_run(target, sandbox=Sandbox.unrestricted())
         assert data.source == "csv"
         epochs = [int(r["epoch"]) for r in rows]
         for name in rows[0]:
@@ -733,7 +734,7 @@ def test_yolo_results_csv_gets_derived_totals(folder, parts):
 
 
 def test_yolov5_results_csv_learning_rate_role():
-    assert load_run(YOLO / "yolov5_csv" / "results.csv").roles.lr == "x/lr0"
+    assert load_run(YOLO / "yolov5_csv" / "results.csv", sandbox=Sandbox.unrestricted()).roles.lr == "x/lr0"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -747,7 +748,7 @@ CSV_VARIANTS = FORMATS_DIR / "csv_variants"
 def test_tab_separated_values(target):
     with open(CSV_VARIANTS / "tsv" / "train_log.tsv", newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "csv"
     assert set(data.series) == {"loss", "val_loss", "lr", "grad_norm"}
     for key in data.series:
@@ -767,7 +768,7 @@ def test_csv_with_a_utf8_bom_and_crlf(target):
     assert raw.startswith(b"\xef\xbb\xbfepoch,") and b"\r\n" in raw
     with open(path, newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
-    data = load_run(target)
+    data = load_run(target, sandbox=Sandbox.unrestricted())
     assert data.source == "csv"
     assert set(data.series) == {"train_loss", "val_loss", "val_acc"}  # the BOM is not part of the first name
     for key in data.series:
@@ -793,7 +794,7 @@ def test_a_templates_own_pattern_reads_what_the_general_tokenizer_reads(monkeypa
         out = {}
         for path in texts:
             filecache.clear()
-            series, _ = textlog._parse(path)
+            series, _, _ = textlog._parse(path)
             out[path] = {name: (s.steps.tolist(), [repr(v) for v in s.values.tolist()]) for name, s in series.items()}
         return out
 

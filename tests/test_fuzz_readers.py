@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from traintriage import api
 from traintriage.errors import InputError, TargetNotFoundError, TraintriageError, UnsafeArtifactError
 from traintriage.memory.jsonstream import TraceStream
+from traintriage.sandbox import Sandbox
 
 TIME_LIMIT = 20.0
 
@@ -113,7 +114,7 @@ def test_any_target_string(target: str) -> None:
     root = Path(fuzzkit.FIXTURES) / "formats"
     for fn in (api.describe_run, api.count_parameters, api.profile_memory):
         try:
-            fn(target, roots=[root])
+            fn(target, sandbox=Sandbox.of([root]))
         except TraintriageError as exc:
             assert exc.message and exc.hint
         fuzzkit.clear_caches()
@@ -173,7 +174,7 @@ def _count(tmp_path: Path, data_pkl: bytes):
     path.write_bytes(fuzzkit.zip_with_pickle(fuzzkit._zip_seeds()[0], data_pkl))
     started = time.monotonic()
     try:
-        return api.count_parameters(str(path)), time.monotonic() - started
+        return api.count_parameters(str(path), sandbox=Sandbox.unrestricted()), time.monotonic() - started
     except TraintriageError as exc:
         return exc, time.monotonic() - started
 
@@ -213,14 +214,14 @@ def test_json_logs_with_deep_nesting_huge_numbers_and_steps_past_int64(tmp_path:
         jsonl.parent.mkdir()
         jsonl.write_text(f'{{"step": 1, "loss": 2.0}}\n{{"step": {value}, "loss": 1.0}}\n'
                          f'{{"step": 2, "loss": {value}}}\n{{"step": 3, "loss": 0.5}}\n')
-        run = api.load(str(jsonl))
+        run = api.load(str(jsonl), sandbox=Sandbox.unrestricted())
         assert run.series["loss"].steps.tolist()[0] == 1 and run.series["loss"].steps.tolist()[-1] == 3
         state = tmp_path / f"s{i}" / "trainer_state.json"
         state.parent.mkdir()
         state.write_text(f'{{"log_history": [{{"step": 1, "loss": 2.0}}, {{"step": {value}, "loss": 1.0}}, '
                          f'{{"step": 3, "loss": 0.5}}]}}')
         try:
-            run = api.load(str(state))
+            run = api.load(str(state), sandbox=Sandbox.unrestricted())
         except InputError as exc:  # the whole file unreadable (too deep, a 5000-digit number): said so
             assert "cannot read" in exc.hint
         else:
@@ -234,7 +235,7 @@ def test_text_logs_with_steps_past_int64(tmp_path: Path) -> None:
              "{'loss': 1.0, 'step': 1e999}", "{'loss': " + str(10**400) + ", 'step': 4}", "step:3 loss:0.5"]
     path = tmp_path / "train.log"
     path.write_text("\n".join(lines) + "\n")
-    run = api.load(str(path))
+    run = api.load(str(path), sandbox=Sandbox.unrestricted())
     assert run.series["loss"].steps.tolist() == [1, 3]
     assert sum("int64" in w or "too long" in w or "not a" in w for w in run.warnings) >= 4
 
@@ -243,14 +244,14 @@ def test_text_logs_with_steps_past_int64(tmp_path: Path) -> None:
                                                ("metrics.csv", "step,loss\n1,2\n" + "9" * 30 + ",1\n3,0.5\n")])
 def test_csv_steps_past_int64(tmp_path: Path, name: str, content: str) -> None:
     (tmp_path / name).write_text(content)
-    run = api.load(str(tmp_path / name))
+    run = api.load(str(tmp_path / name), sandbox=Sandbox.unrestricted())
     assert run.series["loss"].steps.tolist() == [1, 3]
     assert any(":3:" in w for w in run.warnings)
 
 
 def test_mlflow_step_past_int64(tmp_path: Path) -> None:
     run_dir = fuzzkit._place_mlflow_metric(tmp_path, b"1700000000000 2.0 1\n1700000000000 1.0 1e300\n")
-    run = api.load(str(run_dir))
+    run = api.load(str(run_dir), sandbox=Sandbox.unrestricted())
     assert run.series["loss"].steps.tolist() == [1]
     assert any("not numbers" in w for w in run.warnings)
 
@@ -263,7 +264,7 @@ def test_lone_surrogates_in_names_can_be_sent_as_json(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "train.log").write_text("{'loss\\udcff': 1.0}\n{'loss\\udcff': 0.5}\n")
     for run, name in (("a", "lo\\ud800ss"), ("b", "loss\\udcff")):
-        out = json.loads(api.describe_run(str(tmp_path / run)).model_dump_json())
+        out = json.loads(api.describe_run(str(tmp_path / run), sandbox=Sandbox.unrestricted()).model_dump_json())
         assert [s["name"] for s in out["series"]] == [name]
 
 
@@ -273,11 +274,11 @@ def test_profiler_trace_hostile_values(tmp_path: Path) -> None:
     for name in ("100k nested lists as an event", "100k nested lists in the header", "5000-digit Bytes"):
         path.write_bytes(hostile[name])
         with pytest.raises(InputError, match=r"too deeply|too long"):
-            api.profile_memory(str(path))
+            api.profile_memory(str(path), sandbox=Sandbox.unrestricted())
     for name in ("Bytes of 1e999", "Bytes of 1e300", "Device Type of -1e999", "OOM event with ts of 1e999",
                  "ProfilerStep#<5000 digits>"):
         path.write_bytes(hostile[name])
-        report = api.profile_memory(str(path))
+        report = api.profile_memory(str(path), sandbox=Sandbox.unrestricted())
         assert report.kind == "trace" and report.trace.devices
 
 
@@ -286,7 +287,7 @@ def test_corrupt_gzip_trace_is_read_up_to_the_damage(tmp_path: Path) -> None:
     path = tmp_path / "run.pt.trace.json.gz"
     path.write_bytes(seed[:16] + bytes(b ^ 0x5A for b in seed[16:4096]))  # zlib.error escaped
     with pytest.raises(InputError):
-        api.profile_memory(str(path))
+        api.profile_memory(str(path), sandbox=Sandbox.unrestricted())
     path.write_bytes(seed[: len(seed) // 2] + bytes(b ^ 0x5A for b in seed[len(seed) // 2:]))
     stream = TraceStream(path, chunk_chars=4096)
     assert sum(1 for _ in stream) > 100 and "read error" in stream.truncated
@@ -299,7 +300,7 @@ def test_snapshot_hostile_values(tmp_path: Path) -> None:
                  "a frame name that is a 2**64-path shared list", "device_traces of a 2**64-path shared list"):
         path.write_bytes(hostile[name])
         started = time.monotonic()
-        report = api.profile_memory(str(path))
+        report = api.profile_memory(str(path), sandbox=Sandbox.unrestricted())
         assert report.kind == "snapshot" and time.monotonic() - started < 5
         json.loads(report.model_dump_json())
 
@@ -311,7 +312,7 @@ def test_hf_config_implausible_sizes(tmp_path: Path) -> None:
         path.write_bytes(hostile[name])
         started = time.monotonic()
         with pytest.raises(InputError) as err:
-            api.count_parameters(str(path))
+            api.count_parameters(str(path), sandbox=Sandbox.unrestricted())
         assert err.value.hint and time.monotonic() - started < 5
 
 
@@ -319,7 +320,7 @@ def test_safetensors_header_with_a_5000_digit_number(tmp_path: Path) -> None:
     path = tmp_path / "m.safetensors"
     path.write_bytes(dict(fuzzkit.safetensors_hostile())["5000-digit data offset"])
     with pytest.raises(InputError, match="number too long"):
-        api.count_parameters(str(path))
+        api.count_parameters(str(path), sandbox=Sandbox.unrestricted())
 
 
 def test_100k_tensors_are_counted_in_seconds(tmp_path: Path) -> None:
@@ -327,7 +328,7 @@ def test_100k_tensors_are_counted_in_seconds(tmp_path: Path) -> None:
     path = tmp_path / "m.safetensors"
     path.write_bytes(dict(fuzzkit.safetensors_hostile())["100k tensors"])
     started = time.monotonic()
-    report = api.count_parameters(str(path))
+    report = api.count_parameters(str(path), sandbox=Sandbox.unrestricted())
     assert report.tensors == 100_000 and time.monotonic() - started < 15
 
 
@@ -338,7 +339,7 @@ def test_shard_index_hostile_names(tmp_path: Path) -> None:
         case.mkdir()
         index = fuzzkit._place_index(case, hostile[name])
         with pytest.raises(InputError) as err:
-            api.count_parameters(str(index), roots=[case])
+            api.count_parameters(str(index), sandbox=Sandbox.of([case]))
         assert "not a plain file name" in err.value.hint
 
 
@@ -355,7 +356,7 @@ def test_unreadable_zip_members_are_input_errors(tmp_path: Path) -> None:
         data[at + (8 if sig == b"PK\x03\x04" else 10): at + (10 if sig == b"PK\x03\x04" else 12)] = b"\x63\x00"
     path.write_bytes(bytes(data))
     with pytest.raises(InputError, match="cannot be read"):
-        api.count_parameters(str(path))
+        api.count_parameters(str(path), sandbox=Sandbox.unrestricted())
 
 
 @pytest.mark.parametrize("target", ["a\x00b", "~nosuchuser/run", "x" * 5000])
@@ -364,14 +365,14 @@ def test_unusable_target_strings(target: str, tmp_path: Path) -> None:
     (OSError) escaped resolution."""
     for fn in (api.load, api.count_parameters, api.profile_memory):
         with pytest.raises(TargetNotFoundError):
-            fn(target, roots=[tmp_path])
+            fn(target, sandbox=Sandbox.of([tmp_path]))
 
 
 def test_symlink_loop_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     for fn in (api.load, api.count_parameters, api.profile_memory):
         with pytest.raises(TraintriageError) as err:
-            fn(str(tmp_path / "loop"), roots=[tmp_path])
+            fn(str(tmp_path / "loop"), sandbox=Sandbox.of([tmp_path]))
         assert err.value.hint
 
 
@@ -387,26 +388,26 @@ def test_symlinks_inside_a_run_do_not_reach_outside_the_roots(tmp_path: Path) ->
     (root / "run").mkdir(parents=True)
     (root / "run" / "metrics.csv").symlink_to(secret)
     with pytest.raises(InputError) as err:
-        api.describe_run("run", roots=[root])
+        api.describe_run("run", sandbox=Sandbox.of([root]))
     assert "the_secret_column" not in str(err.value) and "symlinks to outside the roots" in err.value.message
     (root / "run" / "log.csv").write_text("step,loss\n1,2.0\n2,1.0\n")
-    out = api.describe_run("run", roots=[root]).model_dump_json()
+    out = api.describe_run("run", sandbox=Sandbox.of([root])).model_dump_json()
     assert "the_secret_column" not in out and "symlinks to outside the roots" in out
-    assert api.describe_run(str(root / "run" / "log.csv"), roots=[root]).series[0].name == "loss"
+    assert api.describe_run(str(root / "run" / "log.csv"), sandbox=Sandbox.of([root])).series[0].name == "loss"
     (root / "model").mkdir()
     st = outside / "model.safetensors"
     st.write_bytes(struct.pack("<Q", 2) + b"{}")
     (root / "model" / "model.safetensors").symlink_to(st)
     with pytest.raises(TraintriageError) as err:
-        api.count_parameters("model", roots=[root])
+        api.count_parameters("model", sandbox=Sandbox.of([root]))
     assert "outside every root" in err.value.message
     (root / "traces").mkdir()
     trace = outside / "t.pt.trace.json"
     trace.write_bytes(dict(fuzzkit.trace_hostile())["Bytes of 1e300"])
     (root / "traces" / "t.pt.trace.json").symlink_to(trace)
     with pytest.raises(TraintriageError):
-        api.profile_memory("traces", roots=[root])
-    assert api.profile_memory(str(trace)).kind == "trace"  # the CLI (no roots) reads it
+        api.profile_memory("traces", sandbox=Sandbox.of([root]))
+    assert api.profile_memory(str(trace), sandbox=Sandbox.unrestricted()).kind == "trace"  # the CLI (no roots) reads it
 
 
 @pytest.mark.parametrize(("name", "head", "tail"), [
@@ -423,7 +424,7 @@ def test_a_64_mib_line_is_skipped_without_holding_it(tmp_path: Path, name: str, 
 
     tracemalloc.start()
     try:
-        run = load_run(str(path))
+        run = load_run(str(path), sandbox=Sandbox.unrestricted())
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -457,13 +458,13 @@ def test_fifos_named_like_logs_or_checkpoints_do_not_block(tmp_path: Path) -> No
     os.mkfifo(tmp_path / "model.safetensors")
     run_dir = fuzzkit._place_mlflow_metric(tmp_path / "ml", b"1700000000000 2.0 1\n")
     os.mkfifo(run_dir / "metrics" / "val_loss_fifo")
-    calls = [lambda _: api.describe_run("run", roots=[tmp_path]),
-             lambda _: api.count_parameters("model.safetensors", roots=[tmp_path]),
-             lambda _: api.describe_run(str(run_dir), roots=[tmp_path])]
+    calls = [lambda _: api.describe_run("run", sandbox=Sandbox.of([tmp_path])),
+             lambda _: api.count_parameters("model.safetensors", sandbox=Sandbox.of([tmp_path])),
+             lambda _: api.describe_run(str(run_dir), sandbox=Sandbox.of([tmp_path]))]
     for call in calls:  # run_entry's alarm interrupts a blocked open(): a hang is reported, not waited on
         outcome, detail = fuzzkit.run_entry(call, tmp_path, time_limit=10)
         assert outcome != CRASH, detail
-    assert [s.name for s in api.describe_run("run", roots=[tmp_path]).series] == ["loss"]
+    assert [s.name for s in api.describe_run("run", sandbox=Sandbox.of([tmp_path])).series] == ["loss"]
 
 
 def test_mlflow_metric_files_symlinked_out_of_the_run_are_not_read(tmp_path: Path) -> None:
@@ -475,7 +476,7 @@ def test_mlflow_metric_files_symlinked_out_of_the_run_are_not_read(tmp_path: Pat
     secret.write_text("1 2 3\nthe secret line\n")
     run_dir = fuzzkit._place_mlflow_metric(tmp_path / "case", b"1700000000000 2.0 1\n")
     os.symlink(secret, run_dir / "metrics" / "val_accuracy")
-    run = api.load(str(run_dir), roots=[tmp_path / "case"])
+    run = api.load(str(run_dir), sandbox=Sandbox.of([tmp_path / "case"]))
     assert "val_accuracy" not in run.series and "secret" not in " ".join(run.warnings)
     assert any("symlinks to outside the run" in w for w in run.warnings)
 
@@ -502,7 +503,7 @@ def test_unreadable_storage_member_is_skipped_not_raised(tmp_path: Path) -> None
         at = data.rfind(sig)
         data[at + at_method: at + at_method + 2] = b"\x63\x00"
     path.write_bytes(bytes(data))
-    report = api.count_parameters(str(path))
+    report = api.count_parameters(str(path), sandbox=Sandbox.unrestricted())
     assert report.total_parameters == 2 and any("not scanned" in w for w in report.warnings)
 
 
@@ -511,12 +512,12 @@ def test_shard_index_with_many_shards(tmp_path: Path) -> None:
     index = tmp_path / "model.safetensors.index.json"
     index.write_text(json.dumps({"weight_map": {f"w{i}": f"s{i}.safetensors" for i in range(20_000)}}))
     with pytest.raises(InputError, match="20,000 shard files"):
-        api.count_parameters(str(index))
+        api.count_parameters(str(index), sandbox=Sandbox.unrestricted())
     shard = sorted((fuzzkit.FIXTURES / "checkpoints" / "sharded").glob("*.safetensors"))[0]
     (tmp_path / shard.name).write_bytes(shard.read_bytes())
     weight_map = {f"w{i}": f"s{i}.safetensors" for i in range(9_000)}
     weight_map.update({"x": shard.name})
     index.write_text(json.dumps({"weight_map": weight_map}))
     started = time.monotonic()
-    report = api.count_parameters(str(index))
+    report = api.count_parameters(str(index), sandbox=Sandbox.unrestricted())
     assert report.tensors > 0 and time.monotonic() - started < 20

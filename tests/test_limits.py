@@ -1,4 +1,4 @@
-"""Per-call time and memory budgets: configuration (flags, environment, defaults), the checkpoints, and real
+"""Per-call time and memory budgets: configuration (flags, environment, defaults), the budget checks, and real
 calls over stdio that go over a tiny budget, get a clear error naming the limit and how to raise it, and
 leave a server that answers the next call."""
 
@@ -24,9 +24,10 @@ from traintriage.limits import (
     CallLimits,
     LimitsError,
     active,
-    checkpoint,
+    check_budget,
     current_budget,
 )
+from traintriage.sandbox import Sandbox
 from traintriage.sources import load_readers
 
 # ----------------------------------------------------------------------------------------------
@@ -71,20 +72,20 @@ def test_serve_refuses_a_bad_limit_without_a_traceback() -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Budget and checkpoints
+# Budget and its checks
 # ----------------------------------------------------------------------------------------------
 
 
-def test_checkpoint_is_a_no_op_outside_a_call_and_stops_a_call_over_its_limits() -> None:
+def test_check_budget_is_a_no_op_outside_a_call_and_stops_a_call_over_its_limits() -> None:
     assert current_budget() is None
-    checkpoint(planned_bytes=1 << 50)  # no budget: nothing to enforce
+    check_budget(planned_bytes=1 << 50)  # no budget: nothing to enforce
 
     budget = Budget("describe_run", CallLimits(timeout_s=0.05, memory_mb=None))
     with active(budget):
-        checkpoint()
+        check_budget()
         time.sleep(0.08)
         with pytest.raises(BudgetExceeded) as err:
-            checkpoint()
+            check_budget()
     assert err.value.which == "time"
     text = str(err.value)
     assert "describe_run" in text and "time limit of 0.05 s" in text
@@ -93,16 +94,16 @@ def test_checkpoint_is_a_no_op_outside_a_call_and_stops_a_call_over_its_limits()
 
     budget = Budget("correlate", CallLimits(timeout_s=None, memory_mb=100))
     with active(budget):
-        checkpoint(planned_bytes=10 << 20)
+        check_budget(planned_bytes=10 << 20)
         with pytest.raises(BudgetExceeded) as err:
-            checkpoint(planned_bytes=200 << 20)
+            check_budget(planned_bytes=200 << 20)
     assert err.value.which == "memory"
     assert "memory limit of 100 MB" in str(err.value) and "--call-memory-mb" in str(err.value)
 
     budget = Budget("analyze_loss", CallLimits(timeout_s=None, memory_mb=None))
     budget.stop(CallCancelled("analyze_loss was cancelled"))
     with active(budget), pytest.raises(CallCancelled):
-        checkpoint()
+        check_budget()
 
 
 def test_a_real_read_stops_at_its_budget_and_leaves_the_cache_usable(tmp_path: Path) -> None:
@@ -111,10 +112,10 @@ def test_a_real_read_stops_at_its_budget_and_leaves_the_cache_usable(tmp_path: P
 
     # Reading 24 MB of events builds ~12 MB of arrays: refused before a byte is read under an 8 MB budget.
     with active(Budget("describe_run", CallLimits(timeout_s=None, memory_mb=8))), pytest.raises(BudgetExceeded) as err:
-        api.describe_run(run)
+        api.describe_run(run, sandbox=Sandbox.unrestricted())
     assert err.value.which == "memory" and "reading the next file needs about" in str(err.value)
     # A stopped read is not a bad file: not swallowed into a warning, and the next read is whole.
-    assert api.describe_run(run).series
+    assert api.describe_run(run, sandbox=Sandbox.unrestricted()).series
 
 
 # ----------------------------------------------------------------------------------------------

@@ -12,9 +12,11 @@ from eventwriter import write_run
 from mcp import Client
 
 from traintriage.cli import loss_curve_critic_main, main
+from traintriage.sandbox import Sandbox
 from traintriage.server.app import build_server
 
 EVENTS = Path(__file__).parent / "fixtures" / "events"
+CORPUS = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus" / "runs"
 
 
 @pytest.fixture
@@ -51,6 +53,33 @@ def test_cli_no_loss_series_exits_2(tmp_path, capsys):
 def test_cli_series_and_transition(stuck_run, capsys):
     assert main(["loss", str(stuck_run), "--series", "LR", "--transition", "100"]) == 0
     assert json.loads(capsys.readouterr().out)["series"] == "LR"
+
+
+@pytest.fixture
+def curriculum_loss_only(tmp_path):
+    """The corpus's real curriculum run (a harder stage from step 600, after the LR schedule had ended) as a
+    user without a stage series would have it: its training loss alone, in a CSV. Only ``--transition``
+    can tell the detector where the stage changed."""
+    from traintriage.api import load
+
+    loss = load(CORPUS / "curriculum_regression", sandbox=Sandbox.unrestricted()).series["Loss/train"]
+    run = tmp_path / "loss_only"
+    run.mkdir()
+    rows = "".join(f"{s},{v!r}\n" for s, v in zip(loss.steps.tolist(), loss.values.tolist(), strict=True))
+    (run / "metrics.csv").write_text("step,train_loss\n" + rows)
+    return run
+
+
+@pytest.mark.parametrize("command", ["loss", "triage"])
+def test_cli_transition_reaches_the_detector(curriculum_loss_only, command, capsys):
+    def regressions(*extra: str) -> list[dict]:
+        assert main([command, str(curriculum_loss_only), *extra]) == 0
+        out = json.loads(capsys.readouterr().out)
+        return [f for f in out["findings"] if f["code"] == "curriculum_regression"]
+
+    assert regressions() == []  # no stage series: nothing marks the transition
+    found = regressions("--transition", "600")
+    assert [f["step_start"] for f in found] == [600]
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EVENTS.iterdir() if p.is_dir()) if EVENTS.exists() else [])

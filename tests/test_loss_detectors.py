@@ -12,6 +12,7 @@ import pytest
 
 from traintriage.detectors.loss import analyze_loss
 from traintriage.errors import InputError
+from traintriage.sandbox import Sandbox
 from traintriage.signals import RunData, Series, infer_roles
 
 
@@ -203,8 +204,9 @@ def test_nan_reports_first_step_and_last_finite_value():
     nan = [f for f in report.findings if f.code == "nan_inf"]
     assert nan[0].step_start == 260 and nan[0].severity == "critical"
     assert nan[0].evidence[0].value == "nan"
-    assert nan[0].evidence[1].step == 259
-    assert report.findings[0].code == "nan_inf" or report.findings[0].severity == "critical"
+    assert nan[0].evidence[1].step == 259 and nan[0].evidence[1].value == pytest.approx(loss[259])
+    assert nan[0].step_end == 399  # the NaN runs to the end of the run: the stretch says so
+    assert f"{loss[259]:.4g} at step 259" in nan[0].message
 
 
 def test_epoch_level_run_says_too_few_points():
@@ -234,3 +236,50 @@ def test_any_named_series_and_diagnosis():
     plateau = [f for f in report.findings if f.code == "plateau"]
     assert plateau and plateau[0].details["chance_classes"] == 2
     assert plateau[0].details["first_fix"] and plateau[0].details["causes"]
+
+
+def _epochs_with_lr_off_from(off_from: int, epochs: int = 10) -> np.ndarray:
+    """Per-epoch losses of full-batch gradient descent on least squares whose scheduler sets the LR to 0 from
+    epoch ``off_from``: from then on the weights, and so the logged loss, repeat exactly."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + rng.normal(0, 0.1, 64)
+    w = np.zeros(3)
+    losses = []
+    for epoch in range(epochs):
+        residual = x @ w - y
+        losses.append(float(np.mean(residual**2)))
+        w -= (0.05 if epoch < off_from else 0.0) * 2 * x.T @ residual / len(y)
+    return np.array(losses)
+
+
+def test_a_short_epoch_log_stuck_for_its_last_four_epochs_is_flagged_three_is_not():
+    """The shortest stuck stretch a per-epoch log can show (``STUCK_MIN_RUN = 4`` epochs): an LR switched off
+    for the last four epochs is reported; three repeats in a ten-epoch log can be a plateau at print precision."""
+    stuck = analyze_loss(make_run({"loss": (steps(10), _epochs_with_lr_off_from(6))}))
+    found = [f for f in stuck.findings if f.code == "stuck_loss"]
+    assert found and found[0].step_start == 6 and found[0].details["points"] == 4
+    shorter = analyze_loss(make_run({"loss": (steps(10), _epochs_with_lr_off_from(7))}))
+    assert "stuck_loss" not in codes(shorter)
+
+
+def test_stuck_loss_covers_the_plateau_it_explains():
+    """A real run whose LR was set to 0 at step 100 (``benchmarks/corpus/runs/stuck_lr_zero``): the loss is
+    frozen for 87.5 % of the run. The plateau detector alone sees that stretch as a plateau from step 80;
+    reporting both would tell one story twice and push a second, weaker issue into the top 3, so a stuck
+    finding that starts near the plateau and covers at least 30 % of the run suppresses it (analyze.py)."""
+    from traintriage.api import load
+    from traintriage.detectors.loss.robust import log_space
+    from traintriage.detectors.loss.trend import detect_plateau
+
+    corpus = Path(__file__).resolve().parents[1] / "benchmarks" / "corpus" / "runs"
+    run = load(corpus / "stuck_lr_zero", sandbox=Sandbox.unrestricted())
+    loss = run.series[run.roles.train_loss]
+    y, log = log_space(loss.values)
+    alone = detect_plateau(loss.name, loss.steps, y, log=log)
+    assert [(p.severity, p.step_start) for p in alone] == [("warning", 80)]  # the plateau is there to suppress
+
+    report = analyze_loss(run)
+    stuck = [f for f in report.findings if f.code == "stuck_loss"]
+    assert [(f.step_start, f.details["share"]) for f in stuck] == [(100, 0.875)]
+    assert "plateau" not in {f.code for f in report.findings}

@@ -10,6 +10,7 @@ import pytest
 from traintriage.errors import InputError
 from traintriage.memory import estimate_memory, parse_size
 from traintriage.memory.estimate import activation_bytes_per_layer
+from traintriage.sandbox import Sandbox
 
 
 def test_mixed_precision_adam_is_16_bytes_per_parameter():
@@ -77,6 +78,8 @@ def test_parameters_from_a_checkpoint():
     """Counted by traintriage.checkpoints (924 parameters per the fixture's expected.json)."""
     ckpt = Path(__file__).parent / "fixtures" / "checkpoints" / "mlp_state_dict.pt"
     expected = json.loads((ckpt.parent / "expected.json").read_text())["mlp_state_dict.pt"]["parameters"]
-    e = estimate_memory(str(ckpt))
+    with pytest.raises(TypeError, match="sandbox"):  # it reads a file: no default sandbox
+        estimate_memory(str(ckpt))
+    e = estimate_memory(str(ckpt), sandbox=Sandbox.unrestricted())
     assert e.parameters == expected and e.parameters_source == str(ckpt)
     assert e.total_bytes == 16 * expected

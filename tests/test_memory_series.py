@@ -9,6 +9,7 @@ import pytest
 
 from traintriage.memory import profile_memory
 from traintriage.memory.series import analyze_series, classify, fit_leak, theil_sen
+from traintriage.sandbox import Sandbox
 from traintriage.signals import RunData, Series, infer_roles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "memory"
@@ -125,7 +126,7 @@ def test_units_from_name():
 
 def test_no_memory_series_is_a_warning_not_a_crash():
     run = _run(**{"loss/train": (np.arange(10), np.linspace(2, 1, 10))})
-    report = profile_memory(run)
+    report = profile_memory(run, sandbox=Sandbox.unrestricted())
     assert report.findings == [] and report.kind == "run"
     assert any("no memory series" in w for w in report.warnings)
 
@@ -142,7 +143,7 @@ def test_real_leaking_run_rss():
     """The TensorBoard run of a real leak (losses kept with their graphs): RSS grows every step."""
     run = _tb_run()
     assert run.roles.memory == ["memory/rss_bytes"]
-    report = profile_memory(run, capacity_bytes="1GiB")
+    report = profile_memory(run, capacity_bytes="1GiB", sandbox=Sandbox.unrestricted())
     leaks = [f for f in report.findings if f.code == "memory_leak"]
     assert len(leaks) == 1 and leaks[0].series == "memory/rss_bytes"
     assert leaks[0].details["slope_per_step_bytes"] > 500_000  # ~1 MiB retained per step
@@ -152,6 +153,6 @@ def test_real_leaking_run_rss():
 
 def test_real_leaking_run_through_the_loader():
     pytest.importorskip("traintriage.sources.tensorboard")
-    report = profile_memory(FIXTURES / "leak_run")
+    report = profile_memory(FIXTURES / "leak_run", sandbox=Sandbox.unrestricted())
     assert report.kind == "run"
     assert [f.code for f in report.findings] == ["memory_leak"]

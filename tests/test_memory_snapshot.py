@@ -9,13 +9,14 @@ import pytest
 
 from traintriage.errors import InputError, UnsafeArtifactError
 from traintriage.memory import profile_memory
+from traintriage.sandbox import Sandbox
 
 FIXTURE = Path(__file__).parent / "fixtures" / "memory" / "snapshot.pickle"
 GiB, MiB = 1 << 30, 1 << 20
 
 
 def test_snapshot_accounting():
-    report = profile_memory(FIXTURE)
+    report = profile_memory(FIXTURE, sandbox=Sandbox.unrestricted())
     assert report.kind == "snapshot"
     snap = report.snapshot
     (dev,) = snap.devices
@@ -33,7 +34,7 @@ def test_snapshot_accounting():
 
 
 def test_history_peak_and_context():
-    snap = profile_memory(FIXTURE).snapshot
+    snap = profile_memory(FIXTURE, sandbox=Sandbox.unrestricted()).snapshot
     assert snap.history_peak_allocated == 6 * GiB + 1024
     at_peak = [e for e in snap.history_around_peak if e.allocated_after == snap.history_peak_allocated]
     assert at_peak[0].action == "alloc" and at_peak[0].frame.endswith("model.py:41:forward")
@@ -41,10 +42,10 @@ def test_history_peak_and_context():
 
 
 def test_fragmentation_finding_and_capacity():
-    report = profile_memory(FIXTURE)
+    report = profile_memory(FIXTURE, sandbox=Sandbox.unrestricted())
     assert [(f.code, f.details["kind"]) for f in report.findings] == [("memory_pressure", "fragmentation")]
     assert any("--capacity" in w for w in report.warnings)
-    tight = profile_memory(FIXTURE, capacity_bytes="6.5GiB")
+    tight = profile_memory(FIXTURE, capacity_bytes="6.5GiB", sandbox=Sandbox.unrestricted())
     kinds = {f.details["kind"]: f.severity for f in tight.findings}
     assert kinds == {"fragmentation": "warning", "peak": "warning"}
 
@@ -56,7 +57,7 @@ def test_oom_entry_is_critical(tmp_path):
     )
     path = tmp_path / "oom.pickle"
     path.write_bytes(pickle.dumps(data))
-    report = profile_memory(path)
+    report = profile_memory(path, sandbox=Sandbox.unrestricted())
     assert report.findings[0].severity == "critical" and report.findings[0].details["kind"] == "oom"
 
 
@@ -71,7 +72,7 @@ def test_snapshot_with_a_global_is_refused(tmp_path, capsys):
     path = tmp_path / "evil.pickle"
     path.write_bytes(pickle.dumps(data))
     with pytest.raises(UnsafeArtifactError):
-        profile_memory(path)
+        profile_memory(path, sandbox=Sandbox.unrestricted())
     assert "pwned" not in capsys.readouterr().out
 
 
@@ -79,4 +80,4 @@ def test_pickle_that_is_not_a_snapshot(tmp_path):
     path = tmp_path / "x.pickle"
     path.write_bytes(pickle.dumps([1, 2, 3]))
     with pytest.raises(InputError):
-        profile_memory(path)
+        profile_memory(path, sandbox=Sandbox.unrestricted())

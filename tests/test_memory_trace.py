@@ -15,6 +15,7 @@ from traintriage.errors import InputError
 from traintriage.memory import profile_memory
 from traintriage.memory.jsonstream import TraceStream
 from traintriage.memory.trace import analyze_trace
+from traintriage.sandbox import Sandbox
 
 FIXTURES = Path(__file__).parent / "fixtures" / "memory"
 HEALTHY = FIXTURES / "healthy.pt.trace.json.gz"
@@ -46,7 +47,7 @@ def test_truncated_trace_reports_what_it_read(tmp_path):
 
 
 def test_healthy_trace_flat_steps_no_findings():
-    report = profile_memory(HEALTHY)
+    report = profile_memory(HEALTHY, sandbox=Sandbox.unrestricted())
     assert report.kind == "trace" and report.findings == []
     trace = report.trace
     assert trace is not None and trace.step_source == "ProfilerStep"
@@ -65,7 +66,7 @@ def test_healthy_trace_flat_steps_no_findings():
 
 
 def test_leak_trace_found_and_attributed():
-    report = profile_memory(LEAK)
+    report = profile_memory(LEAK, sandbox=Sandbox.unrestricted())
     leaks = [f for f in report.findings if f.code == "memory_leak"]
     assert len(leaks) == 1
     leak = leaks[0]
@@ -80,7 +81,7 @@ def test_leak_trace_found_and_attributed():
 
 def test_top_ops_attribution_against_profiler_rows():
     """Every allocation is attributed to exactly one op; totals add up to the trace's Bytes."""
-    report = profile_memory(HEALTHY)
+    report = profile_memory(HEALTHY, sandbox=Sandbox.unrestricted())
     trace = report.trace
     total = sum(o.bytes_allocated for o in trace.top_ops)
     assert total <= trace.devices[0].bytes_allocated_total
@@ -90,22 +91,22 @@ def test_top_ops_attribution_against_profiler_rows():
 
 
 def test_capacity_pressure_on_trace():
-    peak = profile_memory(LEAK).trace.devices[0].peak_allocated
-    report = profile_memory(LEAK, capacity_bytes=int(peak / 0.95))
+    peak = profile_memory(LEAK, sandbox=Sandbox.unrestricted()).trace.devices[0].peak_allocated
+    report = profile_memory(LEAK, capacity_bytes=int(peak / 0.95), sandbox=Sandbox.unrestricted())
     kinds = [(f.code, f.severity, f.details.get("kind")) for f in report.findings]
     assert ("memory_pressure", "warning", "peak") in kinds
 
 
 def test_trace_without_memory_events_says_how_to_record():
     with pytest.raises(InputError) as err:
-        profile_memory(FIXTURES / "no_memory.pt.trace.json.gz")
+        profile_memory(FIXTURES / "no_memory.pt.trace.json.gz", sandbox=Sandbox.unrestricted())
     assert "without profile_memory=True" in err.value.message
     assert "profile_memory=True" in err.value.hint and "export_chrome_trace" in err.value.hint
 
 
 def test_directory_of_traces(tmp_path):
     shutil.copy(LEAK, tmp_path / "worker0.1.pt.trace.json.gz")
-    report = profile_memory(tmp_path)
+    report = profile_memory(tmp_path, sandbox=Sandbox.unrestricted())
     assert report.kind == "trace" and report.trace.path.endswith("worker0.1.pt.trace.json.gz")
 
 
@@ -113,7 +114,7 @@ def test_not_a_trace(tmp_path):
     bad = tmp_path / "x.json"
     bad.write_text('"hello"')
     with pytest.raises(InputError):
-        profile_memory(bad)
+        profile_memory(bad, sandbox=Sandbox.unrestricted())
 
 
 def _rows(values):
@@ -143,5 +144,5 @@ def test_many_steps_use_the_robust_criteria():
 def test_other_json_is_a_run_not_a_trace():
     """trainer_state.json is JSON too: it goes to the run loader, not the trace reader."""
     state = next((Path(__file__).parent / "fixtures" / "formats" / "hf_trainer").glob("*/trainer_state.json"))
-    report = profile_memory(state)
+    report = profile_memory(state, sandbox=Sandbox.unrestricted())
     assert report.kind == "run" and any("no memory series" in w for w in report.warnings)

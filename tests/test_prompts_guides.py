@@ -28,8 +28,19 @@ from traintriage.signals import infer_roles
 REPO = Path(__file__).resolve().parents[1]
 SKILLS = REPO / "skills"
 
-# The MCP tools of DESIGN.md's table, plus describe_run (registered since the first server commit).
-DESIGN_TOOLS = {"describe_run", "analyze_loss", "analyze_gradnorm", "count_parameters", "profile_memory", "correlate"}
+# The design contract is ../shared/DESIGN.md (beside the repository in the project's checkout). Its tool table
+# is read from there when it is present; DESIGN_TOOLS_COPY is what that table said when this was written, for
+# a checkout without it, and test_the_copy_of_the_design_tool_table_is_current keeps the two equal.
+DESIGN_MD = REPO.parent / "shared" / "DESIGN.md"
+DESIGN_TOOLS_COPY = {
+    "analyze_loss", "analyze_gradnorm", "count_parameters", "profile_memory", "correlate", "describe_run",
+    "triage_sweep", "plot_run",
+}
+# Tools the contract names that are not built yet (DESIGN.md: "plot_run (or `image` on correlate)").
+NOT_YET_REGISTERED = {"plot_run"}
+# What the server registers (one module per tool, named as the tool): the only names prompts, guides and
+# skills may send an agent to.
+REGISTERED_TOOLS = set(TOOL_MODULES)
 # The CLI commands of DESIGN.md's table; commands.MODULES adds the ones that exist today (inspect, demo).
 DESIGN_COMMANDS = {"loss", "gradnorm", "params", "memory", "triage", "runs", "explain", "serve"}
 
@@ -80,8 +91,34 @@ def _check_names(text: str, tools: set[str], where: str) -> None:
     assert not unknown_codes, f"{where} names finding codes that do not exist: {unknown_codes}"
 
 
-def test_known_tools_match_design() -> None:
-    assert set(KNOWN_TOOLS) == DESIGN_TOOLS
+def _tools_in_design_table(text: str) -> set[str]:
+    """The MCP tool names in the first column of DESIGN.md's "Tools (MCP) and commands (CLI)" table."""
+    section = text.split("## Tools (MCP) and commands (CLI)", 1)[1].split("\n## ", 1)[0]
+    first_cells = (line.split("|")[1].strip() for line in section.splitlines() if line.startswith("|"))
+    names = {m.group(1) for cell in first_cells if (m := re.match(r"`?([a-z][a-z_]*)\b", cell))}
+    return names - {"resources", "server"}  # labels of the rows for resources and `serve`, not tools
+
+
+def design_tools() -> set[str]:
+    """The contract's tools: from the real DESIGN.md when this checkout has it, else the copy above."""
+    return _tools_in_design_table(DESIGN_MD.read_text(encoding="utf-8")) if DESIGN_MD.is_file() else DESIGN_TOOLS_COPY
+
+
+def test_the_copy_of_the_design_tool_table_is_current() -> None:
+    if not DESIGN_MD.is_file():
+        pytest.skip(f"{DESIGN_MD} is not in this checkout; the copy stands in for it")
+    assert _tools_in_design_table(DESIGN_MD.read_text(encoding="utf-8")) == DESIGN_TOOLS_COPY
+
+
+def test_the_server_registers_the_design_tools() -> None:
+    """Every registered tool is in the contract, and every tool of the contract is registered unless it is
+    known not to be built yet: a tool added to DESIGN.md, or to the server alone, fails here."""
+    assert design_tools() >= REGISTERED_TOOLS
+    assert design_tools() - REGISTERED_TOOLS == NOT_YET_REGISTERED
+
+
+def test_the_prompts_known_tools_are_the_registered_ones() -> None:
+    assert set(KNOWN_TOOLS) == REGISTERED_TOOLS
 
 
 # ------------------------------------------------------------------------------------------------
@@ -109,7 +146,7 @@ async def test_prompts_name_only_existing_tools(tmp_path: Path, name: str, argum
     registered = {t.name for t in await server.list_tools()}
     async with Client(server) as client:
         text = _text(await client.get_prompt(name, arguments))
-    _check_names(text, DESIGN_TOOLS | registered, f"prompt {name}")
+    _check_names(text, registered, f"prompt {name}")
     for value in arguments.values():
         if "\n" not in value:
             assert value in text, f"{name} must pass the argument {value!r} on"
@@ -243,7 +280,7 @@ def test_guide_python_snippets_parse(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(GUIDES))
 def test_guides_name_only_existing_things(name: str) -> None:
-    _check_names(read_guide(name), DESIGN_TOOLS, f"guide {name}")
+    _check_names(read_guide(name), REGISTERED_TOOLS, f"guide {name}")
 
 
 def test_fix_templates_cover_the_requested_fixes() -> None:
@@ -349,7 +386,7 @@ def test_skill_front_matter(name: str) -> None:
     assert tools and " ".join(tools) == fields["allowed-tools"]
     for tool in tools:
         if tool.startswith("mcp__"):
-            assert tool == "mcp__traintriage__*" or tool.removeprefix("mcp__traintriage__") in DESIGN_TOOLS, tool
+            assert tool == "mcp__traintriage__*" or tool.removeprefix("mcp__traintriage__") in REGISTERED_TOOLS, tool
         elif tool.startswith("Bash("):
             assert tool.split("(", 1)[1].split()[0] in {"traintriage", "loss-curve-critic", "gradnorm-analyze"}, tool
     assert body.strip()
@@ -363,7 +400,7 @@ def test_training_triage_allows_every_traintriage_tool() -> None:
 @pytest.mark.parametrize("name", SKILL_NAMES)
 def test_skills_name_only_design_tools(name: str) -> None:
     text = (SKILLS / name / "SKILL.md").read_text(encoding="utf-8")
-    _check_names(text, DESIGN_TOOLS | set(TOOL_MODULES), f"skill {name}")  # DESIGN.md's, and those added since
+    _check_names(text, REGISTERED_TOOLS, f"skill {name}")
 
 
 @pytest.mark.parametrize(
@@ -389,4 +426,4 @@ def test_skills_readme_says_how_to_install_and_register() -> None:
     assert "claude mcp add traintriage -- traintriage serve --root /path/to/runs" in text
     for name in SKILL_NAMES:
         assert name in text
-    _check_names(text, DESIGN_TOOLS, "skills/README.md")
+    _check_names(text, REGISTERED_TOOLS, "skills/README.md")

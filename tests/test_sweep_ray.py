@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from traintriage.sandbox import Sandbox
 from traintriage.sweeps import plan_sweep, run_plan
 
 ray = pytest.importorskip("ray")
@@ -16,7 +17,7 @@ STUDY = Path(__file__).parent / "fixtures" / "optuna_study"
 
 
 def test_ray_local_gives_the_local_report_streamed() -> None:
-    plan = plan_sweep(f"sqlite:///{STUDY / 'study.db'}")
+    plan = plan_sweep(f"sqlite:///{STUDY / 'study.db'}", sandbox=Sandbox.unrestricted())
     local = run_plan(plan, workers=1)
     streamed: list[tuple[str, int, int]] = []
     on_ray = run_plan(plan, ray="local", on_row=lambda row, done, total: streamed.append((row.id, done, total)))

@@ -12,9 +12,11 @@ import pytest
 from eventwriter import decaying, write_run
 
 from traintriage.errors import InputError, OutsideRootsError
+from traintriage.sandbox import Sandbox
 from traintriage.sources import remote
 from traintriage.sweeps import sweep
 
+ANYWHERE = Sandbox.unrestricted()  # local paths as on the command line; remote roots are tested
 fsspec = pytest.importorskip("fsspec")
 
 
@@ -37,7 +39,8 @@ def bucket(tmp_path: Path):
 def test_memory_sweep_reads_through_a_local_mirror(bucket, tmp_path: Path) -> None:
     name, _fs = bucket
     url = f"memory://{name}/sweeps/s1"
-    report = sweep(url, remote_roots=[f"memory://{name}/sweeps"], cache_dir=tmp_path / "cache", workers=1)
+    report = sweep(url, remote_roots=[f"memory://{name}/sweeps"], cache_dir=tmp_path / "cache", workers=1,
+                   sandbox=ANYWHERE)
     assert report.trials_total == 3 and report.trials_ok == 3
     assert sorted(r.path for r in report.trials) == [f"{url}/trial_{i}" for i in range(3)]
     assert {r.params["lr"] for r in report.trials} == {1e-3, 1e-2, 1e-1}
@@ -49,15 +52,16 @@ def test_remote_roots_have_prefix_semantics(bucket, tmp_path: Path, monkeypatch:
     name, _fs = bucket
     url = f"memory://{name}/sweeps/s1"
     with pytest.raises(OutsideRootsError, match="remote root"):
-        sweep(url, cache_dir=tmp_path)  # no remote root at all
+        sweep(url, cache_dir=tmp_path, sandbox=ANYWHERE)  # no remote root at all
     with pytest.raises(OutsideRootsError):
-        sweep(url, remote_roots=[f"memory://{name}/sweeps/s"], cache_dir=tmp_path)  # s is not s1's parent
+        # s is not s1's parent
+        sweep(url, remote_roots=[f"memory://{name}/sweeps/s"], cache_dir=tmp_path, sandbox=ANYWHERE)
     with pytest.raises(OutsideRootsError):
-        sweep(url, remote_roots=[f"s3://{name}/sweeps"], cache_dir=tmp_path)  # another scheme
+        sweep(url, remote_roots=[f"s3://{name}/sweeps"], cache_dir=tmp_path, sandbox=ANYWHERE)  # another scheme
     with pytest.raises(InputError, match=r"\.\."):
-        sweep(f"memory://{name}/sweeps/other/../s1", remote_roots=[f"memory://{name}/sweeps/other"])
+        sweep(f"memory://{name}/sweeps/other/../s1", remote_roots=[f"memory://{name}/sweeps/other"], sandbox=ANYWHERE)
     monkeypatch.setenv(remote.ENV_ROOTS, f"s3://elsewhere memory://{name}/sweeps/")  # how a server gets them
-    assert sweep(url, cache_dir=tmp_path / "c", workers=1).trials_ok == 3
+    assert sweep(url, cache_dir=tmp_path / "c", workers=1, sandbox=ANYWHERE).trials_ok == 3
 
 
 def test_mirror_copies_only_what_changed(bucket, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 from eventwriter import decaying, write_run
 
 from traintriage.errors import InputError, OutsideRootsError, TargetNotFoundError
+from traintriage.sandbox import Sandbox
 from traintriage.sweeps import execute, plan_sweep, run_plan, sweep
 from traintriage.sweeps.discover import find_trials, is_trial_name
 from traintriage.sweeps.effects import best_split, cliffs_delta, param_effects, verdict
@@ -146,7 +147,7 @@ def test_hparams_from_tensorboard_plugin(tmp_path: Path) -> None:
 
 
 def test_hparams_from_mlflow_params_and_sweep_of_a_store() -> None:
-    report = sweep(FIXTURES / "formats" / "mlruns", workers=1)
+    report = sweep(FIXTURES / "formats" / "mlruns", workers=1, sandbox=Sandbox.unrestricted())
     assert report.trials_total == 2 and report.trials_ok == 2
     by_name = {row.name: row for row in report.trials}
     assert set(by_name) == {"gentle-owl-12", "brave-fox-27"}
@@ -202,7 +203,7 @@ def test_split_and_delta_directions() -> None:
 
 
 def test_optuna_storage_read_without_optuna() -> None:
-    plan = plan_optuna(STUDY_URL)
+    plan = plan_optuna(STUDY_URL, sandbox=Sandbox.unrestricted())
     assert plan.study == "mlp_lr_search" and plan.directions == ["MINIMIZE"]
     assert [j.id for j in plan.jobs] == [str(i) for i in range(16)]
     states = [j.state for j in plan.jobs]
@@ -216,7 +217,7 @@ def test_optuna_storage_read_without_optuna() -> None:
 
 
 def test_optuna_sweep_finds_divergence_and_the_learning_rate_behind_it() -> None:
-    report = sweep(STUDY_URL, workers=1)
+    report = sweep(STUDY_URL, workers=1, sandbox=Sandbox.unrestricted())
     assert report.kind == "optuna" and report.trials_total == 16 and report.trials_ok == 16
     failed = {r.id for r in report.trials if r.state == "FAIL"}
     # Every trial the search recorded as failed diverged, and ranks below every healthy trial.
@@ -253,17 +254,17 @@ def test_optuna_sweep_finds_divergence_and_the_learning_rate_behind_it() -> None
 def test_optuna_errors_become_rows_or_clear_messages(tmp_path: Path) -> None:
     # The database alone, without its runs/: every trial is a row saying its logs are missing.
     shutil.copy(STUDY / "study.db", tmp_path / "study.db")
-    report = sweep(f"sqlite:///{tmp_path / 'study.db'}", workers=1)
+    report = sweep(f"sqlite:///{tmp_path / 'study.db'}", workers=1, sandbox=Sandbox.unrestricted())
     assert report.trials_total == 16 and report.trials_unreadable == 16
     assert all("does not exist" in r.error and r.params for r in report.trials)
     # A wrong attribute key: rows, plus a warning saying which key to set.
-    plan = plan_sweep(STUDY_URL, log_dir_attr="logdir")
+    plan = plan_sweep(STUDY_URL, log_dir_attr="logdir", sandbox=Sandbox.unrestricted())
     assert all("no user attribute 'logdir'" in j.error for j in plan.jobs) and plan.warnings
     with pytest.raises(TargetNotFoundError, match="no study 'other'"):
-        plan_sweep(STUDY_URL, study="other")
+        plan_sweep(STUDY_URL, study="other", sandbox=Sandbox.unrestricted())
     (tmp_path / "not.db").write_bytes(b"not a database" * 100)
     with pytest.raises(InputError, match="not a readable Optuna storage"):
-        plan_sweep(f"sqlite:///{tmp_path / 'not.db'}")
+        plan_sweep(f"sqlite:///{tmp_path / 'not.db'}", sandbox=Sandbox.unrestricted())
 
 
 def test_optuna_log_dirs_must_lie_under_the_roots(tmp_path: Path) -> None:
@@ -271,10 +272,10 @@ def test_optuna_log_dirs_must_lie_under_the_roots(tmp_path: Path) -> None:
     root.mkdir()
     shutil.copy(STUDY / "study.db", root / "study.db")
     (root / "runs").symlink_to(STUDY / "runs")  # the logs really live outside the root
-    report = sweep(f"sqlite:///{root / 'study.db'}", roots=[root], workers=1)
+    report = sweep(f"sqlite:///{root / 'study.db'}", sandbox=Sandbox.of([root]), workers=1)
     assert report.trials_unreadable == 16 and all("outside every root" in r.error for r in report.trials)
     with pytest.raises(OutsideRootsError):
-        plan_sweep(STUDY_URL, roots=[tmp_path])
+        plan_sweep(STUDY_URL, sandbox=Sandbox.of([tmp_path]))
 
 
 # -- directories, bad trials, parallel -------------------------------------------------------------
@@ -283,7 +284,7 @@ def test_optuna_log_dirs_must_lie_under_the_roots(tmp_path: Path) -> None:
 def _ray_layout(tmp_path: Path) -> Path:
     """The study's trials as Ray Tune lays them out: <trainable>_<id>/ with params.json next to the logs."""
     root = tmp_path / "ray_results" / "mlp"
-    for job in plan_optuna(STUDY_URL).jobs:
+    for job in plan_optuna(STUDY_URL, sandbox=Sandbox.unrestricted()).jobs:
         trial = root / f"train_mlp_1a2b3_{int(job.id):05d}"
         shutil.copytree(job.path, trial)
         (trial / "params.json").write_text(json.dumps(job.params))
@@ -295,11 +296,11 @@ def _ray_layout(tmp_path: Path) -> Path:
 
 def test_directory_sweep_matches_the_study_and_survives_a_bad_trial(tmp_path: Path) -> None:
     root = _ray_layout(tmp_path)
-    report = sweep(root, workers=1)
+    report = sweep(root, workers=1, sandbox=Sandbox.unrestricted())
     assert report.trials_total == 17 and report.trials_ok == 16 and report.trials_unreadable == 1
     bad = report.trials[-1]
     assert bad.id == "train_mlp_1a2b3_00099" and bad.status == "error" and bad.rank == 17 and bad.error
-    study = sweep(STUDY_URL, workers=1)
+    study = sweep(STUDY_URL, workers=1, sandbox=Sandbox.unrestricted())
     by_number = {int(r.id.rsplit("_", 1)[1]): r for r in report.trials if r.status == "ok"}
     assert {n: r.codes for n, r in by_number.items()} == {int(r.id): r.codes for r in study.trials}
     assert all(r.params_from == ["params.json"] for r in by_number.values())
@@ -314,7 +315,7 @@ def test_parallel_sweep_equals_serial(tmp_path: Path, monkeypatch: pytest.Monkey
     root = _ray_layout(tmp_path)
     monkeypatch.setattr(execute, "PARALLEL_MIN_TRIALS", 2)
     monkeypatch.setattr(execute.os, "cpu_count", lambda: 2)  # the pool is used even on a 1-CPU runner
-    plan = plan_sweep(root)
+    plan = plan_sweep(root, sandbox=Sandbox.unrestricted())
     serial = run_plan(plan, workers=1)
     parallel = run_plan(plan, workers=2)
     assert serial.backend == "serial" and parallel.backend == "processes:2"
@@ -330,14 +331,14 @@ def test_relative_targets_resolve_against_the_roots(tmp_path: Path) -> None:
     """As the other tools do: a relative path under a root, or a study's name under outputs/optuna/."""
     root = tmp_path / "project"
     shutil.copytree(STUDY, root / "outputs" / "optuna" / "mlp")
-    by_name = plan_sweep("mlp", roots=[root])
+    by_name = plan_sweep("mlp", sandbox=Sandbox.of([root]))
     assert by_name.kind == "directory" and len(by_name.jobs) == 16
-    by_path = plan_sweep("outputs/optuna/mlp/runs", roots=[root])
+    by_path = plan_sweep("outputs/optuna/mlp/runs", sandbox=Sandbox.of([root]))
     assert ["runs/" + j.id for j in by_path.jobs] == [j.id for j in by_name.jobs]
-    study = plan_sweep("sqlite:///outputs/optuna/mlp/study.db", roots=[root])
+    study = plan_sweep("sqlite:///outputs/optuna/mlp/study.db", sandbox=Sandbox.of([root]))
     assert study.kind == "optuna" and all(j.error is None for j in study.jobs)
     with pytest.raises(TargetNotFoundError, match="not a directory"):
-        plan_sweep("no_such_study", roots=[root])
+        plan_sweep("no_such_study", sandbox=Sandbox.of([root]))
 
 
 def test_a_sweep_and_a_triage_need_no_scipy(tmp_path: Path) -> None:
@@ -366,10 +367,10 @@ def test_optuna_storages_in_other_databases_get_a_clear_error_and_a_driver_suffi
     and how to copy the study into SQLite; ``sqlite+pysqlite:///`` is the same SQLite file as ``sqlite:///``."""
     for url in ("postgresql+psycopg2://user@db/optuna", "mysql://user@db/optuna"):
         with pytest.raises(InputError) as err:
-            plan_sweep(url)
+            plan_sweep(url, sandbox=Sandbox.unrestricted())
         assert "Optuna storages are not read" in str(err.value) and "optuna.copy_study" in err.value.hint
     shutil.copytree(STUDY, tmp_path / "study")
-    plain = plan_sweep(f"sqlite:///{tmp_path / 'study' / 'study.db'}")
-    with_driver = plan_sweep(f"sqlite+pysqlite:///{tmp_path / 'study' / 'study.db'}")
+    plain = plan_sweep(f"sqlite:///{tmp_path / 'study' / 'study.db'}", sandbox=Sandbox.unrestricted())
+    with_driver = plan_sweep(f"sqlite+pysqlite:///{tmp_path / 'study' / 'study.db'}", sandbox=Sandbox.unrestricted())
     assert [(j.id, j.path) for j in with_driver.jobs] == [(j.id, j.path) for j in plain.jobs]
     assert len(plain.jobs) == 16 and plain.study == with_driver.study == "mlp_lr_search"

@@ -11,6 +11,7 @@ import pytest
 from traintriage import api
 from traintriage.cli import main
 from traintriage.commands.demo import example_run
+from traintriage.sandbox import Sandbox
 
 CORPUS = Path(__file__).parent.parent / "benchmarks" / "corpus"
 LABELS = json.loads((CORPUS / "labels.json").read_text())["runs"]
@@ -20,7 +21,7 @@ HEALTHY = [r for r in LABELS if r["healthy"]]
 
 def _correlate(label: dict):
     kwargs = {k: v for k, v in label.get("tool_kwargs", {}).items() if k in ("capacity",)}
-    return api.correlate(CORPUS / "runs" / label["case"], **kwargs)
+    return api.correlate(CORPUS / "runs" / label["case"], **kwargs, sandbox=Sandbox.unrestricted())
 
 
 @pytest.mark.parametrize("label", FAULTY, ids=[r["case"] for r in FAULTY])
@@ -44,7 +45,7 @@ def test_healthy_runs_have_no_issues(label: dict) -> None:
 
 
 def test_demo_run_finds_all_three_planted_problems() -> None:
-    report = api.correlate(example_run())
+    report = api.correlate(example_run(), sandbox=Sandbox.unrestricted())
     by_code = {code: issue for issue in report.issues for code in issue.codes}
     spike = by_code["loss_spike"]
     assert spike.rank == 1 and spike.root_cause.category == "optimizer"
@@ -73,8 +74,8 @@ def test_triage_cli_text_and_fail_on(capsys: pytest.CaptureFixture[str]) -> None
 def test_a_divergence_on_an_lr_ramp_caps_the_lr_the_run_showed_was_safe() -> None:
     """An LR range test left on: the plan names the LR where the loss was lowest and the LR at the onset of the
     divergence (both logged), not a fraction of the peak the ramp happened to reach."""
-    report = api.correlate(CORPUS / "runs" / "divergence_lr_ramp")
-    data = api.load(str(CORPUS / "runs" / "divergence_lr_ramp"))
+    report = api.correlate(CORPUS / "runs" / "divergence_lr_ramp", sandbox=Sandbox.unrestricted())
+    data = api.load(str(CORPUS / "runs" / "divergence_lr_ramp"), sandbox=Sandbox.unrestricted())
     loss, lr = data.series[data.roles.train_loss], data.series[data.roles.lr]
     first = report.remediation[0].change
     onset = report.issues[0].step_start

@@ -46,6 +46,7 @@ LOGGABLE_CODES = (
     "nan_inf", "divergence", "loss_spike", "plateau", "stuck_loss", "oscillation", "overfitting",
     "zero_loss", "exploding_gradients", "vanishing_gradients", "dead_component", "gradient_imbalance",
     "heavy_clipping", "gradient_spike", "curriculum_regression", "memory_leak", "memory_pressure",
+    "slow_steps", "stall", "mixed_precision_overflow",
 )
 
 # Tag conventions seen in the wild. ``{}`` is the component name.
@@ -730,6 +731,32 @@ def tensor_bytes(tensors) -> int:
     return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
 
+def case_fp16_overflow_raw_targets(out: Path) -> None:
+    """fp16 autocast with a dynamic loss scaler (``torch.amp.GradScaler("cpu")``) on a regression whose target
+    was never standardised (raw units, x1000) and an LR too high for it: the scaled gradients overflow fp16
+    step after step, the scaler halves its scale on every overflow (skipping the step) until it is tiny, and
+    the loss runs off to Inf. Logs the loss, the LR and the scale (``train/loss_scale``) every step."""
+    g = seed_all(19)
+    teacher = Teacher(D_IN, seed=19)
+    model = mlp(D_IN, 64, 1, depth=2)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    scaler = torch.amp.GradScaler("cpu")
+    log = Log(out, style="hf")
+    data = stream(teacher, g, 64)
+    for step in range(300):
+        x, y = data(step)
+        with torch.autocast("cpu", dtype=torch.float16):
+            loss = mse(model(x).float(), 1000.0 * y)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        log.step(step, float(loss.detach()), opt.param_groups[0]["lr"])
+        log.scalar("train/loss_scale", scaler.get_scale(), step)
+    log.close()
+    return log
+
+
 def case_memory_pressure_autobatch(out: Path) -> None:
     """A batch-size finder that leaves no headroom: given a stated 12 MiB accelerator budget, the batch is
     the largest whose measured footprint (weights + grads + Adam state + activations saved for backward)
@@ -1054,6 +1081,9 @@ CASES: tuple[Case, ...] = (
          ("nan_inf", "divergence", "stuck_loss", "zero_loss", "memory_leak"),
          "memory", 0, "auto batch size filling 97% of a stated 12 MiB budget", "plain",
          (("capacity", 12 * 2**20),)),
+    Case("fp16_overflow_raw_targets", case_fp16_overflow_raw_targets, ("mixed_precision_overflow",),
+         ("stuck_loss", "zero_loss", "overfitting", "memory_leak"),
+         "numerics", 0, "fp16 + GradScaler on targets in raw units (x1000), SGD lr 1e-3", "hf"),
     Case("healthy_hf_cosine", case_healthy_hf_cosine, (), (), None, None, "none", "hf"),
     Case("healthy_lightning", case_healthy_lightning, (), (), None, None, "none", "lightning"),
     Case("healthy_keras_epochs", case_healthy_keras_epochs, (), (), None, None, "none", "keras"),

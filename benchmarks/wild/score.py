@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from corpus import Case, Verdict, judge
 
+from traintriage.sandbox import Sandbox
+
 ROUNDS = {
     "development (round 1)": ("b-", "d-", "j-", "t-"),
     "held out (round 2)": ("x-", "y-"),
@@ -60,7 +62,7 @@ def traintriage_results(cases: Sequence[Case]) -> dict[str, ToolResult]:
         if target is None:
             continue
         try:
-            report = api.correlate(str(target))
+            report = api.correlate(str(target), sandbox=Sandbox.unrestricted())
         except TraintriageError as err:
             out[case.id] = (None, str(err).splitlines()[0][:200])
             continue

@@ -3,6 +3,17 @@
 The CLI commands and MCP tools are thin adapters over these functions; benchmarks and other Python
 code call them directly. Each returns a pydantic model carrying ``run`` (what was read),
 ``warnings`` (what could not be read) and ``findings``. Analysis modules are imported on first call.
+
+Every function takes a required ``sandbox``: where it may read (:class:`~traintriage.sandbox.Sandbox`).
+A program analysing its own runs says so; one serving other people confines them to directories::
+
+    from traintriage.api import Sandbox, correlate
+
+    report = correlate("outputs/training/my_experiment", sandbox=Sandbox.unrestricted())
+    report = correlate("my_experiment", sandbox=Sandbox.of(["/data/runs"]))  # looked up under the root
+
+There is no default: a forgotten sandbox is a ``TypeError``, never "read anywhere", and ``Sandbox()``
+(no roots) reads nothing.
 """
 
 from __future__ import annotations
@@ -11,43 +22,49 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .describe import RunDescription
-from .signals import RunData
+from .sandbox import Sandbox
+
+if TYPE_CHECKING:  # return types only: describe's models are built when describe_run is called
+    from .describe import RunDescription
+    from .signals import RunData
+
+__all__ = [
+    "Sandbox", "analyze_gradnorm", "analyze_loss", "correlate", "count_parameters", "describe_run", "load",
+    "profile_memory", "profile_step", "sweep",
+]
 
 RolesArg = Mapping[str, str] | Sequence[str] | None
 
 
-def load(
-    target: str | Path, *, roots: Sequence[Path] | None = None, trial: bool = False, roles: RolesArg = None
-) -> RunData:
+def load(target: str | Path, *, sandbox: Sandbox, trial: bool = False, roles: RolesArg = None) -> RunData:
     """Resolve and read a run: its series by name and the roles inferred for them."""
     from .sources import load_run
 
-    return load_run(target, roots=roots, trial=trial, roles=roles)
+    return load_run(target, sandbox=sandbox, trial=trial, roles=roles)
 
 
-def _remembered(analysis: str, target, roots, trial: bool, roles: RolesArg, options: dict, compute):
+def _remembered(analysis: str, target, sandbox: Sandbox, trial: bool, roles: RolesArg, options: dict, compute):
     """``compute(run_data)``, or the report remembered for this analysis, these options and this exact
     state of the run's files (see :mod:`traintriage.memo`)."""
-    from .limits import checkpoint
+    from .limits import check_budget
     from .memo import REPORTS, freeze
     from .sources import plan_run, read_run
 
-    plan = plan_run(target, roots=roots, trial=trial)
+    plan = plan_run(target, sandbox=sandbox, trial=trial)
     key = (analysis, freeze(roles), freeze(options), plan.fingerprint())
     def fresh():
         data = read_run(plan, roles)
-        checkpoint()  # a stopped or over-budget server call ends between the read and the analysis
+        check_budget()  # a stopped or over-budget server call ends between the read and the analysis
         return compute(data)
 
     return REPORTS.get_or_compute(key, fresh)
 
 
-def describe_run(target: str | Path, **kwargs) -> RunDescription:
+def describe_run(target: str | Path, *, sandbox: Sandbox, **kwargs) -> RunDescription:
     """What a target resolves to, its files, series and roles (see :mod:`traintriage.describe`)."""
     from .describe import summarize
 
-    return summarize(load(target, **kwargs))
+    return summarize(load(target, sandbox=sandbox, **kwargs))
 
 
 if TYPE_CHECKING:  # the analysis package is imported on first call, not with the API
@@ -58,7 +75,7 @@ if TYPE_CHECKING:  # the analysis package is imported on first call, not with th
 def analyze_gradnorm(
     target: str | Path,
     *,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
     trial: bool = False,
     roles: RolesArg = None,
     clip_threshold: float | None = None,
@@ -68,13 +85,13 @@ def analyze_gradnorm(
     from .detectors.gradnorm import analyze_gradnorm as analyze
 
     options = {"clip_threshold": clip_threshold, "depth": depth}
-    return _remembered("gradnorm", target, roots, trial, roles, options, lambda data: analyze(data, **options))
+    return _remembered("gradnorm", target, sandbox, trial, roles, options, lambda data: analyze(data, **options))
 
 
 def correlate(
     target: str | Path,
     *,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
     trial: bool = False,
     roles: RolesArg = None,
     checkpoint: str | Path | None = None,
@@ -88,16 +105,16 @@ def correlate(
 
     options = {"capacity": capacity, "clip_threshold": clip_threshold, "transitions": transitions}
     if checkpoint is not None or memory is not None:  # other artifacts: not covered by the run's fingerprint
-        data = load(target, roots=roots, trial=trial, roles=roles)
-        return run_correlate(data, checkpoint=checkpoint, memory=memory, roots=roots, **options)
-    return _remembered("correlate", target, roots, trial, roles, options,
-                       lambda data: run_correlate(data, roots=roots, **options))
+        data = load(target, sandbox=sandbox, trial=trial, roles=roles)
+        return run_correlate(data, checkpoint=checkpoint, memory=memory, sandbox=sandbox, **options)
+    return _remembered("correlate", target, sandbox, trial, roles, options,
+                       lambda data: run_correlate(data, sandbox=sandbox, **options))
 
 
 def analyze_loss(
     target: str | Path,
     *,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
     trial: bool = False,
     roles: RolesArg = None,
     series: str | None = None,
@@ -108,13 +125,13 @@ def analyze_loss(
     from .detectors.loss import analyze_loss as analyze
 
     options = {"series": series, "transitions": list(transitions or []), "diagnose": diagnose}
-    return _remembered("loss", target, roots, trial, roles, options, lambda data: analyze(data, **options))
+    return _remembered("loss", target, sandbox, trial, roles, options, lambda data: analyze(data, **options))
 
 
 def profile_memory(
     target: str | Path,
     *,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
     trial: bool = False,
     roles: RolesArg = None,
     capacity: int | str | None = None,
@@ -123,21 +140,29 @@ def profile_memory(
     (see :mod:`traintriage.memory`); ``capacity`` is bytes or a size such as ``"80GiB"``."""
     from .memory import profile_memory as run_profile
 
-    return run_profile(target, capacity_bytes=capacity, roots=roots, trial=trial, roles=roles)
+    return run_profile(target, capacity_bytes=capacity, sandbox=sandbox, trial=trial, roles=roles)
+
+
+def profile_step(target: str | Path, *, sandbox: Sandbox):
+    """How the profiled steps of a torch.profiler trace spend their time: the share spent waiting for data and
+    ``input_bound`` findings (see :mod:`traintriage.timing`)."""
+    from .timing import profile_step as run_profile
+
+    return run_profile(target, sandbox=sandbox)
 
 
 def count_parameters(
-    checkpoint: str | Path, *, roots: Sequence[Path] | None = None, depth: int = 2, scan_values: bool | None = None
+    checkpoint: str | Path, *, sandbox: Sandbox, depth: int = 2, scan_values: bool | None = None
 ):
     """What a checkpoint holds, read without executing anything (see :mod:`traintriage.checkpoints`)."""
     from .checkpoints import count_parameters as run_count
 
-    return run_count(checkpoint, depth=depth, scan_values=scan_values, roots=roots)
+    return run_count(checkpoint, depth=depth, scan_values=scan_values, sandbox=sandbox)
 
 
-def sweep(target: str | Path, *, roots: Sequence[Path] | None = None, **kwargs):
+def sweep(target: str | Path, *, sandbox: Sandbox, **kwargs):
     """Triage every trial of a hyperparameter search (a directory of trials, ``sqlite:///study.db``, a remote
     URL): ranking, recurring failure modes, their hyperparameter correlates (see :mod:`traintriage.sweeps`)."""
     from .sweeps import sweep as run_sweep
 
-    return run_sweep(target, roots=roots, **kwargs)
+    return run_sweep(target, sandbox=sandbox, **kwargs)

@@ -6,7 +6,8 @@ usage. Bad input never shows a traceback: the error says what is wrong and how t
 (set ``TRAINTRIAGE_DEBUG=1`` to see the traceback of an unexpected failure).
 
 Each command is a module in ``traintriage.commands`` with ``register(subparsers)``; listing it in
-``commands.MODULES`` is all it takes to add one.
+``commands.MODULES`` is all it takes to add one. Only the chosen command's module is imported and its
+parser built (:func:`_only_command`); ``--help`` and a mistyped command build them all.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .commands import MODULES, Outcome
+from .commands import MODULES
 from .errors import TraintriageError
-from .findings import SEVERITY_RANK
-from .untrusted import sendable
+
+if TYPE_CHECKING:
+    from .commands import Outcome
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -35,14 +38,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nRun '{self.prog} --help' for the options.\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _only_command(argv: Sequence[str]) -> str | None:
+    """The command named by ``argv`` when it is a known one (its first non-option word), else None.
+
+    Importing every command module and building every subparser costs more than a small run's whole
+    analysis budget; a command line names one, so only that one is built.
+    """
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in MODULES else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command, or with ``only`` that one (see :func:`_only_command`)."""
     parser = _Parser(
         prog="traintriage",
         description="Diagnose ML training runs from their artifacts (JSON by default, --text for people).",
     )
     parser.add_argument("--version", action="version", version=f"traintriage {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in MODULES:
+    for name in MODULES if only is None else [only]:
         importlib.import_module(f"traintriage.commands.{name}").register(sub)
     return parser
 
@@ -50,12 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _exit_status(outcome: Outcome, fail_on: str | None) -> int:
     if not fail_on:
         return EXIT_OK
+    from .findings import SEVERITY_RANK
+
     limit = SEVERITY_RANK[fail_on]
     return EXIT_FINDINGS if any(SEVERITY_RANK[f.severity] <= limit for f in outcome.findings) else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_only_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -67,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "text", False) and outcome.text is not None:
             sys.stdout.write(outcome.text().rstrip("\n") + "\n")
         else:
+            from .untrusted import sendable
+
             sys.stdout.write(sendable(outcome.model).model_dump_json(indent=2) + "\n")
         return _exit_status(outcome, getattr(args, "fail_on", None))
     except TraintriageError as err:

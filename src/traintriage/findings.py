@@ -1,9 +1,9 @@
 """The finding schema and the registry of finding codes.
 
 Codes are stable identifiers, like a linter's rule codes (see ``../shared/DESIGN.md``): never
-renamed, new ones may be added. Each code has a reference page in ``traintriage/references/<code>.md``
-(what it detects, why it matters, evidence, thresholds, causes, fixes, how to validate a fix),
-served as an MCP resource and printed by ``traintriage explain CODE``.
+renamed, new ones may be added. Each code is a rule package, ``traintriage/rules/<code>/``, holding its
+metadata, thresholds, causes, plan and reference page (served as an MCP resource and printed by
+``traintriage explain CODE``); the registry here is derived from those packages.
 
 Detectors build :class:`Finding` objects with :func:`make_finding`; everything that leaves the
 package (JSON for agents, structured MCP content) is produced from these pydantic models.
@@ -12,92 +12,22 @@ package (JSON for agents, structured MCP content) is produced from these pydanti
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from .rules import BY_CODE, Rule
+from .rules import reference_page as reference_page
+from .rules.base import Area as Area
+
 Severity = Literal["critical", "warning", "info"]
 SEVERITY_RANK: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 
-Area = Literal["loss", "gradients", "parameters", "memory"]
+CODES: dict[str, Rule] = BY_CODE
+"""Every finding code and its rule (meaning, area, ...), derived from the rule packages."""
 
-
-@dataclass(frozen=True)
-class CodeInfo:
-    """One entry of the code registry: the code, its one-line meaning and the analysis that raises it."""
-
-    code: str
-    meaning: str
-    area: Area
-
-
-_REGISTRY: tuple[CodeInfo, ...] = (
-    CodeInfo("nan_inf", "NaN or Inf in a loss, gradient norm or weight", "loss"),
-    CodeInfo("divergence", "loss trends upward over a sustained stretch, or grows without bound", "loss"),
-    CodeInfo("loss_spike", "a sudden, short jump of the loss far above its local level", "loss"),
-    CodeInfo("plateau", "loss stops improving for a long stretch (slow convergence, stagnation)", "loss"),
-    CodeInfo("stuck_loss", "loss identical, or nearly, step after step: learning is switched off", "loss"),
-    CodeInfo("oscillation", "large swings of the loss with no net progress", "loss"),
-    CodeInfo("overfitting", "validation loss rises while training loss keeps falling", "loss"),
-    CodeInfo("zero_loss", "loss at or near zero: a leak, or a bug in the loss or labels", "loss"),
-    CodeInfo(
-        "exploding_gradients",
-        "gradient norm grows by orders of magnitude, or front layers far above back layers",
-        "gradients",
-    ),
-    CodeInfo(
-        "vanishing_gradients",
-        "gradient norm of some layers orders of magnitude below the rest, near zero",
-        "gradients",
-    ),
-    CodeInfo("dead_component", "a component's gradient norm is zero (or below a floor) on most steps", "gradients"),
-    CodeInfo(
-        "gradient_imbalance",
-        "one component takes nearly all of the gradient norm, or one takes almost none",
-        "gradients",
-    ),
-    CodeInfo("heavy_clipping", "gradient clipping is active on a large share of steps", "gradients"),
-    # Extension of the DESIGN.md table: gradient spikes are reported so that correlate can
-    # attribute loss spikes to optimizer instability.
-    CodeInfo("gradient_spike", "a sudden, short jump of a gradient norm far above its local level", "gradients"),
-    CodeInfo("curriculum_regression", "loss regresses at a curriculum / data-stage transition", "loss"),
-    CodeInfo("memory_leak", "memory grows steadily with steps", "memory"),
-    CodeInfo(
-        "memory_pressure",
-        "peak memory close to capacity, or heavy fragmentation (reserved far above allocated)",
-        "memory",
-    ),
-    CodeInfo(
-        "architecture_imbalance",
-        "parameters concentrated in one part (e.g. embeddings hold most of them)",
-        "parameters",
-    ),
-)
-
-CODES: dict[str, CodeInfo] = {info.code: info for info in _REGISTRY}
-
-FindingCode = Literal[
-    "nan_inf",
-    "divergence",
-    "loss_spike",
-    "plateau",
-    "stuck_loss",
-    "oscillation",
-    "overfitting",
-    "zero_loss",
-    "exploding_gradients",
-    "vanishing_gradients",
-    "dead_component",
-    "gradient_imbalance",
-    "heavy_clipping",
-    "gradient_spike",
-    "curriculum_regression",
-    "memory_leak",
-    "memory_pressure",
-    "architecture_imbalance",
-]
+FindingCode = Literal[tuple(BY_CODE)]  # type: ignore[valid-type]
+"""The codes a :class:`Finding` may carry: exactly the rules' (a detector cannot invent one)."""
 
 
 class Evidence(BaseModel):
@@ -188,15 +118,3 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
             -f.confidence,
         ),
     )
-
-
-def reference_page(code: str) -> str:
-    """The reference page of a code (markdown), or raise KeyError for an unknown code."""
-    if code not in CODES:
-        raise KeyError(code)
-    path = resources.files("traintriage.references").joinpath(f"{code}.md")
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        info = CODES[code]
-        return f"# {code}\n\n{info.meaning}.\n\n(No detailed reference page has been written yet.)\n"

@@ -1,9 +1,9 @@
-"""Per-call budgets (time, memory) for the long-lived MCP server, kept by cooperative checkpoints.
+"""Per-call budgets (time, memory) for the long-lived MCP server, kept by cooperative budget checks.
 
 A server answers many calls for hours; one call on a huge or pathological run must not take all of
 its time or memory. Each tool call runs in a worker thread with a :class:`Budget` made current for
 it (a context variable, so concurrent calls each see their own). Long-running code calls
-:func:`checkpoint` at natural boundaries (per file, per read window); a checkpoint raises
+:func:`check_budget` at natural boundaries (per file, per read window); a check raises
 :class:`CallStopped` when the call
 
 * ran past its deadline (:attr:`CallLimits.timeout_s`),
@@ -14,7 +14,7 @@ it (a context variable, so concurrent calls each see their own). Long-running co
 * was stopped by the server: the caller cancelled it, or the adapter already answered it with a
   time-limit error and the worker must stop soon instead of running on unseen.
 
-Outside a server call (the CLI, the library) no budget is current and :func:`checkpoint` costs one
+Outside a server call (the CLI, the library) no budget is current and :func:`check_budget` costs one
 context-variable lookup. :class:`CallStopped` derives from :class:`BaseException` on purpose: readers
 catch ``TraintriageError`` (and sometimes ``Exception``) to turn one bad file into a warning, and a
 stopped call must not be mistaken for a bad file.
@@ -112,7 +112,7 @@ def _fmt_s(seconds: float) -> str:
 
 
 class CallStopped(BaseException):
-    """A call was stopped at a checkpoint; ``str()`` is the message for the caller."""
+    """A call was stopped at a budget check; ``str()`` is the message for the caller."""
 
 
 class BudgetExceeded(CallStopped):
@@ -148,7 +148,7 @@ def memory_limit_message(tool: str, memory_mb: int, grown_mb: float, planned_mb:
 
 
 # ----------------------------------------------------------------------------------------------
-# Budget and checkpoints
+# Budget and its checks
 # ----------------------------------------------------------------------------------------------
 
 try:
@@ -184,7 +184,7 @@ class Budget:
             self.rss_start = rss_bytes()
 
     def stop(self, reason: CallStopped) -> None:
-        """Ask the worker to stop at its next checkpoint (thread-safe: one attribute write)."""
+        """Ask the worker to stop at its next budget check (thread-safe: one attribute write)."""
         if self._stop is None:
             self._stop = reason
 
@@ -231,7 +231,7 @@ def active(budget: Budget) -> Iterator[Budget]:
         _current.reset(token)
 
 
-def checkpoint(planned_bytes: int = 0) -> None:
+def check_budget(planned_bytes: int = 0) -> None:
     """Raise :class:`CallStopped` if the current call must stop (see the module docstring).
 
     ``planned_bytes``: memory the caller is about to allocate (e.g. arrays for a file it is about to

@@ -9,7 +9,7 @@ checkpoint) changes the key and the next call analyses afresh. Reports are pydan
 caller gets its own deep copy, so nothing a caller does to one leaks into the next answer.
 
 Identical calls that arrive together (an agent firing the same triage twice, fifty parallel calls on
-one run) compute once: the others wait for that analysis, at their own budget's checkpoints (so a
+one run) compute once: the others wait for that analysis, at their own budget's checks (so a
 cancelled or timed-out waiter still stops), and get copies of its report. If it fails or is stopped,
 the waiters compute for themselves.
 """
@@ -54,7 +54,7 @@ class ReportMemo:
         self.misses = 0
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], M]) -> M:
-        from .limits import checkpoint
+        from .limits import check_budget
 
         while True:
             with self._lock:
@@ -69,7 +69,7 @@ class ReportMemo:
                     self.misses += 1
                     break
             while not running.wait(_WAIT_POLL_S):  # the same analysis is running in another call
-                checkpoint()
+                check_budget()
             # It finished: the next round answers from the memo; or it failed: the next round computes.
         try:
             report = compute()  # outside the lock: a slow analysis never blocks other runs' answers

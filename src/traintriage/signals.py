@@ -22,6 +22,8 @@ from .errors import InputError
 if TYPE_CHECKING:  # numpy is imported by the code that builds series, not by the server's start-up
     import numpy as np
 
+    from .sources.messages import LogMessages
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Series:
@@ -101,10 +103,12 @@ ROLE_NAMES = (
     "memory",
     "stage",
     "epoch",
+    "loss_scale",
 )
 
 
-SINGLE_ROLES = ("train_loss", "lr", "grad_total", "grad_preclip", "grad_postclip", "clip_threshold", "stage", "epoch")
+SINGLE_ROLES = ("train_loss", "lr", "grad_total", "grad_preclip", "grad_postclip", "clip_threshold", "stage", "epoch",
+                "loss_scale")
 """Roles held by one series (the others, val_loss, memory and grad components, hold several)."""
 
 
@@ -125,6 +129,8 @@ class Roles(BaseModel):
     memory: list[str] = Field(default_factory=list)
     stage: str | None = None
     epoch: str | None = None
+    loss_scale: str | None = None
+    """fp16 dynamic loss scale (``loss_scale``, ``scaler/scale``, ``grad_scale``): neither a loss nor a gradient."""
 
     def role_of(self, series_name: str) -> str | None:
         """The role a series plays, or None."""
@@ -166,6 +172,11 @@ _MEMORY_RE = re.compile(
     r"memory_allocated|memory_reserved)(?:$|[/_.])",
     re.IGNORECASE,
 )
+_LOSS_SCALE_RE = re.compile(
+    r"(?:^|[/_.])(?:loss[_\-]?scale|grad[_\-]?scale|scaler(?:[/_.]scale)?|amp[/_.]scale)(?:$|[/_.])", re.I
+)
+"""fp16 loss-scale names: tried before the gradient and loss names, which ``grad_scale`` and ``loss_scale``
+would otherwise match."""
 _STAGE_RE = re.compile(r"(?:^|[/_.])(?:stage|curriculum|phase|curriculum_stage|data_stage)(?:$|[/_.])", re.I)
 
 
@@ -257,7 +268,7 @@ def infer_roles(
     series, when known) break one tie: see :data:`PER_STEP_MARGIN`.
 
     Override keys are role names (``train_loss``, ``val_loss``, ``lr``, ``grad_total``,
-    ``grad_preclip``, ``grad_postclip``, ``clip_threshold``, ``memory``, ``stage``, ``epoch``) or
+    ``grad_preclip``, ``grad_postclip``, ``clip_threshold``, ``memory``, ``stage``, ``epoch``, ``loss_scale``) or
     ``grad_component:<name>``. An override naming a series that does not exist is an error that
     lists the series that do.
     """
@@ -272,6 +283,9 @@ def infer_roles(
         if name.startswith(EARLIER_RUN_PREFIX):  # an earlier run in the same file: context, no role
             continue
         low = name.lower()
+        if _LOSS_SCALE_RE.search(name):
+            roles.loss_scale = roles.loss_scale or name
+            continue
         grad = _GRAD_PREFIX_RE.match(name)
         if _norm(name) in _TOTAL_NORMS and not grad:
             roles.grad_total = roles.grad_total or name
@@ -416,6 +430,11 @@ class RunData:
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     resolution: str = ""
+    timings: dict[str, Series] = field(default_factory=dict)
+    """A text log's timing fields (``timing/ms``, ``timing/step_avg_ms``): kept apart from ``series`` (no role,
+    never a metric, a ``nan`` in them no NaN loss) for the time analysis (:mod:`traintriage.timing`)."""
+    messages: list[LogMessages] = field(default_factory=list)
+    """What the run's text logs printed besides metrics (OOM, NaN detected, NCCL...), per file."""
 
     def get(self, name: str | None) -> Series | None:
         return None if name is None else self.series.get(name)

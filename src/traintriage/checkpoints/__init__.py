@@ -7,7 +7,7 @@ confirms tied weights by content. ``torch`` is never imported.
 
 Public API::
 
-    count_parameters(path, *, depth=2, scan_values=None, max_scan_bytes=8 GiB, progress=None) -> ParamReport
+    count_parameters(path, *, sandbox, depth=2, scan_values=None, max_scan_bytes=8 GiB, progress=None) -> ParamReport
 
 The value scan is on by default for checkpoints whose tensors hold at most ``AUTO_SCAN_BYTES``
 (2 GiB) and opt-in above (``scan_values=True``; ``traintriage params --scan``): counting a 10 GB
@@ -16,11 +16,12 @@ checkpoint then reads headers and metadata only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import TargetNotFoundError
 from ..findings import sort_findings
+from ..sandbox import Sandbox
 from .report import CheckpointInfo, NonFinite, ParamReport, ValueScan
 
 # The readers and the analysis (numpy) are imported by count_parameters() itself: the MCP server
@@ -48,7 +49,7 @@ def count_parameters(
     depth: int = 2,
     scan_values: bool | None = None,
     max_scan_bytes: int | None = DEFAULT_MAX_SCAN_BYTES,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
     progress: Callable[[int, int], None] | None = None,
 ) -> ParamReport:
     """Count and locate the parameters of a checkpoint (file or model directory).
@@ -59,9 +60,9 @@ def count_parameters(
     default) scans when the tensors hold at most :data:`AUTO_SCAN_BYTES`, and says how to ask for
     the scan when they hold more. Raises
     ``TargetNotFoundError``, ``InputError`` or ``UnsafeArtifactError`` (a pickle naming a global
-    outside the tensor-rebuild allowlist; nothing in it runs). ``roots`` (the MCP server's) confines
-    the target and every shard to those directories; a relative path is looked up under each root.
-    ``progress(bytes_scanned, bytes_planned)`` is called after each tensor of the value scan.
+    outside the tensor-rebuild allowlist; nothing in it runs). ``sandbox`` (the MCP server's roots)
+    confines the target, every shard and every file read beside it; a relative path is looked up under
+    each root. ``progress(bytes_scanned, bytes_planned)`` is called after each tensor of the value scan.
 
     With the scan, the weights' health is checked too (:mod:`.health`): all-zero matrices, collapsed
     norm gains and stale embedding rows (``dead_component``), a layer's weight norm orders of magnitude
@@ -70,10 +71,10 @@ def count_parameters(
     from . import analysis, health
     from .categories import categorize
     from .imbalance import block_outliers, dominant_tensor, embedding_imbalance, nonfinite_finding
-    from .loader import _within_roots, load
+    from .loader import load, within
     from .scan import scan_tensors
 
-    loaded = load(_within_roots(_expand(path), roots), roots=roots)
+    loaded = load(within(_expand(path), sandbox), sandbox=sandbox)
     warnings = list(loaded.warnings)
     tensors = loaded.tensors
 

@@ -8,8 +8,9 @@ group or a blow-up in that layer; embedding rows that are all zero, or exact cop
 were almost surely never updated (tokens never seen: identical to a seeded init cannot be known, so
 zero or equal rows are what we can see).
 
-Pure functions over the scan results; thresholds are module constants, documented on the reference
-pages (``dead_component``, ``architecture_imbalance``). Codes: ``dead_component`` for dead tensors,
+Pure functions over the scan results; thresholds are the owning rules' constants
+(``rules/dead_component/thresholds.py``, ``rules/architecture_imbalance/thresholds.py``), stated on their
+reference pages. Codes: ``dead_component`` for dead tensors,
 collapsed gains and stale rows; ``architecture_imbalance`` for a weight norm far from its siblings.
 """
 
@@ -21,14 +22,11 @@ import statistics
 from collections import defaultdict
 
 from ..findings import Evidence, Finding, make_finding
+from ..rules.architecture_imbalance.thresholds import NORM_MIN_SIBLINGS, NORM_RATIO
+from ..rules.dead_component.thresholds import COLLAPSED_GAIN, MIN_STALE_ROWS, STALE_ROW_SHARE
 from .scan import TensorScan
 from .tensors import FLOAT_DTYPES, TensorInfo
 
-COLLAPSED_GAIN = 0.01  # mean |gain| below this: initialised at 1.0, now 100x smaller
-NORM_RATIO = 100.0  # RMS of a tensor vs the median of its siblings: two orders of magnitude
-MIN_SIBLINGS = 3
-STALE_ROW_SHARE = 0.01  # zero or duplicated embedding rows above 1% of the table ...
-MIN_STALE_ROWS = 2  # ... and at least 2 (a padding row is normal)
 _GAIN_NAMES = ("weight", "scale", "gamma", "g", "gain")
 _NUMBER = re.compile(r"(?<=\.)\d+(?=\.)")
 
@@ -96,8 +94,10 @@ def norm_outliers(params: list[TensorInfo], scans: dict[str, TensorScan]) -> lis
             groups[pattern].append((t.name, math.sqrt(s.sumsq / t.numel)))
     out = []
     for pattern, members in groups.items():
-        if len(members) < MIN_SIBLINGS:
+        if len(members) < NORM_MIN_SIBLINGS:
             continue
+        # A plain median of a handful of RMS values: detectors.robust_stats has rolling medians and MAD
+        # scales over series (numpy), nothing for one small sample, so the standard library's is used.
         median = statistics.median(r for _, r in members)
         if median <= 0:
             continue

@@ -3,7 +3,7 @@
 The embedding check works the numbers out the way a person would: the token table is
 vocabulary x d_model, an untied output head repeats it, and the body is the repeated blocks; each
 rebalancing option is then priced with the same arithmetic so the user sees what it buys.
-Thresholds are module constants, documented in ``references/architecture_imbalance.md``.
+Thresholds live in ``rules/architecture_imbalance/thresholds.py``, documented in its ``reference.md``.
 """
 
 from __future__ import annotations
@@ -11,16 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..findings import Evidence, Finding, make_finding
+from ..rules.architecture_imbalance.thresholds import (
+    BLOCK_RATIO_THRESHOLD,
+    EMBEDDING_SHARE_THRESHOLD,
+    MIN_PARAMS_FOR_DOMINANT,
+    MIN_SIBLINGS,
+    MIN_TENSORS,
+    SINGLE_TENSOR_SHARE,
+)
 from .analysis import BlockGroup, token_embedding, untied_head
 from .report import NonFinite
 from .tensors import TensorInfo
-
-EMBEDDING_SHARE_THRESHOLD = 0.5  # embeddings (+ untied head) above half of all parameters
-BLOCK_RATIO_THRESHOLD = 2.0  # one numbered block above 2x the median of its siblings
-MIN_SIBLINGS = 3
-SINGLE_TENSOR_SHARE = 0.5  # one non-embedding tensor above half of all parameters ...
-MIN_TENSORS = 4
-MIN_PARAMS_FOR_DOMINANT = 1_000_000  # ... in a model big enough for it to matter (tiny MLPs are top-heavy)
 
 
 def human(n: float) -> str:

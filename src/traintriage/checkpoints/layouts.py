@@ -17,12 +17,13 @@ inert stand-ins; only its fields are reported.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import TraintriageError
 from ..pickle_standins import Instance
+from ..sandbox import Sandbox
 from ..untrusted import json_loads, short_text
 from .optimizer import optimizer_stats
 from .report import OptimizerSlot
@@ -176,14 +177,14 @@ def _zero_shards(loaded: Any, inside: Callable[[Path], Path | None]) -> None:
     loaded.optimizer = stats
 
 
-def confine(roots: Sequence[Path] | None,
-            check: Callable[[Path, Sequence[Path]], Path]) -> Callable[[Path], Path | None]:
-    """A function that returns a companion path confined to ``roots`` (None when it resolves outside)."""
+def confine(sandbox: Sandbox) -> Callable[[Path], Path | None]:
+    """A function that returns a companion path confined to ``sandbox`` (None when it resolves outside).
+    An unrestricted sandbox (the command line) takes the path as given."""
     def inside(path: Path) -> Path | None:
-        if roots is None:
+        if sandbox.everywhere:
             return path
         try:
-            return check(path, roots)
+            return sandbox.check(path)
         except TraintriageError:
             return None
 

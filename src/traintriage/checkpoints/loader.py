@@ -11,13 +11,13 @@ wrote (torch.distributed.checkpoint, DeepSpeed, HF Trainer ``checkpoint-*``) are
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, TargetNotFoundError, UnsafeArtifactError
-from ..sources.resolve import check_inside_roots
+from ..sandbox import Sandbox
 from ..untrusted import json_error, json_loads, short_repr, short_text
 from .dcp_reader import read_dcp
 from .hf_config import load_config, tensors_from_config
@@ -56,9 +56,12 @@ class Loaded:
     locate: Callable[..., TensorInfo] | None = None  # bytes found on demand (the value scan only): locate(t)
 
 
-def resolve_target(path: Path, _depth: int = 0) -> Path:
-    """A directory becomes its checkpoint file (HF layout first, then DCP and DeepSpeed directories, a
-    single checkpoint file, the newest HF ``checkpoint-*`` folder, ``config.json``), else the file itself."""
+def checkpoint_file(path: Path, _depth: int = 0) -> Path:
+    """The checkpoint file a path names: a directory becomes its checkpoint file (HF layout first, then DCP
+    and DeepSpeed directories, a single checkpoint file, the newest HF ``checkpoint-*`` folder,
+    ``config.json``), a file is itself. (Not a second ``resolve_target``: which path the user meant, and
+    whether it may be read, is settled by :func:`traintriage.sources.resolve.resolve_target` before this is
+    asked; every file chosen here is confined by :func:`load`.)"""
     if not _exists(path):
         raise TargetNotFoundError(f"{path} does not exist.", hint="Give a checkpoint file or a model directory.")
     if not path.is_dir():
@@ -77,7 +80,7 @@ def resolve_target(path: Path, _depth: int = 0) -> Path:
         raise InputError(f"{path} holds {len(found)} checkpoint files; which one?",
                          hint="Pass one of: " + ", ".join(p.name for p in found[:10]))
     if _depth == 0 and (newest := newest_checkpoint_dir(path)) is not None:
-        return resolve_target(newest, 1)
+        return checkpoint_file(newest, 1)
     if (path / "config.json").is_file():
         return path / "config.json"
     raise InputError(f"{path} holds no checkpoint (safetensors, .pt/.pth/.bin/.ckpt, a DeepSpeed or "
@@ -92,28 +95,30 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def _within_roots(path: Path, roots: Sequence[Path] | None) -> Path:
-    """``path`` resolved and confined to ``roots`` (None: no limit, as on the command line)."""
-    if roots is None:
+def within(path: Path, sandbox: Sandbox) -> Path:
+    """``path`` resolved and confined to ``sandbox``; a relative path is looked up under each root. An
+    unrestricted sandbox (the command line) takes the path as given, so reports show what the user typed."""
+    if sandbox.everywhere:
         return path
+    sandbox.require_roots()
     if not path.is_absolute():
-        path = next((Path(r) / path for r in roots if _exists(Path(r) / path)), Path(roots[0]) / path)
-    return check_inside_roots(path, roots)
+        path = next((r / path for r in sandbox.roots if _exists(r / path)), sandbox.roots[0] / path)
+    return sandbox.check(path)
 
 
-def load(path: Path, *, roots: Sequence[Path] | None = None) -> Loaded:
-    target = resolve_target(path)
+def load(path: Path, *, sandbox: Sandbox) -> Loaded:
+    target = checkpoint_file(path)
     if target != path:  # a file chosen in a directory may be a symlink to outside the roots
-        target = check_inside_roots(target, roots) if roots is not None else target
+        target = within(target, sandbox)
     if target.name.endswith(".index.json"):
-        return _load_sharded(target, roots)
+        return _load_sharded(target, sandbox)
     if target.suffix == ".json":
         cfg = load_config(target)
         tensors, note = tensors_from_config(cfg)
         return Loaded(target, "hf_config", [target], tensors,
                       warnings=[f"analytic count from {target.name}: {note}; no weights were read"])
     loaded = _load_file(target)
-    inside = confine(roots, check_inside_roots)
+    inside = confine(sandbox)
     add_companions(loaded, inside)
     if loaded.locate is not None:
         find = loaded.locate
@@ -171,7 +176,7 @@ def _from_pickled(path: Path, ck: Any) -> Loaded:
                   hyperparameters=u.hyperparameters, recorded_by_name=Counter(ck.globals), locate=ck.locate)
 
 
-def _load_sharded(index: Path, roots: Sequence[Path] | None) -> Loaded:
+def _load_sharded(index: Path, sandbox: Sandbox) -> Loaded:
     if index.stat().st_size > MAX_INDEX_BYTES:
         raise InputError(f"{index.name} is over {MAX_INDEX_BYTES:,} bytes: not a shard index.", hint=_INDEX_HINT)
     try:
@@ -194,7 +199,7 @@ def _load_sharded(index: Path, roots: Sequence[Path] | None) -> Loaded:
         if Path(name).name != name or name in ("", ".", "..") or "\0" in name or len(name) > 255:
             warnings.append(f"shard {short_repr(name)} is not a plain file name next to the index; skipped.")
             continue
-        shard = _within_roots(index.parent / name, roots)
+        shard = within(index.parent / name, sandbox)
         if not shard.is_file():
             missing = per_shard[name]
             warnings.append(f"shard {name} is missing: {missing} tensors not counted.")

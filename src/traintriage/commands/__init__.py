@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+if TYPE_CHECKING:  # a command imports its models when it runs, not when the CLI starts
+    from pydantic import BaseModel
 
-from ..findings import Finding
+    from ..findings import Finding
 
 MODULES: list[str] = [
     "inspect",
@@ -25,6 +27,7 @@ MODULES: list[str] = [
     "triage",
     "gradnorm",
     "memory",
+    "profile",
     "params",
     "sweep",
 ]

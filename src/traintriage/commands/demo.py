@@ -25,9 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    from ..api import correlate
+    from ..api import Sandbox, correlate
     from ..triage.text import render_triage
 
     args.text = not args.json
-    report = correlate(example_run())
+    report = correlate(example_run(), sandbox=Sandbox.unrestricted())
     return Outcome(report, text=lambda: render_triage(report), findings=report.findings)

@@ -21,8 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    from ..api import analyze_gradnorm
+    from ..api import Sandbox, analyze_gradnorm
     from ..detectors.gradnorm.text import render
 
-    report = analyze_gradnorm(args.run, trial=args.trial, roles=args.role, clip_threshold=args.clip, depth=args.depth)
+    report = analyze_gradnorm(args.run, sandbox=Sandbox.unrestricted(), trial=args.trial, roles=args.role,
+                              clip_threshold=args.clip, depth=args.depth)
     return Outcome(report, text=lambda: render(report), findings=report.findings)

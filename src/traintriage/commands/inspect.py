@@ -15,9 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     from ..describe import summarize
+    from ..sandbox import Sandbox
     from ..sources import load_run
 
-    description = summarize(load_run(args.run, trial=args.trial, roles=args.role))
+    description = summarize(load_run(args.run, sandbox=Sandbox.unrestricted(), trial=args.trial, roles=args.role))
     return Outcome(description, text=lambda: render(description))
 
 

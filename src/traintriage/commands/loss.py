@@ -28,10 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    from ..api import analyze_loss
+    from ..api import Sandbox, analyze_loss
 
     report = analyze_loss(
         args.run,
+        sandbox=Sandbox.unrestricted(),  # the user's own command: whatever they can read
         trial=args.trial,
         roles=args.role,
         series=args.series,

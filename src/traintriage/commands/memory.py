@@ -42,17 +42,19 @@ def run(args: argparse.Namespace) -> Outcome:
     from ..errors import InputError
     from ..memory import estimate_memory, parse_size, profile_memory
     from ..memory.text import render, render_estimate
+    from ..sandbox import Sandbox
 
     if args.estimate is not None:
         e = estimate_memory(
             args.estimate, optimizer=args.optimizer, precision=args.precision, sharding=args.sharding,
             gpus=args.gpus, batch_size=args.batch_size, seq_len=args.seq_len, hidden_size=args.hidden_size,
             num_layers=args.layers, num_heads=args.heads, activation_checkpointing=args.checkpointing,
-            capacity_bytes=parse_size(args.capacity),
+            capacity_bytes=parse_size(args.capacity), sandbox=Sandbox.unrestricted(),
         )
         return Outcome(e, text=lambda: render_estimate(e))
     if not args.target:
         raise InputError("no TARGET given.", hint="traintriage memory RUN|TRACE|SNAPSHOT [--capacity 80GiB], "
                          "or traintriage memory --estimate 7e9 ...")
-    report = profile_memory(args.target, capacity_bytes=args.capacity, trial=args.trial, roles=args.role)
+    report = profile_memory(args.target, sandbox=Sandbox.unrestricted(), capacity_bytes=args.capacity,
+                            trial=args.trial, roles=args.role)
     return Outcome(report, text=lambda: render(report), findings=report.findings)

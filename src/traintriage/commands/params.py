@@ -29,9 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> Outcome:
     from ..checkpoints import DEFAULT_MAX_SCAN_BYTES, count_parameters
     from ..checkpoints.text import render
+    from ..sandbox import Sandbox
 
     report = count_parameters(
-        args.checkpoint, depth=args.depth, scan_values=False if args.no_scan else (True if args.scan else None),
+        args.checkpoint, sandbox=Sandbox.unrestricted(), depth=args.depth,
+        scan_values=False if args.no_scan else (True if args.scan else None),
         max_scan_bytes=args.max_scan_bytes if args.max_scan_bytes is not None else DEFAULT_MAX_SCAN_BYTES,
     )
     return Outcome(report, text=lambda: render(report), findings=report.findings)

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> Outcome | None:
     import sys
     from pathlib import Path
 
+    from ..sandbox import Sandbox
     from ..sources.remote import is_remote
     from ..sweeps import plan_sweep, run_plan
     from ..sweeps.text import render_sweep, trial_line
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> Outcome | None:
     remote_roots = [r for r in args.root if is_remote(r)]
     plan = plan_sweep(
         args.target,
-        roots=local_roots or None,
+        sandbox=Sandbox.of(local_roots) if local_roots else Sandbox.unrestricted(),  # --root confines, as on a server
         remote_roots=remote_roots,
         study=args.study,
         log_dir_attr=args.log_dir_attr,

@@ -24,15 +24,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="STEP",
         help="a curriculum/data transition step (repeatable)",
     )
+    p.add_argument(
+        "--histograms",
+        action="store_true",
+        help="also summarise the weight/gradient histograms of TensorBoard logs per tag (mean, std, min, max "
+        "over steps), under extras.histograms",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    from ..api import correlate
+    from ..api import Sandbox, correlate
     from ..triage.text import render_triage
 
     report = correlate(
         args.run,
+        sandbox=Sandbox.unrestricted(),  # the user's own command: whatever they can read
         trial=args.trial,
         roles=args.role,
         checkpoint=args.checkpoint,
@@ -41,4 +48,33 @@ def run(args: argparse.Namespace) -> Outcome:
         clip_threshold=args.clip_threshold,
         transitions=args.transition or None,
     )
-    return Outcome(report, text=lambda: render_triage(report), findings=report.findings)
+    if args.histograms:
+        report.extras["histograms"] = _histograms(args)
+    return Outcome(report, text=lambda: render_triage(report) + _histogram_text(report.extras.get("histograms")),
+                   findings=report.findings)
+
+
+def _histograms(args: argparse.Namespace) -> dict:
+    from ..sandbox import Sandbox
+    from ..sources import plan_run
+    from ..sources.histograms import histogram_summary
+    from ..sources.tensorboard import is_event_file
+
+    plan = plan_run(args.run, sandbox=Sandbox.unrestricted(), trial=args.trial)
+    return histogram_summary([f for f in plan.files if is_event_file(f)])
+
+
+def _histogram_text(summary: dict | None) -> str:
+    if not summary:
+        return ""
+    lines = ["", f"Histograms ({summary['tags_total']} tags; std first -> last, min/max over all steps):"]
+    if not summary["tags"]:
+        lines.append("  none logged")
+    for t in summary["tags"]:
+        head = f"  {t['tag']} [{t['kind']}, {t['points']} steps]: "
+        numbers = (t["std"]["first"], t["std"]["last"], t["min"], t["max"])
+        if None in numbers:
+            lines.append(head + "non-finite values")
+        else:
+            lines.append(head + "std {:.3g} -> {:.3g}, min {:.3g}, max {:.3g}".format(*numbers))
+    return "\n".join(lines) + "\n"

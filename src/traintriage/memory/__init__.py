@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..findings import sort_findings
+from ..sandbox import Sandbox
 from ..signals import RunData
 from .estimate import estimate_memory
 from .report import MemoryEstimate, MemoryReport
@@ -63,16 +64,6 @@ def artifact_kind(path: Path) -> str | None:
     return None
 
 
-def _inside(path: Path, roots: Sequence[Path], check) -> bool:
-    from ..errors import TraintriageError
-
-    try:
-        check(path, roots)
-    except TraintriageError:
-        return False
-    return True
-
-
 def _traces_in(directory: Path) -> list[Path]:
     found = [p for pattern in ("*.pt.trace.json", "*.pt.trace.json.gz", "*/*.pt.trace.json", "*/*.pt.trace.json.gz")
              for p in directory.glob(pattern) if p.is_file()]
@@ -83,15 +74,16 @@ def profile_memory(
     target: str | Path | RunData,
     *,
     capacity_bytes: int | str | None = None,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
     trial: bool = False,
     roles: Mapping[str, str] | Sequence[str] | None = None,
 ) -> MemoryReport:
     """Diagnose memory from a trace, a snapshot or a run: findings, statistics and warnings.
 
     ``capacity_bytes`` is the device memory (bytes, or a size such as ``"80GiB"``); without it the
-    report gives absolute numbers and says to pass it. ``roots`` confines path targets (the MCP
-    server passes its roots); ``trial`` and ``roles`` are passed to the run loader.
+    report gives absolute numbers and says to pass it. ``sandbox`` confines path targets (the MCP
+    server's roots; a run already read needs none, but a sandbox is still required); ``trial`` and
+    ``roles`` are passed to the run loader.
     """
     capacity = parse_size(capacity_bytes) if capacity_bytes is not None else None
     if isinstance(target, RunData):
@@ -99,7 +91,7 @@ def profile_memory(
 
     from ..sources.resolve import resolve_target
 
-    resolved = resolve_target(str(target), roots=roots, trial=trial)
+    resolved = resolve_target(str(target), sandbox=sandbox, trial=trial)
     path = resolved.path
     kind = artifact_kind(path)
     pre_warnings: list[str] = []
@@ -107,11 +99,8 @@ def profile_memory(
         from ..sources import detect_formats
 
         traces = _traces_in(path)
-        if roots is not None:  # a trace in the directory may be a symlink to outside the roots
-            from ..sources.resolve import check_inside_roots
-
-            traces = [t for t in traces if _inside(t, roots, check_inside_roots)]
-        if traces and not detect_formats(path, roots=roots):
+        traces = [t for t in traces if sandbox.contains(t)]  # a trace may be a symlink to outside the roots
+        if traces and not detect_formats(path, sandbox=sandbox):
             path, kind = traces[-1], "trace"
             if len(traces) > 1:
                 pre_warnings.append(f"{len(traces)} profiler traces in {resolved.path}; read the newest, "
@@ -133,7 +122,7 @@ def profile_memory(
 
     from ..sources import load_run
 
-    run = load_run(target, roots=roots, trial=trial, roles=roles)
+    run = load_run(target, sandbox=sandbox, trial=trial, roles=roles)
     return _from_run(run, str(run.path), capacity)
 
 

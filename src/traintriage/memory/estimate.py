@@ -33,11 +33,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import InputError
 from .report import MemoryEstimate
 from .sizes import format_bytes
+
+if TYPE_CHECKING:
+    from ..sandbox import Sandbox
 
 Optimizer = Literal["sgd", "sgd_momentum", "adam", "adamw", "adam8bit"]
 Precision = Literal["fp32", "bf16", "mixed"]
@@ -91,7 +94,10 @@ def transformer_activation_bytes(
     return total * (2.0 if precision == "fp32" else 1.0)
 
 
-def _count_from_checkpoint(path: Path) -> int:
+def _count_from_checkpoint(path: Path, sandbox: Sandbox | None) -> int:
+    if sandbox is None:  # a count needs no sandbox; reading a checkpoint does, and there is no default
+        raise TypeError(f"estimate_memory({str(path)!r}) reads a checkpoint: pass sandbox=Sandbox.unrestricted() "
+                        "(your own files) or Sandbox.of([directory, ...]).")
     try:
         from ..checkpoints import count_parameters  # type: ignore[attr-defined]
     except ImportError:
@@ -100,9 +106,9 @@ def _count_from_checkpoint(path: Path) -> int:
             hint="Pass the parameter count as a number instead (e.g. 7.5e9).",
         ) from None
     try:  # only the count is needed: skip the value scan, which reads every tensor's bytes
-        report: Any = count_parameters(path, scan_values=False)
+        report: Any = count_parameters(path, scan_values=False, sandbox=sandbox)
     except TypeError:
-        report = count_parameters(path)
+        report = count_parameters(path, sandbox=sandbox)
     for attr in ("total_parameters", "total", "total_params", "parameters"):
         value = report.get(attr) if isinstance(report, dict) else getattr(report, attr, None)
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -110,7 +116,7 @@ def _count_from_checkpoint(path: Path) -> int:
     raise InputError(f"the parameter report of {path} has no total.", hint="Pass the parameter count as a number.")
 
 
-def _parameters(parameters: int | float | str | Path) -> tuple[int, str]:
+def _parameters(parameters: int | float | str | Path, sandbox: Sandbox | None) -> tuple[int, str]:
     if isinstance(parameters, bool):
         raise InputError("parameters must be a count or a checkpoint path.", hint="e.g. 7.5e9 or model.safetensors")
     if isinstance(parameters, int | float):
@@ -126,7 +132,7 @@ def _parameters(parameters: int | float | str | Path) -> tuple[int, str]:
                     f"{text!r} is neither a parameter count nor an existing checkpoint.",
                     hint="Pass a number (7.5e9) or the path of a checkpoint.",
                 ) from None
-            count, source = _count_from_checkpoint(path), str(path)
+            count, source = _count_from_checkpoint(path, sandbox), str(path)
     if count <= 0:
         raise InputError(f"parameter count must be positive, got {count}.", hint="e.g. 7.5e9")
     return count, source
@@ -147,15 +153,17 @@ def estimate_memory(
     activation_checkpointing: str = "none",
     capacity_bytes: int | None = None,
     overhead_bytes: int = 0,
+    sandbox: Sandbox | None = None,
 ) -> MemoryEstimate:
     """Weights, gradients, optimizer state and activations per GPU, and the largest batch that fits.
 
     ``parameters`` is a count or a checkpoint path (counted with ``traintriage.checkpoints``).
     ``batch_size`` is the per-GPU micro-batch. Activations need ``seq_len``, ``hidden_size`` and
     ``num_layers`` (``num_heads`` defaults to hidden_size/64). ``overhead_bytes`` covers what the
-    formula does not (CUDA context, workspace); it is 0 unless given.
+    formula does not (CUDA context, workspace); it is 0 unless given. ``sandbox`` is required when
+    ``parameters`` is a checkpoint path (a ``TypeError`` without it), as for every function that reads.
     """
-    count, source = _parameters(parameters)
+    count, source = _parameters(parameters, sandbox)
     opt = _choice(optimizer, (*_OPTIMIZER_BYTES, "adamw"), "optimizer")
     opt_key = "adam" if opt == "adamw" else opt
     prec = _choice(precision, tuple(_MODEL_BYTES), "precision")

@@ -22,18 +22,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..findings import Evidence, Finding, json_number, make_finding
+from ..rules.memory_leak.thresholds import MIN_GROWTH_FRACTION, MIN_POINTS, STEADY_INCREMENT, WARMUP_FRACTION
+from ..rules.memory_pressure.thresholds import (
+    FRAGMENTATION_FRACTION,
+    FRAGMENTATION_MIN_BYTES,
+    PRESSURE_CRITICAL,
+    PRESSURE_WARNING,
+)
 from ..signals import RunData, Series
 from .report import SeriesMemoryStats
 from .sizes import format_bytes, unit_from_name
 
-WARMUP_FRACTION = 0.15
-MIN_POINTS = 8
-MIN_GROWTH_FRACTION = 0.05  # growth over the analysed stretch, relative to its starting level
-STEADY_INCREMENT = 0.2  # each quarter must rise by at least this share of the mean quarter rise
-PRESSURE_WARNING = 0.90
-PRESSURE_CRITICAL = 0.97
-FRAGMENTATION_FRACTION = 0.40  # reserved-but-unallocated share of reserved
-FRAGMENTATION_MIN_BYTES = 1 << 30
 ASSUME_BYTES_ABOVE = 1e6  # an unlabelled series whose values exceed this is taken to be bytes
 
 

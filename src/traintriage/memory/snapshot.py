@@ -23,14 +23,13 @@ from typing import Any
 
 from ..errors import InputError
 from ..findings import Evidence, Finding, make_finding
+from ..rules.memory_pressure.thresholds import FRAGMENTATION_MIN_BYTES, PRESSURE_CRITICAL, PRESSURE_WARNING
+from ..rules.memory_pressure.thresholds import SNAPSHOT_FRAGMENTATION_FRACTION as FRAGMENTATION_FRACTION
 from ..untrusted import clean_text
 from .report import BlockInfo, FrameAllocation, HistoryEntry, SnapshotDevice, SnapshotMemory
-from .series import PRESSURE_CRITICAL, PRESSURE_WARNING
 from .sizes import format_bytes
 
 MAX_SNAPSHOT_BYTES = 4 << 30
-FRAGMENTATION_FRACTION = 0.25  # share of reserved that is free but pinned by live neighbours
-FRAGMENTATION_MIN_BYTES = 1 << 30
 LARGEST_BLOCKS = 10
 TOP_FRAMES = 10
 HISTORY_BEFORE, HISTORY_AFTER = 12, 6

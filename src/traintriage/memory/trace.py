@@ -26,17 +26,17 @@ import numpy as np
 
 from ..errors import InputError
 from ..findings import Evidence, Finding, make_finding
+from ..rules.memory_leak.thresholds import LEAK_MIN_GROWTH, LEAK_MIN_STEPS, MIN_POINTS, STEADY_INCREMENT
+from ..rules.memory_pressure.thresholds import (
+    FRAGMENTATION_FRACTION,
+    FRAGMENTATION_MIN_BYTES,
+    PRESSURE_CRITICAL,
+    PRESSURE_WARNING,
+)
 from ..untrusted import clean_text
 from .jsonstream import TraceStream
 from .report import DeviceMemory, OpAllocation, StepMemory, TimelinePoint, TraceMemory
-from .series import (
-    FRAGMENTATION_FRACTION,
-    FRAGMENTATION_MIN_BYTES,
-    MIN_POINTS,
-    PRESSURE_CRITICAL,
-    PRESSURE_WARNING,
-    fit_leak,
-)
+from .series import fit_leak
 from .sizes import format_bytes
 
 RECORD_HINT = (
@@ -56,8 +56,6 @@ _STEP_RE = re.compile(r"^ProfilerStep#(\d{1,18})$")
 TIMELINE_POINTS = 200
 TOP_OPS = 15
 MAX_STEP_ROWS = 200
-LEAK_MIN_STEPS = 4  # warm-up step + at least 3 steps to see a trend
-LEAK_MIN_GROWTH = 0.01
 
 
 def device_name(device_type: int, device_id: int) -> str:
@@ -387,7 +385,7 @@ def _step_leak(dm: DeviceMemory, rows: list[StepMemory], op_rows: dict) -> Findi
         if fit is None or not fit.is_leak:
             return None
         mean_rise = fit.slope
-    elif not (mean_rise > 0 and np.all(rises > 0) and np.all(rises >= 0.2 * mean_rise)
+    elif not (mean_rise > 0 and np.all(rises > 0) and np.all(rises >= STEADY_INCREMENT * mean_rise)
               and growth / level >= LEAK_MIN_GROWTH):
         return None
     holders = sorted(((op, v[2]) for (op, dname), v in op_rows.items() if dname == dm.device and v[2] > 0),

@@ -1,1 +1,2 @@
-"""Reference pages, one markdown file per finding code (``<code>.md``), plus guides."""
+"""Guides (``guides/*.md``): the workflows the prompts and skills point to. Reference pages live beside their
+rules, in ``traintriage/rules/<code>/reference.md``."""

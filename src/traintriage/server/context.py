@@ -1,5 +1,5 @@
-"""What every tool, resource and prompt adapter shares: the roots the server may read, and how a tool call
-runs (a worker thread, a time and memory budget, clear errors).
+"""What every tool, resource and prompt adapter shares: the sandbox (the roots the server may read), and how a
+tool call runs (a worker thread, a time and memory budget, clear errors).
 
 How a tool call runs (:func:`user_errors`):
 
@@ -39,6 +39,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from ..errors import TraintriageError
 from ..limits import Budget, BudgetExceeded, CallCancelled, CallLimits, CallStopped, active, time_limit_message
+from ..sandbox import Sandbox
 from ..sources import load_readers
 from ..untrusted import clean_text, sendable
 
@@ -50,12 +51,17 @@ R = TypeVar("R")
 class ServerContext:
     """Server-wide settings handed to each adapter's ``register`` function."""
 
-    roots: tuple[Path, ...]
+    sandbox: Sandbox  # made once, from the --root directories; every tool call reads inside it
 
     @classmethod
     def from_roots(cls, roots: Sequence[str | Path] | None) -> ServerContext:
-        chosen = roots or [Path.cwd()]
-        return cls(tuple(Path(r).expanduser().resolve() for r in chosen))
+        """The server's roots, default the working directory; never unrestricted."""
+        return cls(Sandbox.of(roots or [Path.cwd()]))
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        """The root directories (resolved), for listings."""
+        return self.sandbox.roots
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from ..components import with_totals
 from ..errors import InputError
+from ..sandbox import Sandbox
 from ..signals import RunData, infer_roles, parse_role_overrides
 from .formats import SourceFormat, format_named, formats, known_formats
 from .inventory import MAX_DEPTH, SKIP_DIRS, Inventory, describe_file, is_regular_file, scan
-from .resolve import Resolved, reading_within, resolve_target
+from .resolve import Resolved, resolve_target
 
 
 def load_readers() -> None:
@@ -33,12 +34,10 @@ def load_readers() -> None:
     formats()
 
 
-def detect_formats(
-    path: Path, *, max_depth: int = MAX_DEPTH, roots: Sequence[Path] | None = None
-) -> dict[str, list[Path]]:
+def detect_formats(path: Path, *, sandbox: Sandbox, max_depth: int = MAX_DEPTH) -> dict[str, list[Path]]:
     """Files under ``path`` (a file, sniffed whatever its name, or a directory searched to ``max_depth``)
-    grouped by format name; nothing that resolves outside ``roots`` is opened."""
-    return scan(path, max_depth=max_depth, roots=roots).by_format()
+    grouped by format name; nothing that resolves outside ``sandbox`` is opened."""
+    return scan(path, max_depth=max_depth, sandbox=sandbox).by_format()
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class RunPlan:
     files: list[Path]
     others: list[str]
     notes: list[str] = field(default_factory=list)  # said with the result's warnings
-    roots: tuple[Path, ...] | None = None  # what the loader's own look-ups beside the files are confined to
+    sandbox: Sandbox = field(default_factory=Sandbox)  # confines the reader's look-ups beside the files
 
     def fingerprint(self) -> tuple:
         """Identity of everything a read of this run could depend on: every file under the run (or beside
@@ -75,18 +74,18 @@ class RunPlan:
                 except OSError:
                     continue
                 entries.append((dirpath, name, st.st_size, st.st_mtime_ns, st.st_ino))
-        roots = None if self.roots is None else tuple(map(str, self.roots))  # they confine what is read
-        return (str(self.path), self.fmt.name, os.environ.get("TRAINTRIAGE_LOG_REGEX"), roots, tuple(entries))
+        confined = self.sandbox.key()  # it confines what is read
+        return (str(self.path), self.fmt.name, os.environ.get("TRAINTRIAGE_LOG_REGEX"), confined, tuple(entries))
 
 
-def plan_run(target: str | Path, *, roots: Sequence[Path] | None = None, trial: bool = False) -> RunPlan:
+def plan_run(target: str | Path, *, sandbox: Sandbox, trial: bool = False) -> RunPlan:
     """Resolve ``target`` and choose its format and files, reading no data.
 
     Raises :class:`~traintriage.errors.TraintriageError` subclasses with a hint when the target
-    does not exist, lies outside ``roots``, or holds nothing readable.
+    does not exist, lies outside ``sandbox``, or holds nothing readable.
     """
-    resolved: Resolved = resolve_target(str(target), roots=roots, trial=trial)
-    inventory = resolved.inventory if resolved.inventory is not None else scan(resolved.path, roots=roots)
+    resolved: Resolved = resolve_target(str(target), sandbox=sandbox, trial=trial)
+    inventory = resolved.inventory if resolved.inventory is not None else scan(resolved.path, sandbox=sandbox)
     found = inventory.by_format()
     outside = inventory.outside
     if not found:
@@ -114,21 +113,26 @@ def plan_run(target: str | Path, *, roots: Sequence[Path] | None = None, trial: 
     notes = [f"{outside} log file(s) here are symlinks to outside the roots; not read."] if outside else []
     notes.extend(inventory.notes)
     return RunPlan(path=resolved.path, how=resolved.how, fmt=fmt, files=found[fmt.name], others=others,
-                   notes=notes, roots=None if roots is None else tuple(roots))
+                   notes=notes, sandbox=sandbox)
 
 
 def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = None) -> RunData:
     """Read the series of a planned run and infer their roles (``roles`` overrides win)."""
     run_path, fmt, files = plan.path, plan.fmt, plan.files
     # Loaders name series relative to a directory: a single file is read as a run of its own folder.
-    with reading_within(plan.roots):
-        series, warnings = fmt.load(run_path.parent if run_path.is_file() else run_path, files)
+    loaded = fmt.read(run_path.parent if run_path.is_file() else run_path, files, plan.sandbox)
+    series, warnings = loaded[0], loaded[1]
+    messages = list(loaded[2]) if len(loaded) > 2 else []
     if plan.others:
         warnings.append(f"also found {', '.join(plan.others)} logs here; read {fmt.name} (pass a file to choose).")
     warnings.extend(plan.notes)
+    series, timings = split_timings(series)
     if not series:
+        said = [f"{g.count} {kind} message(s), the first at line {g.first.line}: {g.first.text[:120]}"
+                for m in messages for kind, g in m.groups.items()]
         raise InputError(
-            f"{run_path} has {fmt.name} files but no scalar series in them.",
+            f"{run_path} has {fmt.name} files but no scalar series in them"
+            + (f"; the log prints {'; '.join(said[:3])}." if said else "."),
             hint="Log scalars (e.g. writer.add_scalar('Loss/train', loss, step)); "
             + ("; ".join(warnings[:5]) if warnings else "the files may be empty or still being written."),
         )
@@ -143,22 +147,35 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
         files=files,
         warnings=warnings,
         resolution=plan.how,
+        timings=timings,
+        messages=messages,
     )
+
+
+def split_timings(series: dict) -> tuple[dict, dict]:
+    """The series a text log's timing fields became (``timing/<name>``, also under an earlier run's or a later
+    file's prefix) apart from the others: they play no role and are no metric, only the time analysis reads them."""
+    from .templates import TIMING_PREFIX
+
+    timed = {name for name in series if name.startswith(TIMING_PREFIX) or "/" + TIMING_PREFIX in name}
+    if not timed:
+        return series, {}
+    return ({n: s for n, s in series.items() if n not in timed}, {n: s for n, s in series.items() if n in timed})
 
 
 def load_run(
     target: str | Path,
     *,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
     trial: bool = False,
     roles: Mapping[str, str] | Sequence[str] | None = None,
 ) -> RunData:
-    """Resolve ``target``, read its series, infer roles (``roles`` overrides win).
+    """Resolve ``target`` inside ``sandbox``, read its series, infer roles (``roles`` overrides win).
 
     Raises :class:`~traintriage.errors.TraintriageError` subclasses with a hint when the target
-    does not exist, lies outside ``roots``, or holds nothing readable.
+    does not exist, lies outside ``sandbox``, or holds nothing readable.
     """
-    return read_run(plan_run(target, roots=roots, trial=trial), roles)
+    return read_run(plan_run(target, sandbox=sandbox, trial=trial), roles)
 
 
 __all__ = [

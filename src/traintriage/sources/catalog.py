@@ -16,15 +16,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from ..sandbox import Sandbox
 from . import detect_formats
 from .inventory import classify, name_claims
-from .resolve import check_inside_roots, inside_roots, is_part_of_parent_run
+from .resolve import is_part_of_parent_run
 
 MAX_RUNS = 1000
 MAX_DEPTH = 8
@@ -50,7 +51,7 @@ class RunCatalog(BaseModel):
     warnings: list[str]
 
 
-def _holds_logs(dirpath: str, filenames: list[str], root: Path) -> bool:
+def _holds_logs(dirpath: str, filenames: list[str], sandbox: Sandbox) -> bool:
     """True when a directory's own files are a run's logs.
 
     MLflow writes ``meta.yaml`` both for an experiment (``mlruns/<exp_id>/``) and for each of its runs
@@ -62,7 +63,7 @@ def _holds_logs(dirpath: str, filenames: list[str], root: Path) -> bool:
         claims = name_claims(path)
         if not any(c for _, c in claims):
             continue
-        if not inside_roots(path, [root]):  # never opened: reading the run says it is outside the roots
+        if not sandbox.contains(path):  # never opened: reading the run says it is outside the roots
             return True
         fmt = classify(path, claims=claims)  # by name where that settles it, else by a sniff of its head
         if fmt is None:
@@ -80,7 +81,7 @@ def run_dirs(root: Path) -> tuple[list[Path], bool]:
     and sweeps (:mod:`traintriage.sweeps.discover`) both start from it."""
     runs: set[Path] = set()
     base_depth = len(root.parts)
-    real_root = root.resolve()
+    within = Sandbox.of([root])  # the walk opens nothing outside the root it walks
     stopped = False
     for walked, (dirpath, dirnames, filenames) in enumerate(os.walk(root), start=1):
         if walked > MAX_DIRS_WALKED:
@@ -89,7 +90,7 @@ def run_dirs(root: Path) -> tuple[list[Path], bool]:
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in ("__pycache__", "node_modules")]
         if len(Path(dirpath).parts) - base_depth >= MAX_DEPTH:
             dirnames[:] = []
-        if _holds_logs(dirpath, filenames, real_root):
+        if _holds_logs(dirpath, filenames, within):
             path = Path(dirpath)
             while path != root and is_part_of_parent_run(path.name):  # validation/, metrics/train/ (MLflow keys)
                 path = path.parent
@@ -97,11 +98,11 @@ def run_dirs(root: Path) -> tuple[list[Path], bool]:
     return sorted(runs), stopped
 
 
-def _last_step(path: Path, roots: Sequence[Path] | None = None) -> tuple[str, int | None, list[str]]:
+def _last_step(path: Path, sandbox: Sandbox) -> tuple[str, int | None, list[str]]:
     from . import load_run
 
     try:
-        data = load_run(str(path), roots=roots)  # roots: a log symlinked to outside them is not read
+        data = load_run(str(path), sandbox=sandbox)  # a log symlinked to outside the sandbox is not read
     except Exception as err:  # a listing must not fail because one run is unreadable
         return "unknown", None, [f"{path.name}: {err}"]
     steps = [int(s.steps[-1]) for s in data.series.values() if len(s)]
@@ -118,7 +119,7 @@ class RunJob:
 
     experiment: str
     run_dir: Path
-    roots: tuple[Path, ...] | None = None
+    sandbox: Sandbox = field(default_factory=Sandbox)  # the roots listed: nothing outside them is read
 
 
 def plan_runs(roots: Sequence[Path], *, under: str | None = None) -> tuple[list[RunJob], bool, list[str]]:
@@ -126,6 +127,7 @@ def plan_runs(roots: Sequence[Path], *, under: str | None = None) -> tuple[list[
     jobs: list[RunJob] = []
     warnings: list[str] = []
     truncated = False
+    sandbox = Sandbox.of(roots)  # a listing reads only under the directories it lists
     for root in roots:
         root = Path(root).resolve()
         found, stopped = run_dirs(root)
@@ -140,17 +142,17 @@ def plan_runs(roots: Sequence[Path], *, under: str | None = None) -> tuple[list[
             if len(jobs) >= MAX_RUNS:
                 truncated = True
                 break
-            check_inside_roots(run_dir, roots)
-            jobs.append(RunJob(experiment, run_dir, tuple(Path(r) for r in roots)))
+            sandbox.check(run_dir)
+            jobs.append(RunJob(experiment, run_dir, sandbox))
     return jobs, truncated, warnings
 
 
 def read_listing(job: RunJob) -> tuple[RunListing, list[str]]:
     """Read one run for its listing (its last step needs its series); top level, so workers can run it."""
     run_dir = job.run_dir
-    files = [p for paths in detect_formats(run_dir, max_depth=2, roots=job.roots).values() for p in paths]
+    files = [p for paths in detect_formats(run_dir, max_depth=2, sandbox=job.sandbox).values() for p in paths]
     stats = [p.stat() for p in files if p.exists()]
-    source, last_step, errs = _last_step(run_dir, job.roots)
+    source, last_step, errs = _last_step(run_dir, job.sandbox)
     listing = RunListing(
         experiment=job.experiment,
         run=run_dir.name,

@@ -297,13 +297,13 @@ def load_each_and_merge(
 ) -> tuple[dict[str, Series], list[str]]:
     """Parse every file of a run through the parsed-file cache and merge them (names repeated across
     files are prefixed by the later file's path): the whole ``load`` of a per-file text format."""
-    from ..limits import checkpoint
+    from ..limits import check_budget
     from .filecache import cached
 
     per_file: list[tuple[Path, dict[str, Series]]] = []
     warnings: list[str] = []
     for path in files:
-        checkpoint()  # a server call's time/memory budget, per file (traintriage.limits)
+        check_budget()  # a server call's time/memory budget, per file (traintriage.limits)
         series, warns = cached(path, parse)
         warnings.extend(warns)
         if series:

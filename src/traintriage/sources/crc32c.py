@@ -1,18 +1,19 @@
-"""CRC32C (Castagnoli) for TFRecord framing, fast without any compiled extension.
+"""CRC32C (Castagnoli) for TFRecord framing: a hardware-accelerated library, numpy where it is missing.
 
-TFRecord stores ``masked_crc32c`` of every record's length and of its data. Checking a million
-small records one call at a time costs as much as decoding them, so this module offers two shapes:
+TFRecord stores ``masked_crc32c`` of every record's length and of its data. Two shapes of work:
 
-* :func:`crc32c` for one buffer (the slow path: rare layouts, big graph/image records). It uses the
-  ``crc32c`` PyPI package when it is installed (optional, C-backed); otherwise a table walk in
-  Python for short buffers and, for long ones, numpy over 256-byte rows combined by Horner's rule.
-* :func:`crc32c_rows` for many same-length records at once (the fast path). CRC is affine over
+* :func:`crc32c` for one buffer: big records (histograms, images, graphs), which dominate the bytes of
+  many real logs. It uses ``google-crc32c`` (a core dependency: SSE4.2 / ARMv8 CRC instructions, about
+  25 GB/s here) and falls back to numpy over 256-byte rows combined by Horner's rule (about 12 MB/s),
+  which :func:`native_available` lets the reader say in a warning. ``google-crc32c`` was chosen over
+  ``crc32c`` (ICRAR) on measurements: the same speed on 1 KB-8 MB buffers, 2.5 ms to import against
+  45-65 ms (``crc32c`` imports ``importlib.metadata``), and accepting numpy arrays (zero-copy slices of
+  the read window); ``crc32c`` has more wheels (musllinux) and is used when it is the one installed.
+* :func:`crc32c_rows` for many same-length records at once (small scalar records). CRC is affine over
   GF(2): ``crc(x) = crc(x with the varying bytes zeroed) ^ XOR_j L_j[x_j]`` where ``L_j`` is a
   256-entry table of the contribution of a byte at distance ``j`` from the end. Records of one
   layout differ only in a dozen bytes (wall time, step, value), so checking them costs two numpy
-  operations per *varying* column, not per byte; the constant bytes are folded in by one
-  :func:`crc32c` call. This makes CRC checking nearly free, which is why the default does not
-  need the C package.
+  operations per *varying* column, not per byte, which beats one library call per record.
 """
 
 from __future__ import annotations
@@ -21,10 +22,34 @@ from functools import lru_cache
 
 import numpy as np
 
-try:  # Optional C implementation; only used for single buffers, where it beats the Python walk.
-    from crc32c import crc32c as _native_crc32c  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on the environment
-    _native_crc32c = None
+
+def _load_native():
+    """The compiled CRC32C of ``google-crc32c`` (or ``crc32c``), or None: one function of a buffer."""
+    try:
+        import google_crc32c
+
+        if google_crc32c.implementation == "c":  # its pure-Python fallback is slower than numpy
+            return google_crc32c.value
+    except ImportError:  # pragma: no cover - depends on the environment
+        pass
+    try:
+        from crc32c import crc32c as native  # type: ignore[import-not-found]
+
+        return native
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+
+
+_native_crc32c = _load_native()
+
+NATIVE_MISSING = ("google-crc32c is not installed with its compiled extension: the CRCs of large records are "
+                  "checked with the numpy fallback (about 12 MB/s instead of GB/s); pip install google-crc32c")
+"""What the reader warns once per file when big records were checked without the compiled library."""
+
+
+def native_available() -> bool:
+    return _native_crc32c is not None
+
 
 _POLY = 0x82F63B78  # reflected Castagnoli polynomial
 _MASK_DELTA = 0xA282EAD8
@@ -72,10 +97,19 @@ def _rows_raw(rows: np.ndarray) -> np.ndarray:
     return reg
 
 
-def crc32c(data: bytes | bytearray | memoryview) -> int:
-    """Standard CRC32C of one buffer."""
+def crc32c(data: bytes | bytearray | memoryview | np.ndarray) -> int:
+    """Standard CRC32C of one buffer (a uint8 array slice is read in place)."""
     if _native_crc32c is not None:
+        if not isinstance(data, bytes | np.ndarray):  # google-crc32c takes bytes or an array, not a view
+            data = np.frombuffer(data, dtype=np.uint8)
         return int(_native_crc32c(data))
+    if isinstance(data, np.ndarray):
+        data = data.tobytes()
+    return _numpy_crc32c(data)
+
+
+def _numpy_crc32c(data: bytes | bytearray | memoryview) -> int:
+    """The fallback: a table walk in Python for short buffers, numpy over 256-byte rows for long ones."""
     n = len(data)
     if n < 2048:
         return _py_update(0xFFFFFFFF, data) ^ 0xFFFFFFFF
@@ -96,7 +130,7 @@ def mask(crc: int) -> int:
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
 
 
-def masked_crc32c(data: bytes | bytearray | memoryview) -> int:
+def masked_crc32c(data: bytes | bytearray | memoryview | np.ndarray) -> int:
     return mask(crc32c(data))
 
 
@@ -119,6 +153,7 @@ def _position_tables(length: int) -> np.ndarray:
 
 
 _LINEAR_MAX_LEN = 4096
+_NATIVE_ROW_MIN = 512  # with the library, rows longer than this (or few rows) are checked one call each
 
 
 def crc32c_rows(rows: np.ndarray, varying: np.ndarray | None = None) -> np.ndarray:
@@ -130,8 +165,8 @@ def crc32c_rows(rows: np.ndarray, varying: np.ndarray | None = None) -> np.ndarr
     n, length = rows.shape
     if n == 0:
         return np.zeros(0, dtype=np.uint32)
-    if length > _LINEAR_MAX_LEN or n == 1:
-        return np.array([crc32c(r.tobytes()) for r in rows], dtype=np.uint32)
+    if length > _LINEAR_MAX_LEN or n == 1 or (_native_crc32c is not None and (length > _NATIVE_ROW_MIN or n < 8)):
+        return np.array([crc32c(np.ascontiguousarray(r)) for r in rows], dtype=np.uint32)
     if varying is None:
         varying = np.flatnonzero(np.bitwise_or.reduce(rows ^ rows[0], axis=0))
     base_row = rows[0].copy()

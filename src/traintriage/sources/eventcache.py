@@ -11,7 +11,7 @@ resolved path and validated with ``(size, mtime_ns, inode)``:
   bytes before the saved offset differ) -> re-read whole, with a warning.
 
 A file replaced or truncated *while* it is read (inode or size checked again after the read) is read
-again, so a cached scan never mixes two files. Inside a server call each file read is a checkpoint of
+again, so a cached scan never mixes two files. Inside a server call each file read is a check of
 the call's budget (:mod:`traintriage.limits`); a stopped read leaves the cache as it was.
 
 Appending does not copy what is cached: each tag's arrays are views of :class:`~.eventfile.Columns`
@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import InputError
-from ..limits import checkpoint
+from ..limits import check_budget
 from .eventfile import Columns, EventFileScan, scan_event_file
 
 _HEAD_BYTES = 64
@@ -108,7 +108,7 @@ _MAX_ATTEMPTS = 3
 def _acquire(lock: threading.Lock) -> None:
     """Take ``lock``, checking the call's budget while another thread reads the same file."""
     while not lock.acquire(timeout=_LOCK_POLL_S):
-        checkpoint()
+        check_budget()
 
 
 def _bytes_at(path: Path, offset: int, n: int) -> bytes:
@@ -170,7 +170,7 @@ class EventCache:
         """
         p = Path(path)
         key = str(p.resolve())
-        checkpoint()
+        check_budget()
         with self._holding(key):
             for _attempt in range(_MAX_ATTEMPTS):
                 scan, entry, stable = self._read(p, key)
@@ -209,7 +209,7 @@ class EventCache:
             )
             if same_file:
                 # Arrays for the new bytes and, at worst (no room left), a larger copy of the cached ones.
-                checkpoint(planned_bytes=(st.st_size - end) // 2 + entry.nbytes)
+                check_budget(planned_bytes=(st.st_size - end) // 2 + entry.nbytes)
                 new = scan_event_file(p, end, check_crc=self.check_crc, tag_plugins=entry.scan.tag_plugins,
                                       spare=SPARE)
                 scan, columns = _merge(entry.scan, entry.columns, new)
@@ -217,7 +217,7 @@ class EventCache:
                 warning = (f"{p.name} was replaced or shrank since it was last read "
                            f"({entry.size} -> {st.st_size} bytes); read it again from the start")
         if scan is None:
-            checkpoint(planned_bytes=st.st_size // 2)
+            check_budget(planned_bytes=st.st_size // 2)
             scan = scan_event_file(p, 0, check_crc=self.check_crc, spare=SPARE)
             columns = {tag: Columns.adopt(t) for tag, t in scan.scalars.items()}
         scan = _freeze(scan)

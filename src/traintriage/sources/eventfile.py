@@ -10,13 +10,15 @@ per-event object and does the work with numpy, in three vectorised passes per 8 
    predicts where the next thousands of records start and verifies the predicted 12-byte headers in
    blocks (gathered as uint64 lengths and uint32 CRCs); it falls back to the record-by-record walk
    where the prediction breaks (a new tag, a step varint growing a byte, a histogram).
-2. **CRC.** Records are grouped by length and checked with :func:`crc32c.crc32c_rows`, whose cost
-   is proportional to the number of *varying* byte columns, not to the bytes (see that module). No
-   compiled dependency is needed; the optional ``crc32c`` package only speeds up single big records.
+2. **CRC.** Big records (512 bytes or more: histograms, images, text, most of the bytes of many real
+   logs) are checked one by one with the hardware CRC32C of ``google-crc32c`` and dropped by their
+   framing when they hold no scalar (:mod:`.eventskim`); only those that may hold one go on. Small
+   records are grouped by length and checked with :func:`crc32c.crc32c_rows`, whose cost is
+   proportional to the number of *varying* byte columns, not to the bytes (see that module).
 3. **Decoding.** Within a length group, one record is parsed in Python
    (:func:`eventproto.parse_layout`); every other record whose structural bytes match is decoded by
    fancy indexing (wall time, step varint, tag bytes, value bytes); the rest go to the next round,
-   and after a few rounds record by record (rare layouts: graphs, histograms, images).
+   and after a few rounds record by record (rare layouts: graphs, small histograms).
 
 Damage is reported, never fatal: a record whose data CRC fails is skipped with a warning giving its
 byte offset; a bad *length* CRC means framing is lost, so the reader scans forward for the next
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections import ChainMap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,10 +44,11 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import InputError
-from ..limits import checkpoint
+from ..limits import check_budget
 from ..parallel import PARALLEL_MIN_POINTS, map_each
-from .crc32c import crc32c_rows, mask_array, masked_crc32c
+from .crc32c import NATIVE_MISSING, crc32c, crc32c_rows, mask, mask_array, masked_crc32c, native_available
 from .eventproto import Layout, Malformed, decode_values, parse_layout, varint_columns
+from .eventskim import SKIM_MIN, HistogramPoint, skim
 
 CHUNK_BYTES = 8 << 20
 """Bytes read per window. Peak memory is about the window plus what its groups copy while they are decoded
@@ -86,6 +90,7 @@ class EventFileScan:
     start_offset: int = 0
     bytes_read: int = 0
     tag_plugins: dict[str, str] = field(default_factory=dict)
+    histograms: list[HistogramPoint] = field(default_factory=list)  # filled when asked for, file order
 
     @property
     def nbytes(self) -> int:
@@ -325,6 +330,8 @@ class _State:
         # per window
         self.entries: list[tuple[str, bool, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.decls: list[tuple[int, str, str]] = []
+        self.histograms: list[HistogramPoint] | None = None  # a list when the caller asked for them
+        self.slow_crc_warned = False
 
     def warn(self, msg: str) -> None:
         if len(self.warnings) < _MAX_WARNINGS:
@@ -522,12 +529,57 @@ def _decode_group(state: _State, rows: np.ndarray, rec: np.ndarray, offsets: np.
         remaining = remaining[~ok]
 
 
+def _skim_big(state: _State, buf: bytes, arr: np.ndarray, starts: np.ndarray, lens: np.ndarray,
+              rec_ids: np.ndarray, base: int, check_crc: bool) -> np.ndarray:
+    """Check and skim the big records one by one; True where a record still has to be decoded.
+
+    A big record's CRC costs one call of the hardware library (numpy's fallback takes 100x longer, and
+    says so once per file); one that holds no scalar is dropped here, its plugin declarations and
+    (when asked) histogram statistics kept.
+    """
+    if check_crc and not native_available() and not state.slow_crc_warned:
+        state.slow_crc_warned = True
+        state.warn(NATIVE_MISSING)
+    stored = np.ndarray((arr.shape[0] - 3,), dtype="<u4", buffer=arr, strides=(1,))[starts + 12 + lens] \
+        if check_crc else None
+    decode = np.zeros(starts.size, dtype=bool)
+    want = state.histograms is not None
+    declared: dict[str, str] = {}  # this window's declarations, before flush_window records them
+    plugins = ChainMap(state.tag_plugins, declared)
+    for i, (st, ln, rid) in enumerate(zip(starts.tolist(), lens.tolist(), rec_ids.tolist(), strict=True)):
+        s = st + 12
+        if check_crc and mask(crc32c(arr[s : s + ln])) != int(stored[i]):
+            state.warn(f"record at byte offset {st + base}: data CRC mismatch; record skipped")
+            continue
+        found = skim(buf, s, s + ln, plugins, want)
+        if found is None:
+            decode[i] = True
+            continue
+        for raw, plugin in found.plugins:
+            tag = state.tag(raw)
+            declared.setdefault(tag, plugin)
+            state.decls.append((rid, tag, plugin))
+        if want and found.histograms:
+            state.histograms.extend(found.histograms)  # type: ignore[union-attr]
+    return decode
+
+
 def _decode_window(state: _State, arr: np.ndarray, starts: np.ndarray, lens: np.ndarray,
-                   base: int, check_crc: bool) -> None:
+                   base: int, check_crc: bool, buf: bytes | None = None) -> None:
     if starts.size == 0:
         return
     rec_ids = np.arange(starts.size, dtype=np.int64) + state.records
     state.records += int(starts.size)
+    big = np.flatnonzero(lens >= SKIM_MIN)
+    if big.size:
+        decode = _skim_big(state, buf if buf is not None else arr.tobytes(), arr, starts[big], lens[big],
+                           rec_ids[big], base, check_crc)
+        if not decode.all():
+            keep = np.ones(starts.size, dtype=bool)
+            keep[big[~decode]] = False
+            starts, lens, rec_ids = starts[keep], lens[keep], rec_ids[keep]
+            if starts.size == 0:
+                return
     if int(lens.max()) < _BINCOUNT_LENGTHS:  # the usual case: count lengths instead of sorting them
         counts = np.bincount(lens)
         uniq = np.flatnonzero(counts)
@@ -577,6 +629,23 @@ def _decode_window(state: _State, arr: np.ndarray, starts: np.ndarray, lens: np.
 # ----------------------------------------------------------------------------------------------
 
 
+def _next_window(f, rest: bytes | bytearray, count: int) -> bytearray:
+    """``rest`` followed by the next ``count`` bytes of ``f``, read straight into a new buffer (``rest +
+    f.read()`` copies every window twice; a new buffer each time, since decoded views may outlive it)."""
+    buf = bytearray(len(rest) + count)
+    buf[: len(rest)] = rest
+    view = memoryview(buf)
+    got = len(rest)
+    while got < len(buf):
+        n = f.readinto(view[got:])
+        if not n:
+            del view
+            del buf[got:]
+            break
+        got += n
+    return buf
+
+
 def _incomplete(offset: int, length: int | None, size: int) -> str:
     what = f"declares {length} bytes of data" if length is not None else "its header is cut short"
     return (f"incomplete last record at byte offset {offset} ({what}; the file ends {size - offset} bytes "
@@ -590,6 +659,7 @@ def scan_event_file(
     check_crc: bool = True,
     tag_plugins: dict[str, str] | None = None,
     spare: float = 0.0,
+    histograms: bool = False,
 ) -> EventFileScan:
     """Read the scalars of an event file from ``start_offset`` (a record boundary, e.g. a previous
     scan's ``end_offset``) to its last complete record.
@@ -597,7 +667,8 @@ def scan_event_file(
     ``tag_plugins`` carries plugin declarations from an earlier read of the same file. With ``spare``
     > 0, each array of the result is the start of its own buffer (its ``.base``), which has room for
     that fraction more values: a cache can append a later read of a growing file there instead of
-    copying every value it holds (:mod:`.eventcache`). Raises
+    copying every value it holds (:mod:`.eventcache`). With ``histograms``, the summary statistics of
+    every histogram are collected too (``EventFileScan.histograms``). Raises
     :class:`~traintriage.errors.InputError` when the file cannot be opened, or when (read from the
     start, CRCs checked) not one valid record header is found in it.
     """
@@ -608,6 +679,8 @@ def scan_event_file(
         raise InputError(f"cannot open event file {path}: {exc.strerror or exc}",
                          hint="Check that the path exists and is readable.") from exc
     state = _State(path, tag_plugins, spare=spare)
+    if histograms:
+        state.histograms = []
     headers = _Headers()
     truncated = False
     try:
@@ -646,7 +719,7 @@ def scan_event_file(
                 pos += 1
             starts = np.concatenate(all_starts)
             lens = np.concatenate(all_lens)
-            _decode_window(state, arr, starts, lens, buf_off, check_crc)
+            _decode_window(state, arr, starts, lens, buf_off, check_crc, buf)
             state.flush_window(buf_off + pos - start_offset)
             if resync_from is None:
                 end_offset = buf_off + pos
@@ -674,8 +747,8 @@ def scan_event_file(
                     break
                 need = max(need, 16 + length - len(rest))
             buf_off += pos
-            checkpoint(planned_bytes=need // 2)  # a server call stopped or over budget ends here, between windows
-            buf = rest + f.read(min(need, size - buf_off - len(rest)))
+            check_budget(planned_bytes=need // 2)  # a server call stopped or over budget ends here, between windows
+            buf = _next_window(f, rest, min(need, size - buf_off - len(rest)))
     finally:
         f.close()
     if state.suppressed:
@@ -693,4 +766,5 @@ def scan_event_file(
         start_offset=start_offset,
         bytes_read=end_offset - start_offset,
         tag_plugins=state.tag_plugins,
+        histograms=state.histograms or [],
     )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..limits import checkpoint
+from ..limits import check_budget
 
 MAX_ENTRIES = 128
 MAX_POINTS = 20_000_000
@@ -77,10 +77,10 @@ def cached(path: Path, parse: Callable[[Path], Any], variant: str = "") -> Any:
     and lists before changing them). A file that cannot be stat'ed is parsed without caching (the
     parser reports it). Two threads asking for the same file version parse it once. A file that
     changed while it was parsed is returned but not kept (the next call parses the new version). Each
-    call is a checkpoint of the server call's budget (:mod:`traintriage.limits`).
+    call is a check of the server call's budget (:mod:`traintriage.limits`).
     """
     global _points
-    checkpoint()
+    check_budget()
     try:
         st = os.stat(path)
     except OSError:
@@ -100,7 +100,7 @@ def cached(path: Path, parse: Callable[[Path], Any], variant: str = "") -> Any:
                 stats["misses"] += 1
                 break
         while not other.done.wait(_WAIT_POLL_S):
-            checkpoint()
+            check_budget()
         if other.ok:
             with _lock:
                 stats["hits"] += 1

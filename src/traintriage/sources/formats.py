@@ -9,7 +9,11 @@ A format module ends with one ``FORMAT = SourceFormat(...)`` that says:
   explicitly is sniffed by every format whatever its name (a notes file ``run.md`` holding a PyTorch
   table, a bare MLflow metric file ``train_loss``, ``20220101.log.json``); in a directory only the
   formats that claimed it MAYBE sniff it;
-- ``load(run_dir, files)``: the reader, returning ``(series, warnings)``.
+- ``load(run_dir, files)``: the reader, returning ``(series, warnings)``; a reader that also opens files
+  beside ``files`` (``looks_beside=True``: the HF reader's ``training_args.json``) is called
+  ``load(run_dir, files, sandbox)`` and opens only what the :class:`~traintriage.sandbox.Sandbox` contains.
+  A reader of text that also reads the messages the log printed (:mod:`.messages`) returns
+  ``(series, warnings, messages)``.
 
 Adding a format is one module with those three things and one line in :data:`MODULES`; resolution,
 listing and the analyses need no change, since they only see the inventory and roles. The modules are
@@ -26,7 +30,7 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..signals import Series
+    from ..sandbox import Sandbox
 
 NO, MAYBE, CERTAIN = 0, 1, 2
 """What a file's name says about a format (see :class:`SourceFormat`)."""
@@ -48,7 +52,9 @@ MODULES = (
 """Format modules under ``traintriage.sources``, in order of preference when a run holds several formats
 (and the order in which a file's content is sniffed)."""
 
-Loader = Callable[[Path, list[Path]], tuple[dict[str, "Series"], list[str]]]
+Loader = Callable[..., tuple]
+"""``load(run_dir, files)``, or ``load(run_dir, files, sandbox)`` for a format that looks beside its files; it
+returns ``(series, warnings)``, or ``(series, warnings, messages)`` for a text log (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,11 @@ class SourceFormat:
     sniff: Callable[[Head], bool] | None
     load: Loader
     part_of: str | None = None  # another format that reads these files itself when both are present
+    looks_beside: bool = False  # its reader opens files other than those it is given: it gets the sandbox
+
+    def read(self, run_dir: Path, files: list[Path], sandbox: Sandbox) -> tuple:
+        """Read ``files`` of a run; a reader that looks beside them is confined to ``sandbox``."""
+        return self.load(run_dir, files, sandbox) if self.looks_beside else self.load(run_dir, files)
 
 
 @functools.cache

@@ -18,16 +18,19 @@ import os
 import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
 from .formats import CERTAIN, HEAD_BYTES, MAYBE, NO, Head, SourceFormat, formats
-from .resolve import inside_roots
 
 MAX_DEPTH = 6
 MAX_SNIFFED = 2000
 SKIP_DIRS = frozenset({"__pycache__", "node_modules", ".git", "wandb"})
+
+if TYPE_CHECKING:
+    from ..sandbox import Sandbox
 
 
 @dataclass(frozen=True)
@@ -156,19 +159,16 @@ def may_be_log(path: PurePath) -> bool:
     return any(c for _, c in name_claims(path))
 
 
-def scan(
-    path: Path, *, max_depth: int = MAX_DEPTH, explicit: bool = True, roots: Sequence[Path] | None = None
-) -> Inventory:
+def scan(path: Path, *, sandbox: Sandbox, max_depth: int = MAX_DEPTH, explicit: bool = True) -> Inventory:
     """The inventory of ``path``: the file itself (``explicit``: sniffed whatever its name), or every log
     file in the directory down to ``max_depth`` levels (hidden and cache directories skipped).
 
-    ``roots``: a file that resolves outside them (a symlink in a run directory, ``metrics.csv ->
+    ``sandbox``: a file that resolves outside it (a symlink in a run directory, ``metrics.csv ->
     /etc/passwd``) is never opened, not even to sniff it; the inventory counts it in ``outside``.
     """
     path = Path(path)
-    real_roots = None if roots is None else [Path(r).resolve() for r in roots]
     if not path.is_dir():
-        if not inside_roots(path, real_roots):
+        if not sandbox.contains(path):
             return Inventory(path, outside=1)
         fmt = classify(path, explicit=explicit)
         return Inventory(path, [LogFile(path, fmt, 0)] if fmt else [])
@@ -186,7 +186,7 @@ def scan(
             claims = name_claims(full)
             if not any(c for _, c in claims):
                 continue
-            if not inside_roots(full, real_roots):
+            if not sandbox.contains(full):
                 inv.outside += 1
                 continue
             if not any(c == CERTAIN for _, c in claims):

@@ -6,23 +6,23 @@ a hyperparameter search. Resolution is explicit about what it chose and why (``R
 a target that resolves to nothing gets an error listing what exists nearby, so the next attempt is
 right.
 
-Roots: the MCP server reads only under the roots it was given. Every candidate is resolved
-(symlinks and ``..``) before it is checked, and names from outside the roots never appear in errors.
+Roots: every look-up stays inside the caller's :class:`~traintriage.sandbox.Sandbox` (the MCP server's
+roots). Every candidate is resolved (symlinks and ``..``) before it is checked, and names from outside the
+roots never appear in errors.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import difflib
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import OutsideRootsError, TargetNotFoundError
+from ..sandbox import Sandbox
 
 if TYPE_CHECKING:
     from .inventory import Inventory
@@ -65,12 +65,12 @@ class Resolved:
     inventory: Inventory | None = None
 
 
-def _scan(path: Path, roots: Sequence[Path] | None) -> Inventory:
+def _scan(path: Path, sandbox: Sandbox) -> Inventory:
     """The log files under a directory, one level deeper than a run is read, so that each run found in it
-    keeps the depth it would have on its own. Nothing outside ``roots`` is opened."""
+    keeps the depth it would have on its own. Nothing outside the sandbox is opened."""
     from .inventory import MAX_DEPTH, scan  # local: the format modules import this module
 
-    return scan(path, max_depth=MAX_DEPTH + 1, roots=roots)
+    return scan(path, max_depth=MAX_DEPTH + 1, sandbox=sandbox)
 
 
 def _run_subdirs(inv: Inventory, path: Path) -> list[Path]:
@@ -140,74 +140,6 @@ def _choose_in_experiment(exp_dir: Path, label: str, inv: Inventory) -> Resolved
                     inv.within(best))
 
 
-_reading_roots: contextvars.ContextVar[tuple[Path, ...] | None] = contextvars.ContextVar(
-    "traintriage_reading_roots", default=None
-)
-
-
-@contextlib.contextmanager
-def reading_within(roots: Sequence[Path] | None) -> Iterator[None]:
-    """Make ``roots`` the ones a loader's own look-ups are confined to while it reads a planned run.
-
-    Loaders are called with a run and its files (all checked already), but some look beside them: the
-    HF loader reads ``training_args.json`` next to the state or one directory above a checkpoint, which
-    can be above the target and outside every root. They ask :func:`is_readable` first.
-    """
-    token = _reading_roots.set(None if roots is None else tuple(Path(r).resolve() for r in roots))
-    try:
-        yield
-    finally:
-        _reading_roots.reset(token)
-
-
-def inside_roots(path: Path, real_roots: Sequence[Path] | None) -> bool:
-    """Whether ``path`` resolves (symlinks, ``..``) inside one of ``real_roots`` (already resolved); always
-    when there are no roots (the CLI)."""
-    if real_roots is None:
-        return True
-    try:
-        real = path.resolve()
-    except (OSError, ValueError, RuntimeError):  # a symlink loop (RuntimeError), a NUL byte (ValueError)
-        return False
-    return any(real == r or real.is_relative_to(r) for r in real_roots)
-
-
-def is_readable(path: Path) -> bool:
-    """Whether ``path`` resolves inside the roots of the current read (always, outside a confined read)."""
-    return inside_roots(path, _reading_roots.get())
-
-
-def check_inside_roots(path: Path, roots: Sequence[Path] | None) -> Path:
-    """Resolve ``path`` (symlinks, ``..``) and refuse it unless it lies under one of ``roots``."""
-    try:
-        real = path.resolve()
-    except (OSError, ValueError, RuntimeError) as exc:  # a symlink loop (RuntimeError), a NUL byte (ValueError)
-        raise TargetNotFoundError(
-            f"the target cannot be resolved ({_why_unusable(exc)}).",
-            hint="Pass an existing file or directory; follow its symlinks by hand if it has any.",
-        ) from None
-    if roots is None:
-        return real
-    for root in roots:
-        root_real = Path(root).resolve()
-        if real == root_real or real.is_relative_to(root_real):
-            return real
-    raise OutsideRootsError(
-        "the target is outside every root this server may read.",
-        hint="Pass a path under one of the roots: "
-        + ", ".join(str(Path(r).resolve()) for r in roots)
-        + " (or restart the server with another --root).",
-    )
-
-
-def _why_unusable(exc: BaseException) -> str:
-    if isinstance(exc, RuntimeError):
-        return "a symlink loop"
-    if isinstance(exc, ValueError):
-        return "it holds a NUL byte"
-    return (exc.strerror or type(exc).__name__) if isinstance(exc, OSError) else type(exc).__name__
-
-
 def _exists(path: Path) -> bool:
     """``path.exists()`` that is False, not an exception, for a name the file system cannot hold (too long)."""
     try:
@@ -223,14 +155,10 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
-def _bases(roots: Sequence[Path] | None) -> list[Path]:
-    return [Path(r).resolve() for r in roots] if roots else [Path.cwd()]
-
-
-def _nearby(target: str, roots: Sequence[Path] | None) -> str:
+def _nearby(target: str, sandbox: Sandbox) -> str:
     """A hint listing experiments and close path names, only from inside the roots."""
     lines = []
-    for base in _bases(roots):
+    for base in sandbox.bases():
         for exp_root in EXPERIMENT_DIRS:
             d = base / exp_root
             if d.is_dir():
@@ -245,7 +173,7 @@ def _nearby(target: str, roots: Sequence[Path] | None) -> str:
         parent = candidate.parent
         if _is_dir(parent):
             try:
-                check_inside_roots(parent, roots)
+                sandbox.check(parent)
             except OutsideRootsError:
                 continue
             names = sorted(p.name for p in parent.iterdir() if not p.name.startswith("."))
@@ -255,12 +183,12 @@ def _nearby(target: str, roots: Sequence[Path] | None) -> str:
             elif names:
                 lines.append(f"{parent} holds: {', '.join(names[:15])}")
     return "; ".join(dict.fromkeys(lines)) or "nothing similar was found under " + ", ".join(
-        str(b) for b in _bases(roots)
+        str(b) for b in sandbox.bases()
     )
 
 
-def resolve_target(target: str, *, roots: Sequence[Path] | None = None, trial: bool = False) -> Resolved:
-    """Resolve a target to a run directory or file (see module docstring). ``roots=None``: no limit (CLI).
+def resolve_target(target: str, *, sandbox: Sandbox, trial: bool = False) -> Resolved:
+    """Resolve a target to a run directory or file (see module docstring), inside ``sandbox``.
 
     - an existing file: that file (an event file, ``trainer_state.json``, a CSV/JSONL log, ...);
     - an existing directory: the run itself, unless it holds several runs (an experiment dir, a
@@ -270,6 +198,7 @@ def resolve_target(target: str, *, roots: Sequence[Path] | None = None, trial: b
       as a path or by name under ``outputs/{training,optuna,hpo,sweeps}/``;
     - otherwise an experiment name: ``outputs/training/<name>/`` -> its newest run.
     """
+    sandbox.require_roots()
     if not target or not target.strip():
         raise TargetNotFoundError("no target given.", hint="Pass a run directory, event file or experiment name.")
     target = target.strip()
@@ -280,29 +209,29 @@ def resolve_target(target: str, *, roots: Sequence[Path] | None = None, trial: b
         expanded = Path(target).expanduser()
     except RuntimeError:  # ~user of a user that does not exist: keep the name as it is
         expanded = Path(target)
-    for base in _bases(roots):
+    for base in sandbox.bases():
         candidate = expanded if expanded.is_absolute() else base / expanded
         if not _exists(candidate):
             continue
-        real = check_inside_roots(candidate, roots)
+        real = sandbox.check(candidate)
         if real.is_file():
             return Resolved(real, "the target is a file")
         if trial:
             return Resolved(real, "trial directory (read as one run)")
-        inv = _scan(real, roots)
+        inv = _scan(real, sandbox)
         if _own_files(inv, real) or not _run_subdirs(inv, real):
             return Resolved(real, "the target directory is the run", inv.within(real))
         return _choose_in_experiment(real, f"{real.name} holds several runs", inv)
 
-    for base in _bases(roots):
+    for base in sandbox.bases():
         dirs = TRIAL_DIRS if trial else EXPERIMENT_DIRS
         for exp_root in dirs:
             candidate = base / exp_root / target
             if _is_dir(candidate):
-                real = check_inside_roots(candidate, roots)
+                real = sandbox.check(candidate)
                 if trial:
                     return Resolved(real, f"trial {target} found under {base / exp_root}")
-                return _choose_in_experiment(real, f"experiment {target!r}", _scan(real, roots))
+                return _choose_in_experiment(real, f"experiment {target!r}", _scan(real, sandbox))
 
     kind = "trial" if trial else "path or experiment name"
-    raise TargetNotFoundError(f"no {kind} {target!r} was found.", hint=_nearby(target, roots))
+    raise TargetNotFoundError(f"no {kind} {target!r} was found.", hint=_nearby(target, sandbox))

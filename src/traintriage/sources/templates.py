@@ -38,7 +38,7 @@ import itertools
 import math
 import re
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,6 +105,7 @@ class _Slot:
 class _Template:
     slots: list[_Slot]
     names: dict[int, str]  # slot index -> series name, for the metric slots
+    timings: dict[int, str] = field(default_factory=dict)  # slot index -> timing/<name>, on counted lines
     counter: int | None = None  # global counter slot
     epoch: int | None = None
     progress: int | None = None
@@ -198,6 +199,34 @@ def _classify(key: str, has_total: bool, first_slot: bool, unit: str = "") -> st
     return ""
 
 
+TIMING_PREFIX = "timing/"
+"""Timing numbers of a counted step line (``373.97 ms``, ``step_avg:45ms``, ``data_time: 0.01``, ``177725 tok/s``)
+are kept as ``timing/<name>_<unit>`` series: never metrics (a ``nan`` timing is no NaN loss), read by the time
+analysis (:mod:`traintriage.timing`) for time per step and throughput."""
+_THROUGHPUT_UNITS = frozenset({"tok/s", "it/s", "s/it", "img/s", "ex/s", "seq/s", "sa/s"})
+_TIMING_KEY_WORDS = frozenset({"time", "dt", "ms", "step_avg", "avg", "throughput", "speed", "fps", "tps", "mfu",
+                               "samples_per_second", "tokens_per_second", "tok", "toks", "sec"})
+
+
+def _spaced_unit(text: str) -> str:
+    """A unit printed after a blank (``2950.00 ms``, ``177725 tok/s``): the first word of the text after a number
+    when it is a time or throughput unit, else ""."""
+    word = text.strip().split(" ", 1)[0].rstrip(",;|")
+    return word if word.lower() in _TIME_UNITS or word.lower() in _THROUGHPUT_UNITS else ""
+
+
+def timing_name(key: str, unit: str) -> str | None:
+    """``timing/<key>_<unit>`` for a number that times the step or counts its throughput, else None (an
+    ``eta``, a timestamp, a counter)."""
+    words = set(re.split(r"[_/.\-]", key.lower())) - {""}
+    if "eta" in words or "mfu" in words:
+        return None
+    if unit.lower() in _TIME_UNITS or unit.lower() in _THROUGHPUT_UNITS or words & _TIMING_KEY_WORDS:
+        name = "_".join(filter(None, [key, unit.lower().replace("/", "_per_")]))
+        return TIMING_PREFIX + (name or "time")
+    return None
+
+
 def _phase_name(phase: str | None, key: str) -> str:
     """``key`` with the template's phase in front when it is not training and the key does not say it
     (``Test set: Average loss`` -> ``test_average_loss``); a learning rate is the same in every phase."""
@@ -222,13 +251,13 @@ class TemplateLearner:
         self.signatures: dict[str, str] = {}  # a line's raw constant text -> its template's signature
         self.last_template: _Template | None = None
 
-    def _learn(self, literal: list[str], matches: list[re.Match]) -> _Template:
+    def _learn(self, literal: list[str], matches: list[re.Match], tail: str = "") -> _Template:
         slots = []
         for i, match in enumerate(matches):
             key = _key_of(literal[i])
             unit = match.group("unit") or ""
             kind = _classify(key, match.group("total") is not None, first_slot=i == 0, unit=unit)
-            if i == 0 and not key and not literal[0].strip() and _INTEGER.match(match.group("num")):
+            if i == 0 and not key and not unit and not literal[0].strip() and _INTEGER.match(match.group("num")):
                 kind = "global"  # "250 val 3.31": a line that starts with its step (build-nanogpt's log.txt)
             if key in _BARE_PHASE_LOSSES and not unit:
                 kind = "metric"  # "val 3.31", "train 3.25": a phase's loss, printed under the phase's name
@@ -240,14 +269,23 @@ class TemplateLearner:
         for kind, attr in (("global", "counter"), ("epoch", "epoch"), ("progress", "progress")):
             index = next((i for i, s in enumerate(slots) if s.kind == kind), None)
             setattr(template, attr, index)
-        template.kept = [i for i in range(len(slots)) if i in template.names or i in
+        if template.names and (template.counter is not None or template.progress is not None):
+            after = [*literal[1:], tail]  # the text after each number: "2950.00 ms |", "177725 tok/s"
+            template.timings = {i: name for i, s in enumerate(slots) if s.kind == "" and (name := timing_name(
+                s.key, matches[i].group("unit") or _spaced_unit(after[i]))) is not None}
+        template.kept = [i for i in range(len(slots)) if i in template.names or i in template.timings or i in
                          (template.counter, template.epoch, template.progress)]
         template.values = {i: array("d") for i in template.kept}
         template.totals = {i: array("q") for i in template.kept if matches[i].group("total") is not None}
         return template
 
-    def feed(self, text: str) -> bool:
-        """Take one line (ANSI codes removed, stripped); True when it carried a metric or a step."""
+    def feed(self, text: str, refuse: Callable[[], bool] | None = None) -> bool:
+        """Take one line (ANSI codes removed, stripped); True when it carried a metric or a step.
+
+        ``refuse`` is asked about a line no known template reads at once (not the same print statement as the
+        line before): when it says True the line is not learnt (a loss scaler's ``reducing loss scale to 512``
+        is a message, not a metric). Lines the known templates read, nearly all of a log, never reach it.
+        """
         if " # " in text:  # a config echo's comment ("min_lr = 6e-5 # learning_rate / 10") is no number of it
             text = text.split(" # ", 1)[0]
         last = self.last_template
@@ -255,6 +293,8 @@ class TemplateLearner:
             # the same print statement as the line before (most lines): its own pattern reads it at once
             groups = m.groups()
             return self._record(last, groups[0::2], groups[1::2])
+        if refuse is not None and refuse():
+            return False
         masked = _MASKS.sub(" <t> ", text) if _TIMEY.search(text) else text
         matches = list(_NUMBER.finditer(masked))
         if not matches:
@@ -275,7 +315,7 @@ class TemplateLearner:
             return False
         template = self.templates.get(signature)
         if template is None:
-            template = self._learn(literal, matches)
+            template = self._learn(literal, matches, masked[pos:])
             if not template.names and template.counter is None and template.epoch is None:
                 self.ignored_templates.add(signature)
                 return False
@@ -309,6 +349,10 @@ class TemplateLearner:
             elif template.progress is not None:
                 self.context_step = float(nums[template.progress])
         return True
+
+    def step_now(self) -> float | None:
+        """The step most recently printed (or counted) by any template, else the last header's; None before any."""
+        return self._context_step()
 
     def _context_step(self) -> float | None:
         if self.last_global is not None:
@@ -358,12 +402,12 @@ class TemplateLearner:
                     continue  # a config echo ("lr = 0.001"), not a log
                 steps = [float(k) for k in range(1, template.lines + 1)]
                 uncounted.extend(template.names.values())
-            columns = {i: template.column(i) for i in template.names}
+            columns = {i: template.column(i) for i in (*template.names, *template.timings)}
             ratios = {i: template.totals[i].tolist() for i in template.names if template.slots[i].ratio}
             for k, (order, step) in enumerate(zip(template.orders.tolist(), steps, strict=True)):
                 if step is None or not math.isfinite(step):
                     continue
-                for i, name in template.names.items():
+                for i, name in itertools.chain(template.names.items(), template.timings.items()):
                     name = renamed.get((id(template), name), name)
                     value = columns[i][k]
                     if i in ratios and ratios[i][k]:

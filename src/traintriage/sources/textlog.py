@@ -28,6 +28,10 @@ matched against a small, fixed set of patterns, in this order; the first that ma
    modded-nanogpt's ``step:125/6200 val_loss:4.4410``, fairseq, detectron2's stdout, the PyTorch MNIST
    example's ``Train Epoch: 1 [640/60000 (1%)]  Loss: 2.28``, behind timestamps, ranks or logging prefixes.
 
+The messages a log prints besides its metrics (out of memory, NaN detected, numerical warnings, NCCL, data
+loader, fp16 overflows, tracebacks) are collected in the same pass, each with the step of the nearest line before
+it that printed one (:mod:`.messages`); they are looked for only on the lines no known template reads at once.
+
 Only fields whose names look like metrics (:func:`~.collect.looks_like_metric`: ``loss``, ``lr``,
 ``grad_norm``, ``acc``, ``ppl``...) become series in patterns 2-6, so ``ms/batch nan`` or
 ``eta=nan`` is never read as a NaN loss, while ``loss nan`` is. Values with units (``12345ms``) are
@@ -61,7 +65,8 @@ from ..untrusted import (
 from .collect import Columns, LineProblems, earlier_run_prefix, looks_like_metric, merge_files
 from .filecache import cached
 from .formats import NO, Head, SourceFormat, suffix_claim
-from .templates import TemplateLearner
+from .messages import LogMessages, MessageCollector
+from .templates import TemplateLearner, timing_name
 
 REGEX_ENV = "TRAINTRIAGE_LOG_REGEX"
 SUFFIXES = (".log", ".out", ".txt")
@@ -125,6 +130,17 @@ class _Reader:
         self.table_step: int | None = None
         self.learner = TemplateLearner()
         self.learned_points = 0
+        self.messages = MessageCollector()
+        self.step_now: float | None = None  # the step the last line with one printed (patterns 1-5)
+        self.step_from_learner = False  # ... or the learner's, when its lines were the last to print one
+
+    def _stepped(self, step: float, line_no: int) -> None:
+        self.step_now, self.step_from_learner = step, False
+        self.messages.stepped(line_no)
+
+    def current_step(self) -> float | None:
+        """The step of the nearest line before this one that printed one, in the units of the series read."""
+        return self.learner.step_now() if self.step_from_learner else self.step_now
 
     def step_fits(self, step: int, line_no: int) -> bool:
         """A step an int64 holds; else the line is reported (a 30-digit step, or one computed from huge parts)."""
@@ -137,8 +153,12 @@ class _Reader:
         if not self.step_fits(step, line_no):
             return False
         added = False
+        timings = []
         for name, raw in pairs:
             if not looks_like_metric(name):
+                timing = timing_name(name, "")
+                if timing is not None and (value := as_float(raw)) is not None:
+                    timings.append((timing, value))
                 continue
             value = as_float(raw)  # None for 10**400 from a dict line, which float() cannot take
             if value is None:
@@ -148,6 +168,9 @@ class _Reader:
             added = True
         if added:
             self.used.add(pattern)
+            for timing, value in timings:  # kept beside the metrics of a step line, never as metrics
+                (self.cols if cols is None else cols).add(timing, step, value)
+            self._stepped(step, line_no)
         return added
 
     def line(self, line_no: int, line: str) -> None:
@@ -173,9 +196,16 @@ class _Reader:
             return
         if " - " in text and self._keras(line_no, text):
             return
+        step = self.current_step()  # the nearest step before this line, for a message on it
         if "[" in text and self._tqdm(line_no, text):
+            self.messages.line(line_no, line.rstrip(), step)  # NCCL's watchdog printed right after a progress bar
             return
-        self.learner.feed(text)
+        # Messages are looked for on the lines no known template reads at once: metric lines are the same few print
+        # statements over and over. A loss scaler's "reducing loss scale to 512.0" is a message, not learnt.
+        said = lambda: self.messages.line(line_no, line.rstrip(), step) == "overflow"  # noqa: E731
+        if self.learner.feed(text, refuse=said) and self.learner.step_now() is not None:
+            self.step_from_learner = True
+            self.messages.stepped(line_no)
 
     def _user(self, line_no: int, text: str) -> bool:
         match = self.user.search(text)
@@ -199,6 +229,7 @@ class _Reader:
                 continue
             self.cols.add(name, step, value)
             self.used.add("user regex")
+            self._stepped(step, line_no)
         return True
 
     def _hf_dict(self, line_no: int, text: str) -> bool:
@@ -342,7 +373,7 @@ class _Reader:
         return self.cols.to_series(), [f"{self.path}: {w}" for w in learned]
 
 
-def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
+def _parse(path: Path) -> tuple[dict[str, Series], list[str], LogMessages]:
     held: list[str] = []
     hold = held if still_written(path) else None
     user, note = _user_regex()
@@ -356,8 +387,10 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
                     continue
                 reader.line(line_no, line)
     except OSError as err:
-        return {}, [f"{path}: cannot read ({err})"]
+        return {}, [f"{path}: cannot read ({err})"], LogMessages()
     series, learned = reader.finish()
+    messages = reader.messages.finish()
+    messages.file = str(path)
     warnings.extend(learned)
     if not series:
         warnings.append(
@@ -371,21 +404,25 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str]]:
         )
     if held:
         warnings.append(held_line_note(path))
-    return series, warnings + reader.problems.finish()
+    return series, warnings + reader.problems.finish(), messages
 
 
-def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]]:
-    """Every text log of the run; names repeated across files are prefixed by the later file's path."""
+def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str], list[LogMessages]]:
+    """Every text log of the run; names repeated across files are prefixed by the later file's path. Also
+    the messages each file printed (:mod:`.messages`), read in the same pass."""
     variant = os.environ.get(REGEX_ENV, "")
     per_file: list[tuple[Path, dict[str, Series]]] = []
     warnings: list[str] = []
+    said: list[LogMessages] = []
     for path in files:
-        series, warns = cached(path, _parse, variant)
+        series, warns, messages = cached(path, _parse, variant)
         warnings.extend(warns)
         if series:
             per_file.append((path, series))
+        if messages:
+            said.append(messages)
     merged, merge_warnings = merge_files(run_dir, per_file)
-    return merged, warnings + merge_warnings
+    return merged, warnings + merge_warnings, said
 
 
 def _sniff(head: Head) -> bool:

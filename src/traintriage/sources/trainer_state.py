@@ -11,14 +11,15 @@ console, and :func:`~traintriage.signals.infer_roles` maps them (``loss`` -> tra
   are snapshots of one history, so the one with the most steps is read and a warning says which.
 - ``max_grad_norm`` comes from ``training_args.json`` next to the state, or in the output dir above a
   checkpoint, and becomes a constant ``max_grad_norm`` series (role ``clip_threshold``) over the
-  gradient-norm steps. ``training_args.bin`` is a pickle and is never unpickled. Under a server's roots,
-  a ``training_args.json`` that resolves outside them is not read.
+  gradient-norm steps. ``training_args.bin`` is a pickle and is never unpickled. A ``training_args.json`` that
+  resolves outside the caller's sandbox (the server's roots) is not read.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,7 +28,9 @@ from ..untrusted import as_float, as_step, json_error, json_loads, short_repr
 from .collect import Columns, LineProblems
 from .filecache import cached
 from .formats import CERTAIN, Head, SourceFormat, suffix_claim
-from .resolve import is_readable
+
+if TYPE_CHECKING:
+    from ..sandbox import Sandbox
 
 SUMMARY_KEYS = frozenset({"train_runtime", "total_flos"})
 MAX_STATE_BYTES = 256 << 20  # read whole (JSON): real ones are at most tens of MB
@@ -77,12 +80,13 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str], int]:
     return cols.to_series(), problems.finish(), global_step
 
 
-def _max_grad_norm(state_path: Path, run_dir: Path) -> tuple[float | None, str | None]:
-    """``max_grad_norm`` from the nearest training_args.json, and a note on where it came from."""
+def _max_grad_norm(state_path: Path, run_dir: Path, sandbox: Sandbox) -> tuple[float | None, str | None]:
+    """``max_grad_norm`` from the nearest training_args.json, and a note on where it came from. It can lie
+    above the target (one directory above a checkpoint), so only one inside ``sandbox`` is opened."""
     candidates = [state_path.parent, state_path.parent.parent, run_dir]
     for folder in dict.fromkeys(candidates):
         args_json = folder / "training_args.json"
-        if args_json.is_file() and is_readable(args_json):
+        if args_json.is_file() and sandbox.contains(args_json):
             try:
                 if args_json.stat().st_size > MAX_STATE_BYTES:
                     return None, f"{args_json}: over {MAX_STATE_BYTES:,} bytes, not read"
@@ -93,7 +97,7 @@ def _max_grad_norm(state_path: Path, run_dir: Path) -> tuple[float | None, str |
             value = as_float(args.get("max_grad_norm")) if isinstance(args, dict) else None
             return value, None
     for folder in dict.fromkeys(candidates):
-        if (folder / "training_args.bin").is_file() and is_readable(folder / "training_args.bin"):
+        if (folder / "training_args.bin").is_file() and sandbox.contains(folder / "training_args.bin"):
             return None, (
                 f"{folder / 'training_args.bin'} is a pickle and is not read; save args.to_json_string() "
                 "as training_args.json next to it to give the clipping threshold (max_grad_norm)"
@@ -101,7 +105,7 @@ def _max_grad_norm(state_path: Path, run_dir: Path) -> tuple[float | None, str |
     return None, None
 
 
-def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]]:
+def load(run_dir: Path, files: list[Path], sandbox: Sandbox) -> tuple[dict[str, Series], list[str]]:
     """Read the trainer_state.json with the most steps among ``files`` (see module docstring)."""
     warnings: list[str] = []
     parsed = [(path, cached(path, _parse)) for path in files]
@@ -125,7 +129,7 @@ def load(run_dir: Path, files: list[Path]) -> tuple[dict[str, Series], list[str]
             f"read {shown} (most steps: {global_step}) of {len(files)} trainer_state.json files; "
             "the others are earlier snapshots of the same history."
         )
-    clip, note = _max_grad_norm(path, run_dir)
+    clip, note = _max_grad_norm(path, run_dir, sandbox)
     if note:
         warnings.append(note)
     if clip is not None and clip > 0 and "max_grad_norm" not in series:
@@ -149,4 +153,5 @@ FORMAT = SourceFormat(
     _claim,
     _sniff,
     load,
+    looks_beside=True,  # training_args.json beside the state, or one directory above a checkpoint
 )

@@ -15,7 +15,7 @@ Targets (:func:`plan_sweep`): a directory of trials (:mod:`.discover`; Ray Tune,
 (:mod:`.optuna_db`, read without Optuna), or a remote URL (``s3://``, ``gs://``, ``memory://``; read
 through fsspec into a local cache, :mod:`traintriage.sources.remote`). Trials are analysed in this
 process, a local process pool, or on a Ray cluster (:mod:`.execute`), and stream back as they finish.
-Every path read lies under the roots; nothing in the artifacts is executed.
+Every path read lies in the caller's sandbox (the roots); nothing in the artifacts is executed.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..sandbox import Sandbox
 from .jobs import SweepPlan, TrialJob
 from .models import FailureMode, ParamEffect, SweepReport, TrialRow
 
@@ -31,7 +32,7 @@ from .models import FailureMode, ParamEffect, SweepReport, TrialRow
 def plan_sweep(
     target: str | Path,
     *,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
     remote_roots: Sequence[str] | None = None,
     study: str | None = None,
     log_dir_attr: str = "log_dir",
@@ -39,7 +40,7 @@ def plan_sweep(
 ) -> SweepPlan:
     """The trials of ``target``, found but not read yet (see module docstring for the target kinds).
 
-    ``roots``: local directories everything must lie under (None: no limit, as on the command line);
+    ``sandbox``: where local paths may lie (the server's roots; ``Sandbox.unrestricted()`` on the command line);
     ``remote_roots``: URL prefixes a remote target must lie under (a remote target is refused without one).
     """
     from ..errors import TargetNotFoundError
@@ -50,19 +51,19 @@ def plan_sweep(
     text = str(target).strip()
     check_other_storage(text)
     if is_optuna_url(text):
-        return plan_optuna(text, roots=roots, study=study, log_dir_attr=log_dir_attr)
+        return plan_optuna(text, sandbox=sandbox, study=study, log_dir_attr=log_dir_attr)
     if remote.is_remote(text):
         url = remote.check_remote_roots(text, remote_roots)
         local = remote.mirror(url, cache_dir=cache_dir)
-        return plan_directory(local, roots=[local], target=url, display_base=url)
-    path = locate(text, roots)
+        return plan_directory(local, sandbox=Sandbox.of([local]), target=url, display_base=url)
+    path = locate(text, sandbox)
     if path is None or not path.is_dir():
         raise TargetNotFoundError(
             f"{text} is not a directory.",
             hint="Pass the directory holding the trials (or a study's name under outputs/optuna/, hpo/, sweeps/), "
             "an Optuna storage URL (sqlite:///study.db), or a remote URL (s3://bucket/prefix) with a matching --root.",
         )
-    return plan_directory(path, roots=roots, target=text)
+    return plan_directory(path, sandbox=sandbox, target=text)
 
 
 def run_plan(
@@ -89,7 +90,7 @@ def run_plan(
 def sweep(
     target: str | Path,
     *,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
     remote_roots: Sequence[str] | None = None,
     study: str | None = None,
     log_dir_attr: str = "log_dir",
@@ -100,7 +101,7 @@ def sweep(
 ) -> SweepReport:
     """Triage every trial of ``target`` and report the ranking, recurring failure modes and their correlates."""
     plan = plan_sweep(
-        target, roots=roots, remote_roots=remote_roots, study=study, log_dir_attr=log_dir_attr, cache_dir=cache_dir
+        target, sandbox=sandbox, remote_roots=remote_roots, study=study, log_dir_attr=log_dir_attr, cache_dir=cache_dir
     )
     return run_plan(plan, workers=workers, ray=ray, on_row=on_row)
 

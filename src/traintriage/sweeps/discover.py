@@ -18,12 +18,12 @@ Each trial is then read whole (``trial=True``), so all of its logs are analysed 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import OutsideRootsError
+from ..sandbox import Sandbox
 from ..sources.catalog import MAX_RUNS, run_dirs
-from ..sources.resolve import TRIAL_DIRS, check_inside_roots
+from ..sources.resolve import TRIAL_DIRS
 from .jobs import SweepPlan, TrialJob
 
 TRIAL_NAME_RE = re.compile(r"(?i)^trial[_-]?\d+(?:[_-].*)?$|_[0-9a-f]{5}_\d{5}(?:_|$)")
@@ -60,14 +60,15 @@ def trial_id(trial: Path, root: Path) -> str:
     return "." if trial == root else trial.relative_to(root).as_posix()
 
 
-def locate(target: str, roots: Sequence[Path] | None = None) -> Path | None:
+def locate(target: str, sandbox: Sandbox) -> Path | None:
     """Where ``target`` is, as the other tools resolve paths: absolute as given; relative to each root in
-    turn (the working directory without roots); else a study by name under ``outputs/{training,optuna,
-    hpo,sweeps}/``. None when nothing exists (the caller checks the roots on what it gets)."""
+    turn (the working directory in an unrestricted sandbox); else a study by name under
+    ``outputs/{training,optuna,hpo,sweeps}/``. None when nothing exists (the caller checks the sandbox on
+    what it gets)."""
     path = Path(target).expanduser()
     if path.is_absolute():
         return path if path.exists() else None
-    bases = [Path(r).resolve() for r in roots] if roots else [Path.cwd()]
+    bases = sandbox.bases()
     for base in bases:
         if (base / path).exists():
             return base / path
@@ -81,16 +82,16 @@ def locate(target: str, roots: Sequence[Path] | None = None) -> Path | None:
 def plan_directory(
     root: Path,
     *,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
     target: str | None = None,
     display_base: str | None = None,
 ) -> SweepPlan:
-    """One job per trial under ``root`` (which must lie under ``roots``).
+    """One job per trial under ``root`` (which must lie in ``sandbox``).
 
     ``display_base``: what to show instead of ``root`` in trial paths (the remote URL a local cache
     mirrors), so a report names where the logs really are.
     """
-    root = check_inside_roots(root, roots)
+    root = sandbox.check(root)
     trials, stopped = find_trials(root)
     warnings = []
     if stopped:
@@ -99,16 +100,15 @@ def plan_directory(
     if len(trials) > MAX_RUNS:
         warnings.append(f"{len(trials)} trials found; analysing the first {MAX_RUNS} in walk order.")
         trials = trials[:MAX_RUNS]
-    root_tuple = tuple(Path(r).resolve() for r in roots) if roots is not None else None
     jobs = []
     for trial in trials:
         tid = trial_id(trial, root)
         display = str(trial) if display_base is None else display_base.rstrip("/") + ("" if tid == "." else "/" + tid)
         try:
-            path, error = check_inside_roots(trial, roots), None
+            path, error = sandbox.check(trial), None
         except OutsideRootsError as err:  # a symlinked trial pointing elsewhere: a row with an error, not an abort
             path, error = None, err.message
-        jobs.append(TrialJob(id=tid, path=path, display=display, roots=root_tuple, error=error))
+        jobs.append(TrialJob(id=tid, path=path, display=display, sandbox=sandbox, error=error))
     if not jobs:
         warnings.append(f"no training logs found under {display_base or root}.")
     return SweepPlan(target=target or str(root), kind="directory", jobs=jobs, warnings=warnings, truncated=truncated)

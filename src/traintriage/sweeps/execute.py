@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-from ..limits import checkpoint
+from ..limits import check_budget
 from .jobs import TrialJob
 from .models import TrialRow
 from .trial import analyze_trial, error_row
@@ -54,13 +54,13 @@ def iter_local(jobs: Sequence[TrialJob], *, workers: int = 0) -> Iterator[TrialR
     """Rows as trials finish: serially in this process, or in a process pool (see module docstring).
 
     Between trials (and every half second while waiting on the pool) the call's budget is checked
-    (:func:`traintriage.limits.checkpoint`): a server call that is cancelled or runs out of time stops
+    (:func:`traintriage.limits.check_budget`): a server call that is cancelled or runs out of time stops
     there, dropping the trials not started instead of waiting for them.
     """
     n = effective_workers(workers, len(jobs))
     if n <= 1:
         for job in jobs:
-            checkpoint()
+            check_budget()
             yield analyze_trial(job)
         return
     pool = ProcessPoolExecutor(max_workers=n, mp_context=_context())
@@ -69,7 +69,7 @@ def iter_local(jobs: Sequence[TrialJob], *, workers: int = 0) -> Iterator[TrialR
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            checkpoint()
+            check_budget()
             for fut in done:
                 try:
                     row = fut.result()

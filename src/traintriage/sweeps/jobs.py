@@ -1,8 +1,8 @@
 """What a sweep plans before it reads anything: one job per trial, and the sweep's own metadata.
 
 A job is plain data (paths, strings, numbers) so that it can be sent to a worker process or a Ray
-task as it is; everything a worker needs to analyse the trial, including the roots it must stay
-under, travels in the job.
+task as it is; everything a worker needs to analyse the trial, including the sandbox it must stay
+in (the sweep's roots), travels in the job.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from ..sandbox import Sandbox
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class TrialJob:
     id: str
     path: Path | None
     display: str | None = None
-    roots: tuple[Path, ...] | None = None
+    sandbox: Sandbox = field(default_factory=Sandbox)  # where the worker may read: the sweep's own
     params: dict[str, Any] = field(default_factory=dict)
     params_from: tuple[str, ...] = ()
     attrs: dict[str, Any] = field(default_factory=dict)

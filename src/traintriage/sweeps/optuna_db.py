@@ -18,12 +18,11 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, OutsideRootsError, TargetNotFoundError
-from ..sources.resolve import check_inside_roots
+from ..sandbox import Sandbox
 from .jobs import SweepPlan, TrialJob
 
 _SQLITE_URL = re.compile(r"sqlite(?:\+\w+)?:///", re.IGNORECASE)  # sqlite+pysqlite:/// too (a driver name)
@@ -114,7 +113,7 @@ def _choose_study(conn: sqlite3.Connection, study: str | None, path: Path) -> tu
     raise TargetNotFoundError(f"no study {study!r} in {path}.", hint=f"Studies there: {names}.")
 
 
-def _log_dir(value: Any, base: Path, roots: Sequence[Path] | None, attr: str) -> tuple[Path | None, str | None]:
+def _log_dir(value: Any, base: Path, sandbox: Sandbox, attr: str) -> tuple[Path | None, str | None]:
     """The trial's log directory from its user attribute, checked; or None and why not."""
     if not isinstance(value, str) or not value.strip():
         return None, f"no log directory: the trial has no user attribute {attr!r} (set it in the objective)."
@@ -128,7 +127,7 @@ def _log_dir(value: Any, base: Path, roots: Sequence[Path] | None, attr: str) ->
     if not path.exists():
         return None, f"the log directory {value!r} (user attribute {attr!r}) does not exist."
     try:
-        return check_inside_roots(path, roots), None
+        return sandbox.check(path), None
     except OutsideRootsError as err:
         return None, f"the log directory of this trial is not readable: {err.message}"
 
@@ -136,7 +135,7 @@ def _log_dir(value: Any, base: Path, roots: Sequence[Path] | None, attr: str) ->
 def plan_optuna(
     url: str,
     *,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
     study: str | None = None,
     log_dir_attr: str = "log_dir",
 ) -> SweepPlan:
@@ -144,14 +143,14 @@ def plan_optuna(
     from .discover import locate
 
     given = db_path(url)
-    found = locate(str(given), roots)
+    found = locate(str(given), sandbox)
     if found is None or not found.is_file():
         raise TargetNotFoundError(
             f"no database file {given}.",
             hint="sqlite:///relative/study.db (relative to the working directory or a root) or "
             "sqlite:////absolute/study.db, as given to optuna.create_study(storage=...).",
         )
-    path = check_inside_roots(found, roots)
+    path = sandbox.check(found)
     conn = _connect(path)
     try:
         study_id, name = _choose_study(conn, study, path)
@@ -201,16 +200,15 @@ def plan_optuna(
     warnings = []
     if len(trials) > MAX_TRIALS:
         warnings.append(f"the study has more than {MAX_TRIALS} trials; analysing the first {MAX_TRIALS}.")
-    root_tuple = tuple(Path(r).resolve() for r in roots) if roots is not None else None
     jobs = []
     for tid, number, state in trials[:MAX_TRIALS]:
-        log_dir, error = _log_dir(attrs[tid].get(log_dir_attr), path.parent, roots, log_dir_attr)
+        log_dir, error = _log_dir(attrs[tid].get(log_dir_attr), path.parent, sandbox, log_dir_attr)
         jobs.append(
             TrialJob(
                 id=str(number),
                 path=log_dir,
                 display=str(log_dir) if log_dir is not None else None,
-                roots=root_tuple,
+                sandbox=sandbox,
                 params=params[tid],
                 attrs=_scalars(attrs[tid]),
                 params_from=("optuna",),

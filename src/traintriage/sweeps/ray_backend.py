@@ -18,7 +18,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 
 from ..errors import InputError
-from ..limits import checkpoint
+from ..limits import check_budget
 from .jobs import TrialJob
 from .models import TrialRow
 from .trial import analyze_trial, error_row
@@ -57,7 +57,7 @@ def iter_ray(jobs: Sequence[TrialJob], *, address: str = "local") -> Iterator[Tr
         pending = list(refs)
         while pending:
             done, pending = ray.wait(pending, num_returns=1, timeout=0.5)
-            checkpoint()  # a stopped server call ends here (see traintriage.limits)
+            check_budget()  # a stopped server call ends here (see traintriage.limits)
             for ref in done:
                 try:
                     yield ray.get(ref)

@@ -85,8 +85,8 @@ def analyze_trial(job: TrialJob) -> TrialRow:
         params.setdefault(key, value)
     params_from += sources
     try:
-        data = load_run(str(job.path), roots=job.roots, trial=True)
-        report = correlate(data, roots=job.roots)
+        data = load_run(str(job.path), sandbox=job.sandbox, trial=True)
+        report = correlate(data, sandbox=job.sandbox)
     except Exception as err:  # a bug, or a file the readers choke on: one bad trial must not end the sweep
         message = err.message if isinstance(err, TraintriageError) else f"internal error ({type(err).__name__}: {err})"
         seconds = round(time.perf_counter() - start, 3)

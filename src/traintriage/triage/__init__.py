@@ -1,9 +1,10 @@
 """``correlate``: turn a run into the report a senior ML engineer would write.
 
-Runs the analyses on one read of the run (loss, gradients, memory when logged; a checkpoint and a
-memory artifact when given), groups their findings into issues by step (:mod:`.issues`), attributes
-each issue to its most likely root cause from the evidence around it (:mod:`.attribution`), and writes
-an ordered remediation plan and a validation plan with values taken from the run (:mod:`.plans`).
+Runs the analyses on one read of the run (loss, gradients, time per step from the wall clock, memory
+when logged, the messages a text log printed and the fp16 loss scale; a checkpoint and a memory artifact
+when given), groups their findings into issues by step (:mod:`.issues`), attributes each issue to its most
+likely root cause from the evidence around it (:mod:`.attribution`), and writes an ordered remediation plan
+and a validation plan with values taken from the run (:mod:`.plans`).
 An analysis that cannot run (no gradient series, say) is skipped with a reason in ``analyses`` and
 ``warnings``; only a run with no usable loss at all is an error.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from ..errors import TraintriageError
 from ..findings import SEVERITY_RANK, Evidence, Finding, sort_findings
+from ..sandbox import Sandbox
 from ..signals import RunData
 from .models import RootCause, TriageIssue, TriageReport
 
@@ -33,12 +35,13 @@ def correlate(
     capacity: int | str | None = None,
     clip_threshold: float | None = None,
     transitions: Sequence[int] | None = None,
-    roots: Sequence[Path] | None = None,
+    sandbox: Sandbox,
 ) -> TriageReport:
-    """Triage ``run``; ``checkpoint`` and ``memory`` (a trace or snapshot) add their analyses."""
+    """Triage ``run``; ``checkpoint`` and ``memory`` (a trace or snapshot) add their analyses (a profiler trace
+    is also timed: ``input_bound``)."""
     from ..detectors.gradnorm import analyze_gradnorm
     from ..detectors.loss import analyze_loss
-    from ..limits import checkpoint as stop_if_over_budget
+    from ..limits import check_budget as stop_if_over_budget
     from .attribution import attribute
     from .context import RunContext
     from .issues import group_findings
@@ -67,29 +70,43 @@ def correlate(
         warnings.append(f"gradient checks skipped: {err.message}")
     stop_if_over_budget()
 
+    from ..timing.walltime import analyze_time
+
+    time_analysis = analyze_time(run)
+    findings += time_analysis.findings
+    analyses["time"] = f"ok ({time_analysis.timing.source})" if time_analysis.timing.source != "none" else (
+        "skipped: no wall times or step-time series logged")
+    stop_if_over_budget()
+
     if run.roles.memory:
         from ..memory import profile_memory
 
-        mem = profile_memory(run, capacity_bytes=capacity)
+        mem = profile_memory(run, capacity_bytes=capacity, sandbox=sandbox)
         findings += mem.findings
         analyses["memory"] = "ok (logged series)"
         _extend_unique(warnings, mem.warnings)
+    if run.messages or run.roles.loss_scale:
+        from ..detectors.messages import analyze_messages
+
+        findings += analyze_messages(run)
+        analyses["messages"] = "ok"
     if memory is not None:
         from ..memory import profile_memory
 
         try:
-            mem = profile_memory(str(memory), capacity_bytes=capacity, roots=roots)
+            mem = profile_memory(str(memory), capacity_bytes=capacity, sandbox=sandbox)
             findings += mem.findings
             analyses["memory_artifact"] = f"ok ({mem.kind})"
             extras["memory"] = {"target": mem.target, "kind": mem.kind, "stats": mem.stats}
         except TraintriageError as err:
             analyses["memory_artifact"] = f"failed: {err.message}"
             warnings.append(f"memory target not analysed: {err}")
+        findings += _step_profile(memory, sandbox, analyses, extras, warnings)
     if checkpoint is not None:
         from ..checkpoints import count_parameters
 
         try:
-            params = count_parameters(_inside(checkpoint, roots))
+            params = count_parameters(_inside(checkpoint, sandbox), sandbox=sandbox)
             findings += params.findings
             analyses["parameters"] = "ok"
             extras["parameters"] = {"total": getattr(params, "total_parameters", None)}
@@ -142,13 +159,37 @@ def correlate(
         findings=findings,
         analyses=analyses,
         extras=extras,
+        timing=time_analysis.timing,
     )
 
 
-def _inside(path: str | Path, roots: Sequence[Path] | None) -> Path:
+def _step_profile(
+    trace: str | Path, sandbox: Sandbox, analyses: dict, extras: dict, warnings: list[str]
+) -> list[Finding]:
+    """A profiler trace given as the memory target is timed too: the share of its steps spent waiting for data
+    (``input_bound``). A trace whose steps cannot be split (or a snapshot) says why in ``analyses`` only."""
+    from ..memory import artifact_kind
+    from ..timing import profile_step
+
+    try:
+        path = _inside(trace, sandbox)
+        if artifact_kind(path) != "trace" and not path.is_dir():
+            return []
+        profile = profile_step(path, sandbox=sandbox)
+    except TraintriageError as err:
+        analyses["step_profile"] = f"skipped: {err.message}"
+        return []
+    analyses["step_profile"] = "ok (trace)"
+    extras["step_profile"] = {"target": profile.target, "steps": profile.steps, "data_share": profile.data_share,
+                              "step_ms_median": profile.step_ms_median}
+    _extend_unique(warnings, profile.warnings)
+    return profile.findings
+
+
+def _inside(path: str | Path, sandbox: Sandbox) -> Path:
     from ..sources.resolve import resolve_target
 
-    return resolve_target(str(path), roots=roots).path
+    return resolve_target(str(path), sandbox=sandbox).path
 
 
 def _evidence(findings: list[Finding]) -> list[Evidence]:

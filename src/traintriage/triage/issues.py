@@ -10,48 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..findings import SEVERITY_RANK, Finding
+from ..rules import ANCHOR_RANK, BY_CODE, RULES, UNRANKED, codes_in
 from ..signals import loss_flavour
 
-# Codes that describe the loss itself: they anchor an issue, and other findings attach to them.
-LOSS_CODES = (
-    "nan_inf",
-    "divergence",
-    "loss_spike",
-    "stuck_loss",
-    "zero_loss",
-    "oscillation",
-    "curriculum_regression",
-    "overfitting",
-    "plateau",
-)
-# Gradient findings that are symptoms of a loss event when they coincide with it.
-ATTACHABLE = {"gradient_spike", "exploding_gradients", "nan_inf", "heavy_clipping"}
-# How anchors are preferred when a cluster holds several (the most telling first).
-ANCHOR_ORDER = {
-    code: i
-    for i, code in enumerate(
-        (
-            "nan_inf",
-            "divergence",
-            "exploding_gradients",
-            "loss_spike",
-            "stuck_loss",
-            "zero_loss",
-            "dead_component",
-            "vanishing_gradients",
-            "curriculum_regression",
-            "oscillation",
-            "overfitting",
-            "heavy_clipping",
-            "gradient_imbalance",
-            "memory_leak",
-            "memory_pressure",
-            "architecture_imbalance",
-            "plateau",
-            "gradient_spike",
-        )
-    )
-}
+# Which codes anchor issues, attach to them or group by component is said by each code's rule.
+LOSS_CODES = frozenset(codes_in("loss"))
+"""Codes that describe the loss itself: they anchor an issue, and other findings attach to them."""
+ATTACHABLE = frozenset(rule.code for rule in RULES if rule.attaches_to_loss_event)
+"""Symptoms that join a loss event when they coincide with it."""
+BY_COMPONENT = frozenset(rule.code for rule in RULES if rule.groups_by_component)
+"""Codes whose findings on one component are one problem (a dead head and the imbalance it causes)."""
+
+
+def _rank(f: Finding) -> int:
+    return ANCHOR_RANK.get(f.code, UNRANKED)
 
 
 @dataclass
@@ -66,13 +38,13 @@ class IssueDraft:
         training loss over the same event seen on a validation loss, then the earliest."""
         return min(
             self.findings,
-            key=lambda f: (SEVERITY_RANK[f.severity], ANCHOR_ORDER.get(f.code, 99),
+            key=lambda f: (SEVERITY_RANK[f.severity], _rank(f),
                            f.series is not None and loss_flavour(f.series) == "val", _start(f)),
         )
 
     @property
     def codes(self) -> list[str]:
-        return list(dict.fromkeys(f.code for f in sorted(self.findings, key=lambda f: ANCHOR_ORDER.get(f.code, 99))))
+        return list(dict.fromkeys(f.code for f in sorted(self.findings, key=lambda f: _rank(f))))
 
     @property
     def severity(self) -> str:
@@ -113,7 +85,7 @@ def group_findings(findings: list[Finding], tolerance: int) -> list[IssueDraft]:
     """Clusters of findings that are one problem. Info-only clusters are not issues: they stay in
     the report's ``findings`` (a healthy run's triage has no issues, only notes)."""
     drafts: list[IssueDraft] = []
-    pending = sorted(findings, key=lambda f: (ANCHOR_ORDER.get(f.code, 99), _start(f)))
+    pending = sorted(findings, key=lambda f: (_rank(f), _start(f)))
 
     # 1. Loss events anchor issues; coinciding gradient symptoms attach to them.
     for f in [f for f in pending if f.code in LOSS_CODES]:
@@ -141,7 +113,7 @@ def group_findings(findings: list[Finding], tolerance: int) -> list[IssueDraft]:
     for f in pending:
         if id(f) in attached:
             continue
-        if f.component and f.code in ("dead_component", "gradient_imbalance", "vanishing_gradients"):
+        if f.component and f.code in BY_COMPONENT:
             draft = by_component.get(f.component)
             if draft is None:
                 draft = by_component[f.component] = IssueDraft([f])
@@ -159,12 +131,8 @@ def group_findings(findings: list[Finding], tolerance: int) -> list[IssueDraft]:
 
 
 def _same_event(a: Finding, b: Finding, tolerance: int) -> bool:
-    """Two loss findings describe one event: NaN after a divergence, a spike inside a divergence."""
-    pair = {a.code, b.code}
-    if pair <= {"nan_inf", "divergence", "loss_spike"} and len(pair) > 1:
-        return _near(a, b, 4 * tolerance)
-    if a.code == b.code == "nan_inf":
-        return _near(a, b, 4 * tolerance)
-    if a.code == b.code == "loss_spike":  # the training loss and a validation loss knocked off by one event
-        return _near(a, b, tolerance)
-    return False
+    """Two loss findings describe one event (NaN after a divergence, a spike inside one) when their rules say
+    so and they lie within the tolerance multiple the rule gives."""
+    rule = BY_CODE.get(a.code)
+    widen = rule.same_event.get(b.code) if rule is not None else None
+    return widen is not None and _near(a, b, widen * tolerance)

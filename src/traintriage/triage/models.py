@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from ..findings import Evidence, Finding, Severity
 from ..signals import RunInfo
+from ..timing.report import StepTiming
 
 Category = Literal[
     "optimizer", "data", "curriculum", "architecture", "initialization", "numerics", "memory", "pipeline", "unknown"
@@ -67,4 +68,7 @@ class TriageReport(BaseModel):
     )
     extras: dict[str, Any] = Field(
         default_factory=dict, description="Summaries from checkpoint / memory analyses when given."
+    )
+    timing: StepTiming | None = Field(
+        default=None, description="Time per step and throughput (context, given whether or not anything is wrong)."
     )

@@ -14,6 +14,8 @@ def render_triage(report: TriageReport) -> str:
     skipped = {k: v for k, v in report.analyses.items() if not v.startswith("ok")}
     if skipped:
         lines.append("  analyses: " + "; ".join(f"{k} {v}" for k, v in skipped.items()))
+    if report.timing is not None:
+        lines.append(f"  time: {report.timing.summary}")
     lines.append("")
     if not report.issues:
         lines.append("No issues found: the run looks healthy on every check that its logs allow.")

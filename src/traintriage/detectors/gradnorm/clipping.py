@@ -22,14 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
+from ...rules.heavy_clipping.thresholds import CLIP_EPS, CRITICAL_FACTOR, CRITICAL_SHARE, HEAVY_SHARE, INFO_SHARE
 from .models import ClippingStats
 from .stats import align
-
-CLIP_EPS = 1e-3
-HEAVY_SHARE = 0.5
-CRITICAL_SHARE = 0.9
-CRITICAL_FACTOR = 5.0
-INFO_SHARE = 0.2
 
 
 def clipping_stats(

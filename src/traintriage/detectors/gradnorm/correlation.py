@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..rank import RankedSample, rank_correlation
+from ..robust_stats import rolling_median
 from .models import LagCorrelation, LossCorrelation
-from .stats import rolling_median, safe_log10
+from .stats import safe_log10
 
 MAX_LAG = 5
 MIN_POINTS = 10
@@ -60,8 +61,9 @@ def loss_correlation(
         nv, alignment = norm[inside], "interpolated"
     ln = safe_log10(nv)
     w = max(5, min(25, lv.size // 10))
-    l_dev = lv - rolling_median(lv, w, trailing=False)
-    n_dev = ln - rolling_median(ln, w, trailing=False)
+    w = 2 * (w // 2) + 1  # odd: a centred window with as many points after each point as before it
+    l_dev = lv - rolling_median(lv, w)
+    n_dev = ln - rolling_median(ln, w)
     # Each series is ranked once; every lag re-ranks only the few points it drops (see RankedSample).
     ranked = [RankedSample(x) for x in (ln, lv, n_dev, l_dev)]
     by_lag = []

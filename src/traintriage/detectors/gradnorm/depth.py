@@ -22,15 +22,12 @@ from __future__ import annotations
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
+from ...rules.exploding_gradients.thresholds import GROWTH_CRITICAL_DECADES, GROWTH_DECADES
+from ...rules.vanishing_gradients.thresholds import DEPTH_CRITICAL_DECADES, DEPTH_DECADES, DEPTH_MIN_RHO
 from ..rank import spearman
 from ..windows import column_nanmedians
 from .stats import safe_log10, window_median
 
-GROWTH_DECADES = 2.0
-GROWTH_CRITICAL_DECADES = 3.0
-DEPTH_DECADES = 2.0
-DEPTH_CRITICAL_DECADES = 3.0
-DEPTH_MIN_RHO = 0.6
 EARLY = (0.0, 0.25)
 LATE = (0.9, 1.0)
 

@@ -22,16 +22,16 @@ from __future__ import annotations
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
+from ...rules.dead_component.thresholds import (
+    DEAD_ABS_FLOOR,
+    DEAD_CRITICAL_SHARE,
+    DEAD_REL_FLOOR,
+    DEAD_SHARE,
+    DEAD_TAIL_MIN_POINTS,
+    DEAD_TAIL_SHARE,
+)
+from ...rules.gradient_imbalance.thresholds import IMBALANCE_CRITICAL_DECADES, IMBALANCE_DECADES, STARVED_DECADES
 from ..windows import column_nanmedians
-
-DEAD_REL_FLOOR = 1e-7
-DEAD_ABS_FLOOR = 1e-12
-DEAD_SHARE = 0.5
-DEAD_CRITICAL_SHARE = 0.9
-DEAD_TAIL_SHARE = 0.2
-IMBALANCE_DECADES = 3.0
-STARVED_DECADES = 2.5
-IMBALANCE_CRITICAL_DECADES = 5.0
 
 
 def sibling_reference(mat: np.ndarray) -> np.ndarray:
@@ -80,7 +80,7 @@ def detect_dead(
     share = float(mask.mean())
     tail = dead_tail_start(mask)
     tail_share = 0.0 if tail is None else (values.size - tail) / values.size
-    if share < DEAD_SHARE and not (tail_share >= DEAD_TAIL_SHARE and values.size - (tail or 0) >= 5):
+    if share < DEAD_SHARE and not (tail_share >= DEAD_TAIL_SHARE and values.size - (tail or 0) >= DEAD_TAIL_MIN_POINTS):
         return None
     exact_zero = float((values[mask] == 0).mean()) if mask.any() else 0.0
     severity = "critical" if share >= DEAD_CRITICAL_SHARE else "warning"

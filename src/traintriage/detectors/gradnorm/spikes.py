@@ -4,7 +4,7 @@ A point is a spike when log10(norm) is at least ``SPIKE_Z`` (6) robust sigmas ab
 previous ``WINDOW`` (25) points *and* at least ``SPIKE_RATIO`` (5x) above it. The z-score adapts to how
 noisy the norm is (small batches are noisy, and gradient norms are heavy-tailed), the ratio keeps a
 very smooth series from flagging a 20% blip. The sigma has a floor of 0.05 decades for the same reason.
-Consecutive spike points (gaps of at most 2 points) form one event.
+Spike points at most ``SPIKE_EVENT_MAX_GAP`` (2) points apart form one event, as in ``loss_spike``.
 
 Spikes are reported mainly so that ``correlate`` can tie loss spikes to optimizer instability, so they
 are ``info``; an event is a ``warning`` when huge: >= 100x the local level AND >= 3x the 95th percentile
@@ -19,15 +19,19 @@ from __future__ import annotations
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
-from .stats import MAD_TO_SIGMA, rolling_median, safe_log10
+from ...rules.gradient_spike.thresholds import (
+    HUGE_RATIO,
+    HUGE_VS_RUN_P95,
+    NO_RECOVERY_RATIO,
+    SIGMA_FLOOR,
+    SPIKE_RATIO,
+    SPIKE_Z,
+    WINDOW,
+)
+from ...rules.loss_spike.thresholds import SPIKE_EVENT_MAX_GAP
+from ..robust_stats import MAD_TO_SIGMA, group_spike_points, rolling_median
+from .stats import safe_log10
 
-WINDOW = 25
-SPIKE_Z = 6.0
-SPIKE_RATIO = 5.0
-SIGMA_FLOOR = 0.05
-HUGE_RATIO = 100.0
-HUGE_VS_RUN_P95 = 3.0
-NO_RECOVERY_RATIO = 3.0
 MAX_EVENTS = 10
 
 
@@ -40,14 +44,14 @@ def spike_events(steps: np.ndarray, values: np.ndarray, logv: np.ndarray | None 
     n = logv.size
     if np.isfinite(logv).sum() < 20:
         return []
-    base = rolling_median(logv, WINDOW)
+    base = rolling_median(logv, WINDOW, trailing=True)
     with np.errstate(all="ignore"):
         ratio_log = logv - base
     high = ratio_log >= np.log10(SPIKE_RATIO)
     high[: min(5, n)] = False  # no history yet
     if not high.any():  # nothing clears the ratio: the z-score (a second rolling median) cannot matter
         return []
-    spread = MAD_TO_SIGMA * rolling_median(np.abs(ratio_log), WINDOW)
+    spread = MAD_TO_SIGMA * rolling_median(np.abs(ratio_log), WINDOW, trailing=True)
     spread = np.maximum(np.where(np.isfinite(spread), spread, SIGMA_FLOOR), SIGMA_FLOOR)
     with np.errstate(all="ignore"):
         z = ratio_log / spread
@@ -55,12 +59,7 @@ def spike_events(steps: np.ndarray, values: np.ndarray, logv: np.ndarray | None 
     idx = np.flatnonzero(hit)
     if idx.size == 0:
         return []
-    groups: list[list[int]] = [[int(idx[0])]]
-    for i in idx[1:]:
-        if i - groups[-1][-1] <= 3:
-            groups[-1].append(int(i))
-        else:
-            groups.append([int(i)])
+    groups = group_spike_points(idx, SPIKE_EVENT_MAX_GAP)
     events = []
     for g in groups:
         s, e = g[0], g[-1]

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..windows import clipped_rolling_median, full_window_medians
-
-MAD_TO_SIGMA = 1.4826
+from ..robust_stats import robust_sigma
+from ..windows import full_window_medians
 
 
 def align(steps_list: list[np.ndarray], values_list: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -54,30 +53,9 @@ def safe_log10(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def rolling_median(x: np.ndarray, window: int, *, trailing: bool = True) -> np.ndarray:
-    """Median of the previous ``window`` points (trailing) or of a centred window, ignoring NaN.
-
-    Trailing windows judge a point against what came before it, so a spike never inflates its own
-    baseline. Windows are clipped at the ends (a trailing median at index 0 is NaN, having no history);
-    a centred window spans ``2 * (window // 2) + 1`` points. O(n log window), see :mod:`..windows`.
-    """
-    if trailing:
-        return clipped_rolling_median(x, window, window)
-    half = window // 2
-    return clipped_rolling_median(x, 2 * half + 1, half)
-
-
 def window_medians(x: np.ndarray, window: int) -> np.ndarray:
     """``m[j] = np.median(x[j : j + window])`` for every full window (``x`` finite), bit for bit."""
     return full_window_medians(x, window)
-
-
-def mad(x: np.ndarray) -> float:
-    """Median absolute deviation of the finite values, scaled to a Gaussian sigma (NaN if none)."""
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return float("nan")
-    return float(MAD_TO_SIGMA * np.median(np.abs(x - np.median(x))))
 
 
 def window_median(x: np.ndarray, start: float, stop: float) -> float:
@@ -106,7 +84,7 @@ def log_slope(steps: np.ndarray, logv: np.ndarray) -> float:
 def volatility(logv: np.ndarray) -> float:
     """Typical step-to-step change of log10(norm): MAD of the first differences (decades)."""
     d = np.diff(logv[np.isfinite(logv)])
-    return mad(d) if d.size >= 3 else float("nan")
+    return robust_sigma(d) if d.size >= 3 else float("nan")
 
 
 @dataclass(frozen=True)

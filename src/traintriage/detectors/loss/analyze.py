@@ -12,8 +12,10 @@ import numpy as np
 
 from ...errors import InputError
 from ...findings import Evidence, Finding, json_number, sort_findings
+from ...rules.curriculum_regression.thresholds import MAX_EPOCH_TRANSITIONS
+from ...rules.plateau.thresholds import VAL_STILL_IMPROVING
 from ...signals import RunData, Series, earlier_run_of, infer_roles, is_loss_name
-from .curriculum import MAX_EPOCH_TRANSITIONS, detect_curriculum_regression, transitions_from
+from .curriculum import detect_curriculum_regression, transitions_from
 from .diagnosis import annotate
 from .numeric import detect_nan_inf, detect_stuck_loss, detect_zero_loss, detect_zero_parts
 from .oscillation import MIN_POINTS as OSC_MIN
@@ -143,11 +145,6 @@ def _earlier_runs(run: RunData) -> list[Finding]:
 def _other_losses(run: RunData, name: str) -> list[str]:
     """Loss series besides the analysed one and the validation losses (which are checked on their own)."""
     return [n for n in sorted(run.series) if n != name and n not in run.roles.val_loss and is_loss_name(n)]
-
-
-VAL_STILL_IMPROVING = 0.02
-"""A validation loss that fell >= 2 % over a flat training stretch (first third against last third of its
-evaluations there, falling as a trend) shows the stretch still bought generalisation."""
 
 
 def _val_gain(run: RunData, name: str, start: int | None) -> float | None:

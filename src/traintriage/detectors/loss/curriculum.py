@@ -14,13 +14,8 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
+from ...rules.curriculum_regression.thresholds import JUMP, JUMP_Z, MIN_SIDE_POINTS, STAY, STAY_Z
 from .robust import diff_noise
-
-MIN_SIDE_POINTS = 3
-JUMP = math.log(1.2)  # the level right after the transition is >= 1.2x the level before ...
-JUMP_Z = 4.0  # ... and >= 4 sigmas of the level estimate (point noise / sqrt(points))
-STAY = math.log(1.1)  # ... and the end of the stage is still >= 1.1x (and 3 sigmas) above it
-MAX_EPOCH_TRANSITIONS = 20  # more epoch boundaries than this are not treated as transitions
 
 
 def transitions_from(steps: np.ndarray, values: np.ndarray) -> list[int]:
@@ -59,7 +54,7 @@ def detect_curriculum_regression(
         s_level = 1.25 * sig / math.sqrt(w)
         lv_b, lv_a, lv_e = float(np.median(before)), float(np.median(after)), float(np.median(end))
         jump_lim = max(JUMP if log else 0.0, JUMP_Z * s_level)
-        stay_lim = max(STAY if log else 0.0, 3 * s_level)
+        stay_lim = max(STAY if log else 0.0, STAY_Z * s_level)
         if lv_a - lv_b < jump_lim or lv_e - lv_b < stay_lim:
             continue
 

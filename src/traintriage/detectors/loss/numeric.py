@@ -12,34 +12,17 @@ import numpy as np
 
 from ...components import zero_parts
 from ...findings import Evidence, Finding, json_number, make_finding
+from ...rules.stuck_loss.thresholds import (
+    QUANTISED_REL,
+    STUCK_CRITICAL_SHARE,
+    STUCK_MIN_FRACTION,
+    STUCK_MIN_POINTS,
+    STUCK_MIN_RUN,
+    STUCK_REL,
+)
+from ...rules.zero_loss.thresholds import MEMORIZED_RATIO, NEAR_ZERO_ABS, NEAR_ZERO_FALL, ZERO_ABS, ZERO_EXACT, ZERO_REL
 from ...signals import Series
 
-# zero_loss: a loss this close to zero has nothing left to learn from; real tasks have label noise
-# and irreducible error far above it. Relative to the first value, so a loss that starts tiny
-# (already scaled down) is not flagged for being small.
-ZERO_ABS = 1e-4
-ZERO_REL = 1e-4
-ZERO_EXACT = 1e-8  # below this the loss is zero in float32 terms: a bug, not a good model
-# Near zero, with no validation loss to compare: a training loss below NEAR_ZERO_ABS (a cross-entropy of 0.01
-# nats puts 99 % on every target) after falling >= NEAR_ZERO_FALL x from the start reproduces its training
-# targets almost exactly: a leak, or a memorised training set (a small fine-tuning set run for many epochs).
-# Only a validation loss can tell them apart, and only its absence makes this a warning: with one logged, a
-# loss at 0.005 may be an easy task (MNIST; a near-deterministic regression), and the strict threshold above
-# and overfitting decide.
-NEAR_ZERO_ABS = 0.01
-NEAR_ZERO_FALL = 50.0
-# stuck_loss: consecutive values whose relative difference is below this are "the same value": a loss that does
-# not move in its 5th significant digit. Minibatch noise moves a loss by a percent or more per step, and even
-# a converged full-batch run moves it by more than 1e-4 per epoch; float32 noise in a frozen model's loss
-# (seen at 1e-6 relative: 10.845988, 10.845994, 10.845989 for eight epochs) stays far below it.
-STUCK_REL = 2e-5
-STUCK_MIN_RUN = 4  # at least this many equal values in a row (a handful of epochs) ...
-STUCK_MIN_FRACTION = 0.1  # ... covering at least this share of the series
-# Logged precision is not a stuck model: a loss printed with d decimals (the HF Trainer rounds to 4; stdout logs
-# print 2-4) repeats whenever it moves less than 10^-d. A repeated value is only evidence when that resolution is
-# at most QUANTISED_REL of the value (54.75 printed at 2 decimals: 2e-4); 0.0002 at 4 decimals (50 %) repeating
-# says nothing about the model.
-QUANTISED_REL = 1e-3
 MAX_DECIMALS = 8
 
 
@@ -121,7 +104,7 @@ def detect_zero_loss(
     i = int(np.argmax(near)) if near.any() else v.size - len(tail)
     reached_frac = (s[i] - s[0]) / max(1, s[-1] - s[0])
     conf = 0.95 if exact else 0.7 + 0.2 * (1 - reached_frac)
-    memorized = reference is not None and reference > max(100 * max(level, 0.0), 10 * limit)
+    memorized = reference is not None and reference > max(MEMORIZED_RATIO * max(level, 0.0), 10 * limit)
     severity = "info" if memorized else "critical" if exact else "warning"
     note = (
         f" The validation loss stays at {reference:.3g}: the training set was memorized (see overfitting)."
@@ -222,7 +205,7 @@ def detect_stuck_loss(name: str, steps: np.ndarray, values: np.ndarray) -> list[
     """
     finite = np.isfinite(values)
     v, s = values[finite], steps[finite]
-    if v.size < 5:
+    if v.size < STUCK_MIN_POINTS:
         return []
     resolution = logged_resolution(v)
     findings = []
@@ -239,7 +222,7 @@ def detect_stuck_loss(name: str, steps: np.ndarray, values: np.ndarray) -> list[
         findings.append(
             make_finding(
                 "stuck_loss",
-                "critical" if share >= 0.5 else "warning",
+                "critical" if share >= STUCK_CRITICAL_SHARE else "warning",
                 f"{name} repeats {v[a]:.6g} for {length} points",
                 f"{name} holds {v[a]:.6g} from step {int(s[a])} to step {int(s[b])} ({length} points, {share:.0%} of "
                 "the run) with no change beyond float precision"

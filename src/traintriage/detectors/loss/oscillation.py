@@ -13,20 +13,20 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
-from .robust import kendall_tau, lag1_autocorr, rolling_median
-
-MIN_POINTS = 30
-TAIL_FRACTION = 0.6  # judged on the last 60 %: the first steps of any run fall fast, which is not a swing
-MIN_SWING = math.log(2.0)  # 10th-90th percentile of the detrended loss spans at least 2x
-MIN_ABS_AUTOCORR = 0.5  # structured: |lag-1 autocorrelation of the detrended loss| >= 0.5
-MIN_CROSSINGS = 6  # at least 3 full swings around the trend
-PROGRESS_SHARE = 0.5  # "no net progress": the trend fell by less than half the swing
-# Chaotic bouncing (full-batch, momentum far too high) looks like noise step to step; what gives it away
-# is that the loss bounces ABOVE a level it had already reached: the tail sits >= 1.25x the best early
-# level (first 20 % of the run) with a 10-90 % swing >= 1.8x and no progress. Minibatch noise around a
-# converging or stalled loss never sits above where the run had already been.
-CHAOS_SWING = math.log(1.8)
-CHAOS_ABOVE = math.log(1.25)
+from ...rules.oscillation.thresholds import (
+    CHAOS_ABOVE,
+    CHAOS_SWING,
+    MIN_ABS_AUTOCORR,
+    MIN_CROSSINGS,
+    MIN_POINTS,
+    MIN_SWING,
+    PROGRESS_SHARE,
+    TAIL_FRACTION,
+    VAL_MIN_POINTS,
+    VAL_SWING,
+)
+from ..robust_stats import rolling_median
+from .robust import kendall_tau, lag1_autocorr
 
 
 def detect_oscillation(name: str, steps: np.ndarray, y: np.ndarray, *, log: bool = True) -> list[Finding]:
@@ -104,15 +104,6 @@ def detect_oscillation(name: str, steps: np.ndarray, y: np.ndarray, *, log: bool
             details={"swing": ratio, "lag1_autocorr": round(ac, 3), "crossings": crossings},
         )
     ]
-
-
-# A validation loss is an average over the whole validation set: between evaluations only the model changes,
-# not the batch. One that swings by 15 % or more from evaluation to evaluation (the median step, over
-# the last 60 % of >= VAL_MIN_POINTS evaluations) with no net progress and no climb is a model that is thrown
-# around by its updates (an LR too high for the curvature, Adam at 1e-3 on an RNN), not evaluation noise. A
-# per-step training loss cannot show this: minibatch noise swings it as much in a healthy run.
-VAL_MIN_POINTS = 8
-VAL_SWING = math.log(1.15)
 
 
 def detect_validation_oscillation(name: str, steps: np.ndarray, y: np.ndarray) -> list[Finding]:

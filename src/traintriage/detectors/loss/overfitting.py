@@ -11,48 +11,34 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
+from ...rules.overfitting.thresholds import (
+    CONSISTENT_POINTS,
+    CONSISTENT_TAU,
+    CONSISTENT_Z,
+    DISRUPTION_JUMP,
+    DISRUPTION_Z,
+    EPISODE_MIN_POINTS,
+    EPISODE_RISE,
+    EPISODE_TAU,
+    MEMO_GAP,
+    MEMO_TAIL,
+    MEMO_TRAIN_FALL,
+    MIN_RISE,
+    MIN_TAU,
+    MIN_VAL_POINTS,
+    RISE_Z,
+    ROBUST_BEST_POINTS,
+    SHORT_RISE,
+    SHORT_TRAIN_FALL,
+    STALL_FRACTION,
+    STALL_POINTS,
+    STALL_TRAIN_FALL,
+    TRAIN_FALL,
+    VAL_STALL,
+    VAL_STALL_Z,
+)
 from ..windows import slice_medians
 from .robust import diff_noise, kendall_tau
-
-MIN_VAL_POINTS = 4
-MIN_RISE = math.log(1.05)  # the validation loss ends >= 5 % above its best ...
-RISE_Z = 3.0  # ... and >= 3 sigmas of its own point-to-point noise above it
-MIN_TAU = 0.3  # after the best point it trends up (Kendall tau), not one noisy last point
-TRAIN_FALL = math.log(1.02)  # the training loss fell by >= 2 % over the same stretch
-# A consistent rise proves with less margin: over >= CONSISTENT_POINTS evaluations after the best, rising with
-# Kendall tau >= CONSISTENT_TAU, >= 5 % and >= CONSISTENT_Z sigmas above the best is overfitting too. Short
-# per-epoch logs (10 evaluations) cannot show 3 sigmas of their own noise, but they can show a steady climb.
-CONSISTENT_POINTS = 4
-CONSISTENT_TAU = 0.5
-CONSISTENT_Z = 1.5
-# The best level is robust: with >= ROBUST_BEST_POINTS evaluations, the lowest median of three consecutive
-# ones, so that one lucky evaluation (a val loss of 0.0001 among values ten times larger) is not a best
-# that every later point "rises" from. The best reported is the lowest logged value within that window.
-ROBUST_BEST_POINTS = 6
-# Memorization (the other face of overfitting): over the last MEMO_TAIL of the run the validation loss
-# no longer improves (< 2 % or 3 sigma) while the training loss still falls >= 10x and ends >= 10x
-# below it. Healthy runs improve both together; a 10x train-only fall is the model learning the set.
-MEMO_TAIL = 0.4
-MEMO_TRAIN_FALL = math.log(10.0)
-MEMO_GAP = math.log(10.0)
-VAL_STALL = math.log(1.02)
-# Stalled: the validation loss never improves on its best over the second half of the run or more (>= 5
-# evaluations), sits typically >= 5 % above it there and ends no better, while the training loss falls >= 10 %:
-# the run fits its training set and buys nothing on held-out data, the case early stopping's patience exists
-# for. (A validation loss that stays within a percent of its best after the LR has decayed is converged.)
-STALL_FRACTION = 0.5
-STALL_POINTS = 5
-STALL_TRAIN_FALL = math.log(1.1)
-# Episode: an overfitting stretch that does not last to the end of the run, because something cut it
-# short (a loss spike that knocked the model out of its memorised state, a restart). Stricter than the
-# end-of-run rule, since it is looked for anywhere: >= 10 % and 3 sigma above the running best, over
-# >= EPISODE_MIN_POINTS evaluations with Kendall tau >= EPISODE_TAU, while training fell >= 2 %. The
-# stretch ends before the first jump of the validation loss of >= 1.5x and 5 sigma in one evaluation
-# (a disruption, not a trend).
-EPISODE_RISE = math.log(1.10)
-EPISODE_TAU = 0.5
-EPISODE_MIN_POINTS = 5
-DISRUPTION_JUMP = math.log(1.5)
 
 
 def train_level_at(train_steps: np.ndarray, train_y: np.ndarray, at: np.ndarray, half_width: float) -> np.ndarray:
@@ -164,12 +150,6 @@ def detect_overfitting(
     ]
 
 
-SHORT_RISE = math.log(1.2)
-SHORT_TRAIN_FALL = math.log(1.25)
-"""Three evaluations (a three-epoch fine-tune) cannot show a trend, but they can show a clear one: the last
->= 20 % above the best of the first two, and the highest of the three, while the training loss fell >= 25 %."""
-
-
 def _best_end_train(val_name: str, best_step: int, v_best: float, end_step: int, v_end: float, end_expected: str,
                     train_name: str, t_end: float, t_best: float) -> list[Evidence]:
     """The evidence every overfitting form gives: the best validation value (the early-stopping point), the
@@ -266,7 +246,7 @@ def _memorizing(val_steps: np.ndarray, val_y: np.ndarray, tr: np.ndarray, sig: f
     val_gain = float(val_y[k] - np.median(val_y[-2:]))
     train_fall = float(tr[k] - np.median(tr[-2:]))
     gap = float(np.median(val_y[-2:]) - np.median(tr[-2:]))
-    return val_gain < max(VAL_STALL, 3 * sig) and train_fall >= MEMO_TRAIN_FALL and gap >= MEMO_GAP
+    return val_gain < max(VAL_STALL, VAL_STALL_Z * sig) and train_fall >= MEMO_TRAIN_FALL and gap >= MEMO_GAP
 
 
 def _memorization_finding(val_name, val_steps, val_y, train_name, tr, best_i) -> Finding:
@@ -347,7 +327,7 @@ def _episode(val_steps: np.ndarray, val_y: np.ndarray, tr: np.ndarray, sig: floa
     """
     n = val_y.size
     jumps = np.diff(val_y)
-    disruptions = np.flatnonzero(jumps > max(DISRUPTION_JUMP, 5 * sig)) + 1
+    disruptions = np.flatnonzero(jumps > max(DISRUPTION_JUMP, DISRUPTION_Z * sig)) + 1
     limit = max(EPISODE_RISE, RISE_Z * sig)
     running_min = np.minimum.accumulate(val_y)
     bs = np.flatnonzero(val_y <= running_min)

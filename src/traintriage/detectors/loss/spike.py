@@ -13,31 +13,25 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
-from .robust import SMOOTH_NOISE, diff_noise, rolling_median, trailing_noise
+from ...rules.loss_spike.thresholds import (
+    CRITICAL_RATIO,
+    ISOLATED_MIN_RATIO,
+    ISOLATED_Z,
+    LOCAL_NOISE_FLOOR,
+    MAX_EVENT_FRACTION,
+    MIN_IMPACT,
+    MIN_POINTS,
+    MIN_RATIO,
+    PERSIST_POINTS,
+    PERSIST_RATIO,
+    RECOVER_BAND,
+    SMOOTH_MIN_RATIO,
+    SPIKE_EVENT_MAX_GAP,
+    Z_THRESHOLD,
+)
+from ..robust_stats import group_spike_points, rolling_median
+from .robust import SMOOTH_NOISE, diff_noise, trailing_noise
 from .schedule import Schedule
-
-MIN_POINTS = 20
-# A point is a spike when it exceeds its trailing median (in log space) by BOTH:
-MIN_RATIO = 3.0  # ... a large absolute ratio (3x: beyond the 99.9th percentile of batch-16 MSE noise),
-Z_THRESHOLD = 6.0  # ... and 6 local robust sigmas (point-to-point noise of the baseline window).
-# The ratio floor guards against the heavy tails of per-step minibatch noise, which a robust sigma does not
-# see. A smooth series (robust.SMOOTH_NOISE: an epoch average, an evaluation over a whole set) has no such
-# tails, and a 40 % jump in it is as far out as a 3x jump in a batch-16 loss: its floor is SMOOTH_MIN_RATIO.
-SMOOTH_MIN_RATIO = 1.3
-MAX_GAP = 2  # flagged points at most this many indices apart form one event
-MAX_EVENT_FRACTION = 0.05  # longer excursions are level shifts (divergence, curriculum), not spikes
-RECOVER_BAND = math.log(1.5)  # recovered: back within 1.5x (or 3 sigma) of the pre-spike baseline
-# A one-point outlier (the next points are back near the baseline) is usually one unlucky batch in
-# heavy-tailed minibatch noise (seen at 8-10x in healthy runs near convergence); it must be extreme. (Only in
-# such noise: in a smooth series, one whose floor is below MIN_RATIO, a one-point jump is an event.)
-# A spike that damaged the model keeps the following points elevated (>= PERSIST_RATIO x baseline).
-PERSIST_RATIO = 2.0
-PERSIST_POINTS = 5
-ISOLATED_MIN_RATIO = 20.0
-ISOLATED_Z = 10.0
-# The jump must matter at the scale of the run: at least 5 % of the initial loss. A loss at 1e-9 that
-# jumps to 1e-3 is numerically huge but leaves training where it was (that is zero_loss territory).
-MIN_IMPACT = 0.05
 
 
 def ratio_floor(run_sigma: float) -> float:
@@ -59,11 +53,12 @@ def detect_loss_spikes(
     Threshold per point: ``y - trailing median > max(floor, Z_THRESHOLD x local sigma)``, the floor
     :func:`ratio_floor` of the run's noise (3x for a per-step minibatch loss, 1.3x for a smooth one),
     where the local sigma is the robust point-to-point noise of the trailing window (floored at a
-    quarter of the run's noise, so one quiet window cannot make a small bump a spike). Adjacent
-    flagged points (gap <= ``MAX_GAP``) form one event; an event longer than ``MAX_EVENT_FRACTION`` of
-    the run is a level shift, not a spike. Recovery: the first point after the event whose rolling
-    median is back within ``RECOVER_BAND`` (or 3 sigma) of the pre-spike baseline. When the series is not
-    positive (no log space) the ratio floor becomes 0.5 run-ranges of the local noise-free scale.
+    quarter of the run's noise, so one quiet window cannot make a small bump a spike). Flagged points
+    at most ``SPIKE_EVENT_MAX_GAP`` points apart form one event (the rule ``gradient_spike``
+    shares); an event longer than ``MAX_EVENT_FRACTION`` of the run is a level shift, not a spike.
+    Recovery: the first point after the event whose rolling median is back within ``RECOVER_BAND`` (or
+    3 sigma) of the pre-spike baseline. When the series is not positive (no log space) the ratio floor
+    becomes 0.5 run-ranges of the local noise-free scale.
     """
     n = y.size
     if n < MIN_POINTS:
@@ -79,17 +74,12 @@ def detect_loss_spikes(
     if above_floor.size == 0:
         return []
     sig = trailing_noise(y, w, at=above_floor)
-    sig = np.maximum(np.nan_to_num(sig, nan=run_sig), 0.25 * run_sig)
+    sig = np.maximum(np.nan_to_num(sig, nan=run_sig), LOCAL_NOISE_FLOOR * run_sig)
     limit = np.maximum(floor, Z_THRESHOLD * sig)
     flagged = above_floor[excess[above_floor] > limit[above_floor]]
     if flagged.size == 0:
         return []
-    events: list[list[int]] = [[int(flagged[0])]]
-    for k in flagged[1:]:
-        if k - events[-1][-1] <= MAX_GAP + 1:
-            events[-1].append(int(k))
-        else:
-            events.append([int(k)])
+    events = group_spike_points(flagged, SPIKE_EVENT_MAX_GAP)
     findings = []
     max_len = max(3, int(MAX_EVENT_FRACTION * n))
     scale = float(np.median(y[: max(3, min(10, n // 20))]))
@@ -196,7 +186,7 @@ def _event_finding(name, steps, y, a, b, base, sig, limit, log, schedule, w, flo
     )
     ratio = peak / base_v if log and base_v > 0 else None
     # Not recovering, or a 100x jump, is critical: the run is damaged, not just noisy for a moment.
-    severity = "critical" if log and (not recovered or (ratio or 0) >= 100) else "warning"
+    severity = "critical" if log and (not recovered or (ratio or 0) >= CRITICAL_RATIO) else "warning"
     return make_finding(
         "loss_spike",
         severity,

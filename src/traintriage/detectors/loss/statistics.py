@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 
+from ..robust_stats import rolling_median
 from .report import Phase
-from .robust import SMOOTH_NOISE, block_medians, diff_noise, rolling_median, theil_sen_slope
+from .robust import SMOOTH_NOISE, block_medians, diff_noise, theil_sen_slope
 from .schedule import Schedule
 
 

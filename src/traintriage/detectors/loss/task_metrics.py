@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
+from ...rules.overfitting.thresholds import CALIBRATION_RISE
+from ...rules.plateau.thresholds import BOUNDED_FLOOR, NEVER_LEARNED_EVALS
 from ...signals import Series, is_loss_name
 from .robust import kendall_tau
 
@@ -43,10 +45,6 @@ _VAL_WORDS = frozenset({"val", "valid", "validation", "eval", "evaluation", "tes
 _TRAIN_WORDS = frozenset({"train", "training", "trn"})
 _SPLIT = re.compile(r"[/_.\-\s():@\[\]]+")
 _TRAILING = re.compile(r"^([a-z]+?)(?:\d+)?$")
-BOUNDED_FLOOR = 0.05
-"""A bounded metric (0-1, or 0-100 %) whose best is below 5 % of its scale after >= NEVER_LEARNED_EVALS
-evaluations never learned the task: mAP 0.01 after 100 epochs, accuracy 2 %."""
-NEVER_LEARNED_EVALS = 5
 BOUNDED = frozenset({"map", "ap", "miou", "iou", "dice", "acc", "accuracy", "top1", "top5", "f1", "auc", "auroc"})
 
 
@@ -225,13 +223,6 @@ def _frozen_finding(metric: TaskMetric, value: float) -> Finding:
                            expected=f"a different value at some of the {n} evaluations")],
         details={"metric": metric.name, "value": value, "evaluations": n, "kind": "task_metric_frozen"},
     )
-
-
-CALIBRATION_RISE = 1.15
-"""A validation loss rise up to this ratio while the task metric keeps improving is the model growing less
-calibrated, not overfitting; a larger one (the model confidently wrong on a growing share of examples) is
-overfitting while the metric only creeps up, unless the metric's last evaluation is its best (a BERT fine-tune
-whose validation loss rises 47 % over three epochs while accuracy and F1 improve at each)."""
 
 
 def weigh_overfitting(f: Finding, metric: TaskMetric | None) -> Finding:

@@ -13,31 +13,34 @@ import math
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
+from ...rules.divergence.thresholds import (
+    DIVERGENCE_CRITICAL_RATIO,
+    DIVERGENCE_MIN_FRACTION,
+    DIVERGENCE_MIN_RATIO,
+    DIVERGENCE_MIN_TAU,
+    DIVERGENCE_Z,
+    MIN_POINTS_DIVERGENCE,
+    SHORT_BLOWUP,
+    SHORT_MIN_POINTS,
+    WARMUP_EXCUSE_RATIO,
+)
+from ...rules.plateau.thresholds import (
+    CHANCE_MIN_EVALS,
+    CHANCE_TOLERANCE,
+    DECAYED_LR,
+    FLAT_MAX_TAU,
+    MIN_POINTS_PLATEAU,
+    NEVER_LEARNED,
+    PLATEAU_BAND,
+    PLATEAU_MIN_FRACTION,
+    PLATEAU_Z,
+    SLOW_CONVERGENCE_MIN_POINTS,
+    STILL_IMPROVING_MIN_POINTS,
+    STILL_IMPROVING_TAU,
+    WASTED_FRACTION,
+)
 from .robust import block_medians, diff_noise, kendall_tau
 from .schedule import Schedule
-
-MIN_POINTS_DIVERGENCE = 8
-MIN_POINTS_PLATEAU = 10
-# divergence: the late level exceeds the best level by at least this ratio AND 4 block-noise units,
-DIVERGENCE_MIN_RATIO = 1.5
-DIVERGENCE_Z = 4.0
-DIVERGENCE_MIN_TAU = 0.4  # ... the climb is a trend (Kendall tau of block medians), not one step up,
-DIVERGENCE_MIN_FRACTION = 0.1  # ... and it lasts at least this share of the run.
-WARMUP_EXCUSE_RATIO = 3.0  # a rise inside LR warmup must reach 3x the best level to count
-# plateau: over the trailing stretch the block medians stay within max(PLATEAU_BAND, 4 block sigmas),
-PLATEAU_BAND = math.log(1.05)
-PLATEAU_Z = 4.0
-PLATEAU_MIN_FRACTION = 0.3  # ... for at least this share of the run.
-NEVER_LEARNED = math.log(1.25)  # less than a 20 % reduction before the plateau: the run never learned
-CHANCE_TOLERANCE = 0.05
-DECAYED_LR = 0.2  # LR below 20 % of its peak: flattening is what the schedule asks for
-# A run whose block medians fall consistently (Kendall tau <= this) is still improving, however slowly: the
-# whole-run "slow convergence" plateau does not apply (a language model's late gains are a few percent).
-STILL_IMPROVING_TAU = -0.6
-# Wasted compute: a flat stretch (no progress beyond its noise, no trend) over at least this share of the run
-# is a warning even after real progress: most of the compute bought nothing, and the run could have stopped
-# where the stretch began. (analyze_loss keeps it a note when the validation loss still improved meanwhile.)
-WASTED_FRACTION = 0.5
 
 
 def _blocks(n: int) -> int:
@@ -142,7 +145,7 @@ def detect_divergence(
     return [
         make_finding(
             "divergence",
-            "critical" if (ratio or 0) >= 3 else "warning",
+            "critical" if (ratio or 0) >= DIVERGENCE_CRITICAL_RATIO else "warning",
             f"{name} diverges from step {turn_step}",
             msg,
             confidence=conf,
@@ -153,12 +156,6 @@ def detect_divergence(
             details=details,
         )
     ]
-
-
-SHORT_MIN_POINTS = 4
-SHORT_BLOWUP = math.log(10.0)
-"""A log too short for block medians still shows a loss that grows by an order of magnitude after its best and
-keeps climbing (a run that blows up within a handful of logged steps): divergence, with the point count said."""
 
 
 def _short_blowup(name: str, steps: np.ndarray, y: np.ndarray) -> list[Finding]:
@@ -244,17 +241,18 @@ def detect_plateau(
     k = nb - 1
     while k > 0:
         seg = meds[k - 1 :]
-        if np.ptp(seg) > band or (seg.size > 4 and abs(kendall_tau(seg)) >= 0.5):
+        if np.ptp(seg) > band or (seg.size > 4 and abs(kendall_tau(seg)) >= FLAT_MAX_TAU):
             break
         k -= 1
     start_i = int(starts[k])
-    if y.size - start_i >= 6 and kendall_tau(y[start_i:]) <= STILL_IMPROVING_TAU:
+    if y.size - start_i >= STILL_IMPROVING_MIN_POINTS and kendall_tau(y[start_i:]) <= STILL_IMPROVING_TAU:
         return []  # few blocks hide a trend the points show: a short log falling at every step is no plateau
     frac = (steps[-1] - steps[start_i]) / max(1, steps[-1] - steps[0])
     overall = float(meds[0] - meds[-1])
     ramping = schedule is not None and (schedule.ramp or schedule.in_warmup(int(steps[n // 2])))
     improving = kendall_tau(meds) <= STILL_IMPROVING_TAU
-    if log and n >= 50 and -NEVER_LEARNED < overall < NEVER_LEARNED and not ramping and not improving:
+    slow = log and n >= SLOW_CONVERGENCE_MIN_POINTS and -NEVER_LEARNED < overall < NEVER_LEARNED
+    if slow and not ramping and not improving:
         # slow convergence: a slope may be significant, but the whole run gained < 20 %
         k, start_i, frac = 0, 0, 1.0
     if frac < PLATEAU_MIN_FRACTION or nb - k < 2:
@@ -341,9 +339,6 @@ def detect_plateau(
             },
         )
     ]
-
-
-CHANCE_MIN_EVALS = 5
 
 
 def detect_chance_validation(name: str, steps: np.ndarray, values: np.ndarray) -> list[Finding]:

@@ -12,7 +12,8 @@ import json
 
 from mcp.server.mcpserver import MCPServer
 
-# The tools of the design contract (DESIGN.md) plus describe_run. Prompts only ever name these.
+# The tools the server registers (server/tools/MODULES), all of them in the design contract (DESIGN.md).
+# Prompts only ever name these; tests/test_prompts_guides.py keeps the three lists in step.
 KNOWN_TOOLS: tuple[str, ...] = (
     "describe_run",
     "analyze_loss",
@@ -20,6 +21,7 @@ KNOWN_TOOLS: tuple[str, ...] = (
     "count_parameters",
     "profile_memory",
     "correlate",
+    "triage_sweep",
 )
 
 EVIDENCE_RULES = """\

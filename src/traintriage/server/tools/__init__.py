@@ -11,6 +11,7 @@ MODULES: list[str] = [
     "correlate",
     "analyze_gradnorm",
     "profile_memory",
+    "profile_step",
     "count_parameters",
     "triage_sweep",
 ]

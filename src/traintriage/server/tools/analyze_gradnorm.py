@@ -41,4 +41,4 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     ) -> GradNormReport:
         from ...api import analyze_gradnorm as analyze
 
-        return analyze(run, roots=ctx.roots, trial=trial, roles=roles, clip_threshold=clip_threshold, depth=depth)
+        return analyze(run, sandbox=ctx.sandbox, trial=trial, roles=roles, clip_threshold=clip_threshold, depth=depth)

@@ -47,5 +47,6 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         from ...api import analyze_loss as analyze
 
         return analyze(
-            run, roots=ctx.roots, trial=trial, roles=roles, series=series, transitions=transitions, diagnose=diagnose
+            run, sandbox=ctx.sandbox, trial=trial, roles=roles, series=series, transitions=transitions,
+            diagnose=diagnose,
         )

@@ -35,7 +35,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
 
         return run_correlate(
             run,
-            roots=ctx.roots,
+            sandbox=ctx.sandbox,
             trial=trial,
             roles=roles,
             checkpoint=checkpoint,

@@ -50,12 +50,12 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         import anyio.from_thread
 
         from ...checkpoints import count_parameters as count
-        from ...limits import checkpoint as stop_if_over_budget
+        from ...limits import check_budget
 
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
-            stop_if_over_budget()  # after each tensor: a scan past the call's time limit stops here
+            check_budget()  # after each tensor: a scan past the call's time limit stops here
             now = time.monotonic()
             if done < total and now - last[0] < PROGRESS_EVERY_S:
                 return  # at most two notifications a second, and always the last one
@@ -66,6 +66,6 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
                                       f"value scan: {done / 1e6:,.1f} of {total / 1e6:,.1f} MB")
 
         def work() -> ParamReport:
-            return count(checkpoint, depth=depth, scan_values=scan_values, roots=ctx.roots, progress=progress)
+            return count(checkpoint, depth=depth, scan_values=scan_values, sandbox=ctx.sandbox, progress=progress)
 
         return await run_call("count_parameters", work)

@@ -36,4 +36,4 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         from ...describe import summarize
         from ...sources import load_run
 
-        return summarize(load_run(run, roots=ctx.roots, trial=trial, roles=roles))
+        return summarize(load_run(run, sandbox=ctx.sandbox, trial=trial, roles=roles))

@@ -36,4 +36,4 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     ) -> MemoryReport:
         from ...memory import profile_memory as profile
 
-        return profile(target, capacity_bytes=capacity, roots=ctx.roots, trial=trial, roles=roles)
+        return profile(target, capacity_bytes=capacity, sandbox=ctx.sandbox, trial=trial, roles=roles)

@@ -51,7 +51,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
                 anyio.from_thread.run(context.report_progress, done, total, trial_line(row))
 
         def work() -> SweepReport:
-            plan = plan_sweep(target, roots=ctx.roots, study=study, log_dir_attr=log_dir_attr)
+            plan = plan_sweep(target, sandbox=ctx.sandbox, study=study, log_dir_attr=log_dir_attr)
             return run_plan(plan, workers=workers, on_row=progress)
 
         # A worker thread within the call's time/memory budget, cancellable (see server/context.py).
