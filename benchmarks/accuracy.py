@@ -123,10 +123,11 @@ def top_root_cause(report: Any) -> str | None:
 
 def call_kwargs(fn: Any, label: dict[str, Any]) -> dict[str, Any]:
     """The label's ``tool_kwargs`` (e.g. a stated memory capacity) that this function accepts, and the
-    sandbox the API requires: the corpus directory, as ``traintriage serve --root`` would confine it."""
+    sandbox the API requires: the corpus and timing-fixture directories, as ``traintriage serve --root`` would
+    confine them."""
     from traintriage.sandbox import Sandbox
 
-    wanted = {"sandbox": Sandbox.of([RUNS]), **(label.get("tool_kwargs") or {})}
+    wanted = {"sandbox": Sandbox.of([RUNS, TIMING]), **(label.get("tool_kwargs") or {})}
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
