@@ -165,6 +165,9 @@ SIGNAL_RUNS = {
     "grew_during_training": (_runaway_growth, {}, "exploding_gradients"),
     "memory_grows": (lambda: api.load(SYNTHETIC / "memory_leak_graph"), {}, "memory_leak"),
     "near_capacity": (lambda: api.load(SYNTHETIC / "memory_pressure_autobatch"), {}, "memory_pressure"),
+    "configured_risk": (lambda: api.load(FIXTURES / "runs/hyperparameter_risk/adam_lr_too_high"), {}, "plateau"),
+    "predicted_failure_shown": (lambda: api.load(FIXTURES / "runs/hyperparameter_risk/adam_lr_too_high"), {},
+                                "hyperparameter_risk"),
     "parameters_concentrated": (
         lambda: api.load(DEMO),
         {"checkpoint": FIXTURES / "checkpoints/embedding_heavy_lm.safetensors"},

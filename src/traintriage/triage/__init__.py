@@ -97,9 +97,10 @@ def correlate(
             analyses["parameters"] = f"failed: {err.message}"
             warnings.append(f"checkpoint not analysed: {err}")
 
-    findings = sort_findings(_dedupe(findings))
+    findings = sort_findings(_dedupe(_config(run, findings, analyses, roots)))
     ctx = RunContext.of(run)
     ctx.component_shares = shares
+    ctx.findings = findings
     drafts = group_findings(findings, ctx.tolerance)
     issues: list[TriageIssue] = []
     anchors: list[Finding] = []
@@ -143,6 +144,22 @@ def correlate(
         analyses=analyses,
         extras=extras,
     )
+
+
+def _config(
+    run: RunData, findings: list[Finding], analyses: dict[str, str], roots: Sequence[Path] | None
+) -> list[Finding]:
+    """``findings`` with the ``hyperparameter_risk`` notes of the run's configuration (files beside the logs, the
+    headers of text logs), each raised to a warning when ``findings`` show the failure it predicts."""
+    from ..detectors.config import detect_hyperparameter_risk, escalate, read_config
+
+    config = read_config(run, roots)
+    if not config:
+        analyses["config"] = "skipped: no configuration found (hparams.yaml, training_args.json, a log header...)"
+        return findings
+    sources = sorted(set(config.sources.values()))
+    analyses["config"] = f"ok ({len(config.values)} settings from {', '.join(sources[:3])})"
+    return escalate(findings + detect_hyperparameter_risk(config))
 
 
 def _inside(path: str | Path, roots: Sequence[Path] | None) -> Path:

@@ -127,6 +127,8 @@ class RunContext:
     stages: list[StageChange]
     tolerance: int
     component_shares: dict[str, float] = field(default_factory=dict)
+    findings: list = field(default_factory=list)
+    """Every finding of the run (plans read the configured values a ``hyperparameter_risk`` finding names)."""
 
     @classmethod
     def of(cls, data: RunData) -> RunContext:
