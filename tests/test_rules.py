@@ -126,6 +126,12 @@ def _level_shift() -> RunData:
     return _series_run({"loss": level * np.exp(rng.normal(0, 0.02, n))})
 
 
+def _without_lr(run: RunData) -> RunData:
+    """``run`` as if its LR had not been logged (the same series otherwise, roles inferred again)."""
+    series = {name: s for name, s in run.series.items() if name != run.roles.lr}
+    return RunData(run.path, run.source, series, infer_roles(series), run.files)
+
+
 def _start_of(run: RunData, code: str) -> int:
     report = correlate_run(run)
     return next(i.step_start for i in report.issues if i.codes[0] == code)
@@ -165,6 +171,8 @@ SIGNAL_RUNS = {
     "grew_during_training": (_runaway_growth, {}, "exploding_gradients"),
     "memory_grows": (lambda: api.load(SYNTHETIC / "memory_leak_graph"), {}, "memory_leak"),
     "near_capacity": (lambda: api.load(SYNTHETIC / "memory_pressure_autobatch"), {}, "memory_pressure"),
+    "component_died": (lambda: _without_lr(api.load(FIXTURES / "runs/metric_collapse/collapse_one_class")), {},
+                       "metric_collapse"),
     "configured_risk": (lambda: api.load(FIXTURES / "runs/hyperparameter_risk/adam_lr_too_high"), {}, "plateau"),
     "predicted_failure_shown": (lambda: api.load(FIXTURES / "runs/hyperparameter_risk/adam_lr_too_high"), {},
                                 "hyperparameter_risk"),

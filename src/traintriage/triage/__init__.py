@@ -67,6 +67,9 @@ def correlate(
         warnings.append(f"gradient checks skipped: {err.message}")
     stop_if_over_budget()
 
+    findings += _metrics(run, analyses)
+    stop_if_over_budget()
+
     if run.roles.memory:
         from ..memory import profile_memory
 
@@ -144,6 +147,20 @@ def correlate(
         analyses=analyses,
         extras=extras,
     )
+
+
+def _metrics(run: RunData, analyses: dict[str, str]) -> list[Finding]:
+    """``metric_collapse`` over the watched metrics and accuracies, when the run logs any."""
+    from ..detectors.metrics import detect_metric_collapse
+    from ..detectors.metrics.collapse import is_accuracy
+    from .context import step_tolerance
+
+    watched = len(run.roles.collapse_metric) + sum(1 for name in run.series if is_accuracy(name))
+    if not watched:
+        analyses["metrics"] = "skipped: no entropy, std, variance, diversity, halting or accuracy series"
+        return []
+    analyses["metrics"] = f"ok ({watched} series watched for collapse)"
+    return detect_metric_collapse(run, step_tolerance(run))
 
 
 def _config(
