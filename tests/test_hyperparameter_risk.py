@@ -111,6 +111,7 @@ def test_each_documented_range(values, kind):
         {"model_name_or_path": "bert-base-uncased", "learning_rate": 5e-5},
         {"optimizer": "sgd", "momentum": 0.9, "model": "gpt2"},
         {"n_layer": 12, "n_head": 12, "learning_rate": 6e-4, "warmup_iters": 2000},
+        {"model_type": "gpt2", "learning_rate": 6e-4, "warmup_steps": 0, "warmup_ratio": 0.06},  # HF: ratio wins
         {"optimizer": "adamw", "weight_decay": 0.1},
         {"batch_size": 32, "norm": "batch"},
         {"cell_type": "lstm", "grad_clip": 1.0},

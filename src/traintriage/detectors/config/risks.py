@@ -197,9 +197,10 @@ def find_risks(config: Config) -> list[Risk]:
                 "Zhang et al. 2024, Why Transformers Need Adam: A Hessian Perspective; PyTorch torch.optim.SGD "
                 "(momentum default 0)",
                 ("plateau", "oscillation", "divergence"), "use AdamW (lr 3e-4 to 1e-3, betas 0.9/0.95)"))
-    warmup_setting = _find(config, WARMUP_KEYS)
-    warmup = _number(warmup_setting)
-    if transformer and warmup is not None and warmup == 0 and lr is not None and lr >= NO_WARMUP_LR:
+    warmups = [w for w in (_find(config, (key,)) for key in WARMUP_KEYS) if w is not None]
+    warmup_setting = warmups[0] if warmups else None
+    no_warmup = bool(warmups) and all(_number(w) == 0 for w in warmups)  # HF: warmup_steps 0 and warmup_ratio 0
+    if transformer and no_warmup and lr is not None and lr >= NO_WARMUP_LR:
         risks.append(_risk(
             "no_warmup", warmup_setting, f"no warmup for a transformer at learning rate {lr:g}",
             f"a warmup (a few hundred to a few thousand steps) at LR >= {NO_WARMUP_LR:g}",
