@@ -156,8 +156,7 @@ def _metrics(run: RunData, analyses: dict[str, str]) -> list[Finding]:
     from .context import step_tolerance
 
     watched = len(run.roles.collapse_metric) + sum(1 for name in run.series if is_accuracy(name))
-    if not watched:
-        analyses["metrics"] = "skipped: no entropy, std, variance, diversity, halting or accuracy series"
+    if not watched:  # nothing to watch: no entry, like memory when no memory series is logged
         return []
     analyses["metrics"] = f"ok ({watched} series watched for collapse)"
     return detect_metric_collapse(run, step_tolerance(run))
@@ -171,8 +170,7 @@ def _config(
     from ..detectors.config import detect_hyperparameter_risk, escalate, read_config
 
     config = read_config(run, roots)
-    if not config:
-        analyses["config"] = "skipped: no configuration found (hparams.yaml, training_args.json, a log header...)"
+    if not config:  # no configuration beside the logs or in their headers: no entry
         return findings
     sources = sorted(set(config.sources.values()))
     analyses["config"] = f"ok ({len(config.values)} settings from {', '.join(sources[:3])})"
