@@ -113,7 +113,8 @@ def is_accuracy(name: str) -> bool:
 
 def find_pinned_accuracy(s: Series) -> Collapse | None:
     """An accuracy identical at >= PINNED_EVALS consecutive points to the end, after it varied, at least
-    PINNED_DROP (of its scale) below the best it reached before: the model's predictions stopped changing."""
+    PINNED_DROP (of its scale) below its median before: the model's predictions stopped changing at a level it had
+    left behind (a small evaluation set that repeats its usual value is not pinned)."""
     steps, v = _finite(s)
     if v.size < PINNED_EVALS + 2:
         return None
@@ -122,11 +123,11 @@ def find_pinned_accuracy(s: Series) -> Collapse | None:
         return None  # constant from the start: plateau's frozen-metric check says so
     onset = int(far[-1]) + 1
     scale = 100.0 if np.max(v) > 1.0 else 1.0
-    best = float(np.max(v[:onset]))
-    pinned = float(v[-1])
-    if v.size - onset < PINNED_EVALS or best - pinned < PINNED_DROP * scale or pinned <= 0:
-        return None
     before = v[:onset]
+    best = float(np.max(before))
+    pinned = float(v[-1])
+    if v.size - onset < PINNED_EVALS or float(np.median(before)) - pinned < PINNED_DROP * scale or pinned <= 0:
+        return None
     return Collapse(s.name, "pinned", int(steps[onset]), float(np.median(before)), pinned,
                     float(np.min(before)), best, int(v.size - onset), best)
 

@@ -38,8 +38,9 @@ PINNED_EVALS = 5
 predictions stopped changing (on a fixed set, predicting one class gives exactly that class's share)."""
 
 PINNED_DROP = 0.02
-"""The pinned accuracy must lie at least 2 points (of a 0-1 scale; 2 % of a 0-100 one) below the best the run
-reached before: a model that converged at its best is stable, one that fell to a fixed value collapsed."""
+"""The pinned accuracy must lie at least 2 points (of a 0-1 scale; 2 % of a 0-100 one) below the median of its
+earlier values: a model that converged is stable at its usual level (a small evaluation set repeats the same
+value), one that fell to a fixed value below it collapsed."""
 
 GROUP_INTERVALS = 3
 """Collapses whose onsets lie within three logging intervals of the metric (or the run's step tolerance) are
