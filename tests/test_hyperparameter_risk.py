@@ -1,8 +1,8 @@
 """``hyperparameter_risk``: the configuration read wherever a run keeps it, checked against documented ranges.
 
 Real runs: ``tests/fixtures/generate_hyperparameter_risk_runs.py`` trained a tiny transformer with torch twice
-(Adam at LR 0.05 without warmup, and at 1e-3 with a warmup) and wrote each configuration with
-``SummaryWriter.add_hparams``. Real headers: nanoGPT's config dump and a Lightning ``hparams.yaml`` from the wild
+(Adam at LR 0.05 without warmup, and at 1e-3 with a warmup) and an LSTM with SGD at LR 20 and no clipping, and
+wrote each configuration with ``SummaryWriter.add_hparams``. Real headers: nanoGPT's config dump and a Lightning ``hparams.yaml`` from the wild
 corpus (skipped when its files are not pulled); argparse's ``Namespace`` repr made by argparse itself; llm.c's
 parameter table rendered with the printf formats of llm.c's ``train_gpt2.cu``.
 """
@@ -78,6 +78,16 @@ def test_a_run_inside_the_documented_ranges_has_no_risk():
     report = api.correlate(str(OK))
     assert not [f for f in report.findings if f.code == "hyperparameter_risk"]
     assert report.analyses["config"].startswith("ok")
+
+
+def test_a_risk_the_run_did_not_pay_for_stays_a_note():
+    # A real LSTM at the word_language_model example's LR 20 with its clipping set to 0: it happened to train
+    # (no spike, no NaN), so the missing clipping is a note, and no issue.
+    report = api.correlate(str(RUNS / "lstm_no_clip"))
+    risks = [f for f in report.findings if f.code == "hyperparameter_risk"]
+    assert [(f.details["kind"], f.severity) for f in risks] == [("rnn_no_clip", "info")]
+    assert risks[0].details["setting"] == "clip" and "Pascanu" in risks[0].details["reference"]
+    assert not report.issues
 
 
 def test_a_risk_alone_is_a_note():
