@@ -2,9 +2,10 @@
 
 Real runs: ``tests/fixtures/generate_hyperparameter_risk_runs.py`` trained a tiny transformer with torch twice
 (Adam at LR 0.05 without warmup, and at 1e-3 with a warmup) and an LSTM with SGD at LR 20 and no clipping, and
-wrote each configuration with ``SummaryWriter.add_hparams``. Real headers: nanoGPT's config dump and a Lightning ``hparams.yaml`` from the wild
-corpus (skipped when its files are not pulled); argparse's ``Namespace`` repr made by argparse itself; llm.c's
-parameter table rendered with the printf formats of llm.c's ``train_gpt2.cu``.
+wrote each configuration with ``SummaryWriter.add_hparams``. Real headers: nanoGPT's config dump and a
+Lightning ``hparams.yaml`` from the wild corpus (skipped when its files are not pulled); argparse's ``Namespace``
+repr made by argparse itself; llm.c's parameter table rendered with the printf formats of llm.c's
+``train_gpt2.cu``.
 """
 
 from __future__ import annotations
