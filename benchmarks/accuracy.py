@@ -75,6 +75,7 @@ ABBREV = {  # column headers of the confusion table: short and unique
     "curriculum_regression": "curric", "memory_leak": "mleak", "memory_pressure": "mpress",
     "architecture_imbalance": "arch", "slow_steps": "slow", "stall": "stall", "input_bound": "inbnd",
     "mixed_precision_overflow": "fp16ov", "log_message": "logmsg",
+    "metric_collapse": "mcolla", "hyperparameter_risk": "hprisk",
 }
 
 
@@ -89,10 +90,30 @@ class ToolResult:
     seconds: float = 0.0
 
 
+BEYOND_THE_LOSS_AREAS = ("metrics", "time", "messages", "config")
+"""Areas of the codes added after the corpus was labelled: a healthy run must not raise any of them at warning
+or worse either (info notes, such as a hyperparameter risk the run never paid for, are allowed)."""
+
+
+def beyond_the_loss_codes() -> list[str]:
+    """The registered codes of :data:`BEYOND_THE_LOSS_AREAS` (none when the package cannot be imported)."""
+    try:
+        from traintriage.rules import RULES
+    except Exception:
+        return []
+    return [rule.code for rule in RULES if rule.area in BEYOND_THE_LOSS_AREAS]
+
+
 def load_labels(path: Path = LABELS) -> list[dict[str, Any]]:
-    """The synthetic corpus's labels, then the timing fixtures' (:data:`TIME_LABELS`, present in a checkout)."""
+    """The synthetic corpus's labels, then the timing fixtures' (:data:`TIME_LABELS`, present in a checkout); a
+    healthy run also forbids every code of :data:`BEYOND_THE_LOSS_AREAS`."""
     runs = json.loads(path.read_text())["runs"]
-    return runs + [dict(label) for label in TIME_LABELS if Path(label["path"]).exists()]
+    runs += [dict(label) for label in TIME_LABELS if Path(label["path"]).exists()]
+    extra = beyond_the_loss_codes()
+    for label in runs:
+        if label["healthy"]:
+            label["must_not"] = list(label["must_not"]) + [c for c in extra if c not in label["must_not"]]
+    return runs
 
 
 def worst(codes: dict[str, str], code: str, severity: str) -> None:
@@ -123,10 +144,11 @@ def top_root_cause(report: Any) -> str | None:
 
 def call_kwargs(fn: Any, label: dict[str, Any]) -> dict[str, Any]:
     """The label's ``tool_kwargs`` (e.g. a stated memory capacity) that this function accepts, and the
-    sandbox the API requires: the corpus directory, as ``traintriage serve --root`` would confine it."""
+    sandbox the API requires: the corpus and timing-fixture directories, as ``traintriage serve --root`` would
+    confine them."""
     from traintriage.sandbox import Sandbox
 
-    wanted = {"sandbox": Sandbox.of([RUNS]), **(label.get("tool_kwargs") or {})}
+    wanted = {"sandbox": Sandbox.of([RUNS, TIMING]), **(label.get("tool_kwargs") or {})}
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):

@@ -147,6 +147,12 @@ def _with_flat_data_time(run: RunData) -> RunData:
     return RunData(run.path, run.source, {**run.series, data.name: flat}, run.roles, run.files)
 
 
+def _without_lr(run: RunData) -> RunData:
+    """``run`` as if its LR had not been logged (the same series otherwise, roles inferred again)."""
+    series = {name: s for name, s in run.series.items() if name != run.roles.lr}
+    return RunData(run.path, run.source, series, infer_roles(series), run.files)
+
+
 def _start_of(run: RunData, code: str) -> int:
     report = correlate_run(run, sandbox=OPEN)
     return next(i.step_start for i in report.issues if i.codes[0] == code)
@@ -196,6 +202,11 @@ SIGNAL_RUNS = {
         {"memory": TIMING / "input_bound.pt.trace.json.gz"},
         "input_bound",
     ),
+    "component_died": (lambda: _without_lr(_load(FIXTURES / "runs/metric_collapse/collapse_one_class")), {},
+                       "metric_collapse"),
+    "configured_risk": (lambda: _load(FIXTURES / "runs/hyperparameter_risk/adam_lr_too_high"), {}, "plateau"),
+    "predicted_failure_shown": (lambda: _load(FIXTURES / "runs/hyperparameter_risk/adam_lr_too_high"), {},
+                                "hyperparameter_risk"),
     "parameters_concentrated": (
         lambda: _load(DEMO),
         {"checkpoint": FIXTURES / "checkpoints/embedding_heavy_lm.safetensors"},

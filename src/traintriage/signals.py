@@ -104,6 +104,7 @@ ROLE_NAMES = (
     "stage",
     "epoch",
     "loss_scale",
+    "collapse_metric",
 )
 
 
@@ -131,6 +132,9 @@ class Roles(BaseModel):
     epoch: str | None = None
     loss_scale: str | None = None
     """fp16 dynamic loss scale (``loss_scale``, ``scaler/scale``, ``grad_scale``): neither a loss nor a gradient."""
+    collapse_metric: list[str] = Field(default_factory=list)
+    """Metrics that should keep varying (prediction std or variance, output entropy, diversity, halting or
+    ponder statistics, a count of distinct outputs): ``metric_collapse`` watches them."""
 
     def role_of(self, series_name: str) -> str | None:
         """The role a series plays, or None."""
@@ -141,6 +145,8 @@ class Roles(BaseModel):
             return "val_loss"
         if series_name in self.memory:
             return "memory"
+        if series_name in self.collapse_metric:
+            return "collapse_metric"
         for component, name in self.grad_components.items():
             if name == series_name:
                 return f"grad_component:{component}"
@@ -177,6 +183,24 @@ _LOSS_SCALE_RE = re.compile(
 )
 """fp16 loss-scale names: tried before the gradient and loss names, which ``grad_scale`` and ``loss_scale``
 would otherwise match."""
+
+_COLLAPSE_PREFIXES = ("halting", "ponder", "distinct")
+
+
+def is_collapse_metric_name(name: str) -> bool:
+    """A metric that should keep varying, by its name: ``*entropy*`` (not a cross-entropy), ``*_std``,
+    ``*var*`` (a variance, not a variable), ``*diversity*``, ``halting*``, ``ponder*``, ``distinct*``."""
+    words = name_words(name)
+    low = name.lower()
+    if "entropy" in low and not any(w in ("cross", "xent") or w.startswith("cross") for w in words):
+        return True
+    if "std" in words:
+        return True
+    if any(w.startswith("var") and not w.startswith("variab") for w in words) or "diversity" in low:
+        return True
+    return any(w.startswith(_COLLAPSE_PREFIXES) for w in words)
+
+
 _STAGE_RE = re.compile(r"(?:^|[/_.])(?:stage|curriculum|phase|curriculum_stage|data_stage)(?:$|[/_.])", re.I)
 
 
@@ -268,7 +292,8 @@ def infer_roles(
     series, when known) break one tie: see :data:`PER_STEP_MARGIN`.
 
     Override keys are role names (``train_loss``, ``val_loss``, ``lr``, ``grad_total``,
-    ``grad_preclip``, ``grad_postclip``, ``clip_threshold``, ``memory``, ``stage``, ``epoch``, ``loss_scale``) or
+    ``grad_preclip``, ``grad_postclip``, ``clip_threshold``, ``memory``, ``stage``, ``epoch``, ``loss_scale``,
+    ``collapse_metric``) or
     ``grad_component:<name>``. An override naming a series that does not exist is an error that
     lists the series that do.
     """
@@ -314,6 +339,9 @@ def infer_roles(
             continue
         if _norm(low).split("/")[-1] in ("epoch", "epochs"):
             roles.epoch = roles.epoch or name
+            continue
+        if is_collapse_metric_name(name):
+            roles.collapse_metric.append(name)
 
     train_pool = train_candidates or plain_candidates
     if train_pool:
@@ -361,7 +389,7 @@ def _apply_override(roles: Roles, role: str, series_name: str, known: set[str]) 
         )
     if role.startswith("grad_component:"):
         roles.grad_components[role.split(":", 1)[1]] = series_name
-    elif role in ("val_loss", "memory"):
+    elif role in ("val_loss", "memory", "collapse_metric"):
         current = getattr(roles, role)
         setattr(roles, role, [series_name] + [n for n in current if n != series_name])
     elif role in ROLE_NAMES and role != "grad_component":
@@ -375,6 +403,8 @@ def _apply_override(roles: Roles, role: str, series_name: str, known: set[str]) 
     for other in SINGLE_ROLES:
         if other != role and getattr(roles, other) == series_name:
             setattr(roles, other, None)
+    if role != "collapse_metric" and series_name in roles.collapse_metric:
+        roles.collapse_metric.remove(series_name)
 
 
 def parse_role_overrides(items: Iterable[str] | Mapping[str, str] | None) -> dict[str, str]:

@@ -44,6 +44,8 @@ def run_header(info: RunInfo, *, show_series: bool = False) -> list[str]:
         )
     if roles.memory:
         parts.append("memory=" + ",".join(roles.memory))
+    if roles.collapse_metric:
+        parts.append("collapse_metric=" + ",".join(roles.collapse_metric))
     lines.append("  roles: " + "; ".join(parts))
     if show_series:
         for s in info.series:

@@ -101,6 +101,31 @@ ROUTINE_CLIPPING = Signal(
 )
 
 
+def configured_risk(findings, code: str):
+    """The run's ``hyperparameter_risk`` finding that predicts ``code`` (a too-high LR predicts divergence,
+    oscillation, spikes and NaN), or None."""
+    return next((f for f in findings if f.code == "hyperparameter_risk" and code in f.details.get("predicts", ())),
+                None)
+
+
+def _configured_risk(s: AttributionScene) -> str | None:
+    risk = configured_risk(s.all_findings, s.code)
+    if risk is None:
+        return None
+    d = risk.details
+    return f"{d.get('setting')} = {d.get('value')} configured, outside {d.get('documented')}"
+
+
+CONFIGURED_RISK = Signal(
+    "configured_risk",
+    0.5,
+    "A configured value outside its documented range (an Adam LR of 0.1) predicts exactly this failure, so it "
+    "supports the optimizer as strongly as a gradient spike would; not more, because the log does not show the "
+    "value acting (a schedule may never have reached it).",
+    _configured_risk,
+)
+
+
 def jump_explanation(s: AttributionScene) -> str:
     j = s.lr_jump
     return (
@@ -118,6 +143,14 @@ def optimizer_explanation(s: AttributionScene, fired: tuple[str, ...]) -> str:
         )
     if "lr_jump" in fired:
         return jump_explanation(s)
+    risk = configured_risk(s.all_findings, s.code) if "configured_risk" in fired else None
+    if risk is not None and not {"lr_jump", "grad_spike_alone"} & set(fired):
+        d = risk.details
+        return (
+            f"{d.get('setting')} = {d.get('value')} ({d.get('source')}) is outside the documented range "
+            f"({d.get('documented')}; {d.get('reference')}): updates that large make the loss "
+            f"{'swing' if s.code == 'oscillation' else 'climb'} from step {s.start}."
+        )
     if "grad_spike_alone" in fired:
         return (
             f"The gradient norm spiked at the same steps as the {s.code_words}: an unstable update (learning rate "
@@ -130,8 +163,9 @@ def optimizer_explanation(s: AttributionScene, fired: tuple[str, ...]) -> str:
 
 
 def optimizer_cause(*signals: Signal) -> Cause:
-    """The optimizer hypothesis of a loss event, weighed on ``signals``."""
-    return Cause("optimizer", optimizer_explanation, signals)
+    """The optimizer hypothesis of a loss event, weighed on ``signals`` and on a configured value outside its
+    documented range that predicts the event (:data:`CONFIGURED_RISK`)."""
+    return Cause("optimizer", optimizer_explanation, (*signals, CONFIGURED_RISK))
 
 
 def lr_jump_or(signal: Signal, explain: Callable[[AttributionScene], str]) -> Cause:
@@ -248,6 +282,11 @@ def optimizer_steps(s: PlanScene) -> list[Step]:
     if s.cause != "optimizer":
         return []
     steps: list[Step] = []
+    risk = configured_risk(s.ctx.findings, s.code)
+    if risk is not None:
+        from .hyperparameter_risk import config_step
+
+        steps.append(config_step(risk.details))
     jump = s.lr_jump
     if jump is not None and jump.ratio > 1:
         steps.append(

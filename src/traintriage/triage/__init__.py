@@ -76,6 +76,7 @@ def correlate(
     findings += time_analysis.findings
     analyses["time"] = f"ok ({time_analysis.timing.source})" if time_analysis.timing.source != "none" else (
         "skipped: no wall times or step-time series logged")
+    findings += _metrics(run, analyses)
     stop_if_over_budget()
 
     if run.roles.memory:
@@ -114,9 +115,10 @@ def correlate(
             analyses["parameters"] = f"failed: {err.message}"
             warnings.append(f"checkpoint not analysed: {err}")
 
-    findings = sort_findings(_dedupe(findings))
+    findings = sort_findings(_dedupe(_config(run, findings, analyses, sandbox)))
     ctx = RunContext.of(run)
     ctx.component_shares = shares
+    ctx.findings = findings
     drafts = group_findings(findings, ctx.tolerance)
     issues: list[TriageIssue] = []
     anchors: list[Finding] = []
@@ -184,6 +186,34 @@ def _step_profile(
                               "step_ms_median": profile.step_ms_median}
     _extend_unique(warnings, profile.warnings)
     return profile.findings
+
+
+def _metrics(run: RunData, analyses: dict[str, str]) -> list[Finding]:
+    """``metric_collapse`` over the watched metrics and accuracies, when the run logs any."""
+    from ..detectors.metrics import detect_metric_collapse
+    from ..detectors.metrics.collapse import is_accuracy
+    from .context import step_tolerance
+
+    watched = len(run.roles.collapse_metric) + sum(1 for name in run.series if is_accuracy(name))
+    if not watched:  # nothing to watch: no entry, like memory when no memory series is logged
+        return []
+    analyses["metrics"] = f"ok ({watched} series watched for collapse)"
+    return detect_metric_collapse(run, step_tolerance(run))
+
+
+def _config(
+    run: RunData, findings: list[Finding], analyses: dict[str, str], sandbox: Sandbox
+) -> list[Finding]:
+    """``findings`` with the ``hyperparameter_risk`` notes of the run's configuration (files beside the logs, the
+    headers of text logs), each raised to a warning when ``findings`` show the failure it predicts."""
+    from ..detectors.config import detect_hyperparameter_risk, escalate, read_config
+
+    config = read_config(run, sandbox)
+    if not config:  # no configuration beside the logs or in their headers: no entry
+        return findings
+    sources = sorted(set(config.sources.values()))
+    analyses["config"] = f"ok ({len(config.values)} settings from {', '.join(sources[:3])})"
+    return escalate(findings + detect_hyperparameter_risk(config))
 
 
 def _inside(path: str | Path, sandbox: Sandbox) -> Path:

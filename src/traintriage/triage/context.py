@@ -113,6 +113,11 @@ def lr_growth_into(lr: Series | None, step: int | None) -> float | None:
     return float(upto[-1] / upto.min())
 
 
+DIED_FRACTION = 1e-3
+"""A component whose gradient norm falls below a thousandth of its earlier median gets no gradient any more:
+its units died (ReLUs that never fire again), whatever the logging precision."""
+
+
 @dataclass
 class RunContext:
     """Everything attribution looks up, computed once per run.
@@ -127,6 +132,8 @@ class RunContext:
     stages: list[StageChange]
     tolerance: int
     component_shares: dict[str, float] = field(default_factory=dict)
+    findings: list = field(default_factory=list)
+    """Every finding of the run (plans read the configured values a ``hyperparameter_risk`` finding names)."""
 
     @classmethod
     def of(cls, data: RunData) -> RunContext:
@@ -145,6 +152,26 @@ class RunContext:
             return None
         near = [c for c in self.lr_jumps if step - 2 * self.tolerance <= c.step <= step + self.tolerance // 2]
         return max(near, key=lambda c: abs(np.log(max(c.ratio, 1e-12))), default=None)
+
+    def components_died_at(self, step: int | None) -> list[tuple[str, float, float]]:
+        """Gradient components whose norm fell to (near) zero from around ``step`` on: ``(name, median before,
+        median after)`` for those whose median after is below ``DIED_FRACTION`` of the median before."""
+        if step is None:
+            return []
+        out = []
+        for name, series_name in self.data.roles.grad_components.items():
+            s = self.data.get(series_name)
+            if s is None or len(s) < 4:
+                continue
+            ok = np.isfinite(s.values)
+            before = s.values[ok & (s.steps < step - self.tolerance)]
+            after = s.values[ok & (s.steps > step)]
+            if before.size < 2 or after.size < 2:
+                continue
+            b, a = float(np.median(before)), float(np.median(after))
+            if b > 0 and a <= DIED_FRACTION * b:
+                out.append((name, b, a))
+        return out
 
     def stage_change_near(self, step: int | None) -> StageChange | None:
         if step is None:

@@ -8,7 +8,14 @@ whether the LR was ever large enough to learn, then whether the labels carry sig
 from __future__ import annotations
 
 from ..base import Cause, Diagnosis, Rule, Signal, Step, fmt
-from ..common import STAGE_CHANGE, lr_jump_or, no_optimizer_signal
+from ..common import (
+    CONFIGURED_RISK,
+    LR_JUMP,
+    STAGE_CHANGE,
+    configured_risk,
+    jump_explanation,
+    no_optimizer_signal,
+)
 from .thresholds import TINY_PEAK_LR
 
 
@@ -17,15 +24,33 @@ def _tiny_lr(s) -> str | None:
     return f"peak learning rate only {fmt(peak)}" if peak is not None and peak <= TINY_PEAK_LR else None
 
 
-TINY_LR = lr_jump_or(
-    Signal(
-        "tiny_peak_lr",
-        0.6,
-        "A peak LR this small is a typo or a schedule bug more often than a choice, but a model can still "
-        "plateau for other reasons under it.",
-        _tiny_lr,
+def _optimizer_explanation(s, fired: tuple[str, ...]) -> str:
+    if "tiny_peak_lr" in fired:
+        return f"The learning rate never exceeds {fmt(s.lr_peak)}: updates are too small to make progress."
+    if "lr_jump" in fired:
+        return jump_explanation(s)
+    d = configured_risk(s.all_findings, s.code).details
+    return (
+        f"{d.get('setting')} = {d.get('value')} ({d.get('source')}) is outside the documented range "
+        f"({d.get('documented')}; {d.get('reference')}): steps that large keep the model at a trivial solution "
+        "(the class prior, the unigram distribution) instead of letting it learn."
+    )
+
+
+TINY_LR = Cause(
+    "optimizer",
+    _optimizer_explanation,
+    (
+        LR_JUMP,
+        Signal(
+            "tiny_peak_lr",
+            0.6,
+            "A peak LR this small is a typo or a schedule bug more often than a choice, but a model can still "
+            "plateau for other reasons under it.",
+            _tiny_lr,
+        ),
+        CONFIGURED_RISK,
     ),
-    lambda s: f"The learning rate never exceeds {fmt(s.lr_peak)}: updates are too small to make progress.",
 )
 
 
@@ -61,6 +86,11 @@ NO_SIGNAL_IN_LABELS = Cause(
 
 def _plan(s) -> list[Step]:
     level = fmt(s.level(s.start))
+    risk = configured_risk(s.ctx.findings, s.code) if s.cause == "optimizer" else None
+    if risk is not None:  # a configured LR far too high: bring it into range, never raise it
+        from ..hyperparameter_risk import config_step
+
+        return [config_step(risk.details)]
     if s.cause == "optimizer" and s.lr_peak is not None:
         return [
             Step(

@@ -12,7 +12,8 @@ import json
 
 from mcp.server.mcpserver import MCPServer
 
-# The tools the server registers (server/tools/MODULES), all of them in the design contract (DESIGN.md).
+# The tools the server registers (server/tools/MODULES): the design contract's (DESIGN.md), and profile_step
+# (the time verdict of a profiler trace, which the beyond-the-loss issue asked for as a tool of its own).
 # Prompts only ever name these; tests/test_prompts_guides.py keeps the three lists in step.
 KNOWN_TOOLS: tuple[str, ...] = (
     "describe_run",
@@ -20,6 +21,7 @@ KNOWN_TOOLS: tuple[str, ...] = (
     "analyze_gradnorm",
     "count_parameters",
     "profile_memory",
+    "profile_step",
     "correlate",
     "triage_sweep",
 )

@@ -41,7 +41,8 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
 
         steps = [
             f"1. `describe_run(run={q(run)})`. Check the roles: train_loss, val_loss, lr, grad_total / "
-            "grad_preclip / grad_postclip, grad_components, memory, stage. If a role points at the wrong series "
+            "grad_preclip / grad_postclip, grad_components, memory, stage, collapse_metric (metrics that should keep "
+            "varying: entropy, prediction std, diversity, halting). If a role points at the wrong series "
             "(an epoch aggregate or a sub-loss as train_loss, a learning-rate multiplier as lr) or is empty although "
             'a fitting series exists, pass `roles` overrides (e.g. {"train_loss": "loss/total"}) to every later '
             "call. Note the read warnings.",

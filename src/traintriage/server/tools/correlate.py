@@ -17,7 +17,9 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     @server.tool(
         name="correlate",
         description="Full triage of a training run: runs the loss, gradient (and memory/checkpoint) analyses, "
-        "joins findings by step, and returns the top issues with evidence, the most likely root cause of each "
+        "watches metrics that should vary for collapse (entropy, prediction std, halting, accuracy pinned; role "
+        "collapse_metric), checks the configured hyperparameters against documented ranges, joins findings by "
+        "step, and returns the top issues with evidence, the most likely root cause of each "
         "with confidence, an ordered remediation plan with values from the run, and a validation plan.",
     )
     @user_errors

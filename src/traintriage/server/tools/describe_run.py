@@ -20,7 +20,8 @@ RunArg = Annotated[
 TrialArg = Annotated[bool, Field(description="Treat the target as one hyperparameter-search trial directory.")]
 RolesArg = Annotated[
     dict[str, str] | None,
-    Field(description="Role overrides, e.g. {'train_loss': 'loss/total', 'val_loss': 'eval/loss'}."),
+    Field(description="Role overrides, e.g. {'train_loss': 'loss/total', 'val_loss': 'eval/loss', "
+          "'collapse_metric': 'pred/spread'}."),
 ]
 
 
