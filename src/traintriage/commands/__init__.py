@@ -30,6 +30,7 @@ MODULES: list[str] = [
     "profile",
     "params",
     "sweep",
+    "plot",
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import Outcome, add_run_arguments
+from .plot import add_plot_argument, plot_if_asked
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also summarise the weight/gradient histograms of TensorBoard logs per tag (mean, std, min, max "
         "over steps), under extras.histograms",
     )
+    add_plot_argument(p)
     p.set_defaults(func=run)
 
 
@@ -48,6 +50,7 @@ def run(args: argparse.Namespace) -> Outcome:
         clip_threshold=args.clip_threshold,
         transitions=args.transition or None,
     )
+    plot_if_asked(args)
     if args.histograms:
         report.extras["histograms"] = _histograms(args)
     return Outcome(report, text=lambda: render_triage(report) + _histogram_text(report.extras.get("histograms")),
