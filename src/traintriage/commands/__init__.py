@@ -31,6 +31,7 @@ MODULES: list[str] = [
     "params",
     "sweep",
     "plot",
+    "report",
 ]
 
 

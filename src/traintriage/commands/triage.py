@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import Outcome, add_run_arguments
+from .formats import add_format_argument, wants_markdown
 from .plot import add_plot_argument, plot_if_asked
 
 
@@ -32,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "over steps), under extras.histograms",
     )
     add_plot_argument(p)
+    add_format_argument(p)
     p.set_defaults(func=run)
 
 
@@ -53,8 +55,13 @@ def run(args: argparse.Namespace) -> Outcome:
     plot_if_asked(args)
     if args.histograms:
         report.extras["histograms"] = _histograms(args)
-    return Outcome(report, text=lambda: render_triage(report) + _histogram_text(report.extras.get("histograms")),
-                   findings=report.findings)
+    if wants_markdown(args):
+        return Outcome(report, text=lambda: triage_markdown(report, args), findings=report.findings)
+    return Outcome(
+        report,
+        text=lambda: render_triage(report) + series_text(args) + _histogram_text(report.extras.get("histograms")),
+        findings=report.findings,
+    )
 
 
 def _histograms(args: argparse.Namespace) -> dict:
@@ -81,3 +88,24 @@ def _histogram_text(summary: dict | None) -> str:
         else:
             lines.append(head + "std {:.3g} -> {:.3g}, min {:.3g}, max {:.3g}".format(*numbers))
     return "\n".join(lines) + "\n"
+
+
+def _data(args: argparse.Namespace):
+    from ..api import load
+
+    return load(args.run, trial=args.trial, roles=args.role)  # read again from the in-process cache
+
+
+def series_text(args: argparse.Namespace) -> str:
+    """The --text report's sparklines, one per main series."""
+    from ..report.series import text_block
+
+    block = text_block(_data(args))
+    return "\n" + "\n".join(block) + "\n" if block else ""
+
+
+def triage_markdown(report, args: argparse.Namespace) -> str:
+    from ..report.markdown import triage_markdown as render
+    from ..report.series import series_rows
+
+    return render(report, series_rows(_data(args)))
