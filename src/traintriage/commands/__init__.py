@@ -32,6 +32,7 @@ MODULES: list[str] = [
     "sweep",
     "plot",
     "report",
+    "watch",
 ]
 
 
