@@ -84,9 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "text", False) and outcome.text is not None:
             sys.stdout.write(outcome.text().rstrip("\n") + "\n")
         else:
+            from .compact import compact_dict, dumps
             from .untrusted import sendable
 
-            sys.stdout.write(sendable(outcome.model).model_dump_json(indent=2) + "\n")
+            sys.stdout.write(dumps(compact_dict(sendable(outcome.model)), pretty=getattr(args, "pretty", False)) + "\n")
         return _exit_status(outcome, getattr(args, "fail_on", None))
     except TraintriageError as err:
         sys.stderr.write(f"traintriage: error: {err.message}\n")

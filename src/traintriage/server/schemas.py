@@ -7,9 +7,10 @@ it is the tools' output schemas as pydantic writes them. Two steps:
   ``title`` on every property (its name again, capitalised), no ``"default": null``, and ``anyOf``
   lists of one-type schemas merged (``{"type": ["number", "null"]}``).
 * :func:`output_outline` (output schemas) keeps what makes ``structuredContent`` typed: every
-  property with its type, enum, ``$ref`` and constraints, the root's ``required`` list and
-  description. It leaves out nested field descriptions and ``required`` lists (the root ones stay;
-  ``benchmarks/mcp_sizes.py`` measures the trade) and types records nested three references deep
+  property with its type, enum, ``$ref`` and constraints, the root's description, and the root's
+  ``required`` properties that a compact result always has (not the nullable ones: compact results
+  leave out nulls). It leaves out nested field descriptions and ``required``
+  lists (``benchmarks/mcp_sizes.py`` measures the trade) and types records nested three references deep
   (per-point tables such as a memory timeline) as plain objects. Field meanings are documented in
   the models' source and the README; results are validated on the server against the full models.
 """
@@ -63,6 +64,11 @@ def output_outline(schema: dict[str, Any], *, keep_depth: int = 3) -> dict[str, 
     schema = compact_schema(schema)
     root = {k: v for k, v in schema.items() if k != "$defs"}
     outline = {k: (_strip(v) if k == "properties" else v) for k, v in root.items()}
+    props = root.get("properties", {})
+    required = [name for name in root.get("required", []) if _always_present(props.get(name, {}))]
+    outline.pop("required", None)
+    if required:
+        outline["required"] = required
     defs = schema.get("$defs", {})
     depth = _ref_depths(root, defs)
     kept = {}
@@ -88,6 +94,13 @@ def _strip_node(node: Any) -> Any:
     if isinstance(node, list):
         return [_strip_node(v) for v in node]
     return node
+
+
+def _always_present(prop: dict[str, Any]) -> bool:
+    """A required root property that a compact result always has: one that is never null (compact results
+    leave out nulls; they keep the root's required lists and objects even when empty)."""
+    kind = prop.get("type")
+    return "$ref" in prop or (isinstance(kind, str) and kind != "null")
 
 
 def _implied(key: str, value: Any, node: dict[str, Any]) -> bool:
