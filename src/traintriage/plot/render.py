@@ -61,7 +61,8 @@ def render(
     for ax, panel in zip(axes[1 if lane_rows else 0:], panels, strict=True):
         _draw_panel(ax, panel, columns, facts)
         _shade(ax, marks, x_lo, x_hi)
-    axes[-1].set_xlim(x_lo, x_hi if x_hi > x_lo else x_lo + 1)
+    pad = 0.01 * (x_hi - x_lo) if x_hi > x_lo else 0.5  # markers on the last step are drawn whole
+    axes[-1].set_xlim(x_lo, x_hi + pad)
     axes[-1].set_xlabel("step", fontsize=9)
     axes[-1].xaxis.set_major_formatter(_thousands())
     fig.text(LEFT, 0.12 / fig_h, _footer(facts), fontsize=7.5, color="#555555", va="bottom")
