@@ -426,7 +426,9 @@ def test_skills_work_through_mcp_and_cli(name: str, needles: list[str]) -> None:
 def test_skills_readme_says_how_to_install_and_register() -> None:
     text = (SKILLS / "README.md").read_text(encoding="utf-8")
     assert "~/.claude/skills/" in text and ".claude/skills/" in text
-    assert "claude mcp add traintriage -- traintriage serve --root /path/to/runs" in text
+    # Registered by the venv's full path (works whatever Claude Code's PATH is); not on PyPI, so no pip install.
+    assert 'claude mcp add traintriage -- "$PWD/.venv/bin/traintriage" serve --root /path/to/runs' in text
+    assert "pip install traintriage " not in text and "--header \"Authorization: Bearer" in text
     for name in SKILL_NAMES:
         assert name in text
     _check_names(text, REGISTERED_TOOLS, "skills/README.md")

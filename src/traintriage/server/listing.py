@@ -66,15 +66,14 @@ def _sent_compact(tool: str, fn):
     from mcp.server.mcpserver import Context
     from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
 
-    from .progress import PROGRESS_CONTEXT, heartbeat
+    from .progress import PROGRESS_CONTEXT, with_heartbeat
 
     own_progress = find_context_parameter(fn) is not None
 
     @functools.wraps(fn)
     async def wrapper(*args, **kwargs):
         context = kwargs.pop(PROGRESS_CONTEXT, None)
-        async with heartbeat(context, tool):
-            result = await fn(*args, **kwargs)
+        result = await with_heartbeat(context, tool, functools.partial(fn, *args, **kwargs))
         return tool_result(tool, result, kwargs.get("detail"))
 
     if not own_progress:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import anyio
 
@@ -21,6 +22,7 @@ PROGRESS_CONTEXT = "progress_context"
 """The keyword argument through which the SDK hands the wrapper its request Context."""
 
 DEFAULT_AFTER_S = 1.0
+R = TypeVar("R")
 
 
 def _after() -> float:
@@ -30,12 +32,16 @@ def _after() -> float:
         return DEFAULT_AFTER_S
 
 
-@contextlib.asynccontextmanager
-async def heartbeat(context, tool: str) -> AsyncIterator[None]:
+async def with_heartbeat(context, tool: str, call: Callable[[], Awaitable[R]]) -> R:
+    """``await call()``, with progress notifications beside it (see the module docstring).
+
+    The call runs as a task beside the heartbeat and its exception is re-raised as it was: a task group
+    would otherwise wrap a ToolError in an ExceptionGroup, and the SDK would report a generic failure.
+    """
     if context is None:
-        yield
-        return
+        return await call()
     started = time.monotonic()
+    outcome: dict[str, Any] = {}
 
     async def beat() -> None:
         await anyio.sleep(_after())
@@ -45,9 +51,17 @@ async def heartbeat(context, tool: str) -> AsyncIterator[None]:
                 await context.report_progress(round(elapsed, 1), None, f"{tool}: working, {elapsed:.0f} s so far")
             await anyio.sleep(1.0)
 
+    async def work(scope: anyio.CancelScope) -> None:
+        try:
+            outcome["result"] = await call()
+        except Exception as err:  # re-raised below, unwrapped
+            outcome["error"] = err
+        finally:
+            scope.cancel()
+
     async with anyio.create_task_group() as tg:
         tg.start_soon(beat)
-        try:
-            yield
-        finally:
-            tg.cancel_scope.cancel()
+        tg.start_soon(work, tg.cancel_scope)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
