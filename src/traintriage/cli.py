@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .commands import MODULES
 from .errors import TraintriageError
+from .progressbar import status_line
 
 if TYPE_CHECKING:
     from .commands import Outcome
@@ -78,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        outcome: Outcome | None = args.func(args)
+        with status_line(args.command):  # a status line on stderr, only at a terminal (progressbar.py)
+            outcome: Outcome | None = args.func(args)
         if outcome is None:  # long-running commands (serve) return nothing
             return EXIT_OK
         if getattr(args, "text", False) and outcome.text is not None:
