@@ -37,14 +37,15 @@ if task == "cold":
     raise SystemExit
 from traintriage import api
 from traintriage.plot import plot_data, plot_run
-data = api.load(run)
-report = api.correlate(run)
+box = api.Sandbox.unrestricted()
+data = api.load(run, sandbox=box)
+report = api.correlate(run, sandbox=box)
 plot_data(data, report)  # imports matplotlib, warms its font cache
 t = time.perf_counter()
 if task == "render":
     plot = plot_data(data, report)
 else:
-    plot = plot_run(run)
+    plot = plot_run(run, sandbox=box)
 print(json.dumps({"seconds": time.perf_counter() - t, "bytes": len(plot.data)}))
 """
 

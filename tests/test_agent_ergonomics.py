@@ -111,7 +111,7 @@ def test_a_directory_with_one_run_is_not_said_to_hold_several(tmp_path: Path) ->
     from traintriage import api
 
     write_run(tmp_path / "X" / "run_0", {"Loss/train": decaying(20)})
-    resolution = api.describe_run(tmp_path / "X").run.resolution
+    resolution = api.describe_run(tmp_path / "X", sandbox=api.Sandbox.unrestricted()).run.resolution
     assert "several" not in resolution and "its only run is run_0" in resolution
 
 

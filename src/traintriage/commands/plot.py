@@ -22,12 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    from ..api import correlate
+    from ..api import Sandbox, correlate
     from ..plot import PlotWritten, format_for, write_plot
 
     format_for(args.output)  # a wrong suffix is said before the run is read
-    report = correlate(args.run, trial=args.trial, roles=args.role, clip_threshold=args.clip_threshold)
-    plot = write_plot(args.output, args.run, trial=args.trial, roles=args.role, dpi=args.dpi,
+    sandbox = Sandbox.unrestricted()  # the CLI reads what its user can (as every command does)
+    report = correlate(args.run, sandbox=sandbox, trial=args.trial, roles=args.role,
+                       clip_threshold=args.clip_threshold)
+    plot = write_plot(args.output, args.run, sandbox=sandbox, trial=args.trial, roles=args.role, dpi=args.dpi,
                       clip_threshold=args.clip_threshold, report=report)
     model = PlotWritten(path=args.output, format=plot.fmt, bytes=len(plot.data), summary=plot.summary)
     return Outcome(model, text=lambda: f"wrote {args.output}\n{plot.summary}", findings=report.findings)
@@ -42,9 +44,10 @@ def plot_if_asked(args: argparse.Namespace) -> None:
     """After a command's analysis: write ``--plot FILE`` and say so on stderr (stdout stays the report)."""
     if not getattr(args, "plot", None):
         return
+    from ..api import Sandbox
     from ..plot import format_for, write_plot
 
     format_for(args.plot)
-    plot = write_plot(args.plot, args.run, trial=args.trial, roles=args.role,
+    plot = write_plot(args.plot, args.run, sandbox=Sandbox.unrestricted(), trial=args.trial, roles=args.role,
                       clip_threshold=getattr(args, "clip_threshold", None) or getattr(args, "clip", None))
     sys.stderr.write(f"traintriage: wrote plot {args.plot} ({len(plot.data):,} bytes)\n")

@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    from ..api import correlate, load
+    from ..api import Sandbox, correlate, load
     from ..plot import plot_data
     from ..report.html import triage_html
     from ..report.series import series_rows
@@ -39,8 +39,10 @@ def run(args: argparse.Namespace) -> Outcome:
         raise InputError(f"the report is HTML: name the file .html, not {out.name!r}.")
     if not out.parent.is_dir():
         raise InputError(f"cannot write {str(out)!r}: its directory does not exist.")
-    report = correlate(args.run, trial=args.trial, roles=args.role, clip_threshold=args.clip_threshold)
-    data = load(args.run, trial=args.trial, roles=args.role)
+    sandbox = Sandbox.unrestricted()
+    report = correlate(args.run, sandbox=sandbox, trial=args.trial, roles=args.role,
+                       clip_threshold=args.clip_threshold)
+    data = load(args.run, sandbox=sandbox, trial=args.trial, roles=args.role)
     svg, note = None, None
     try:
         svg = plot_data(data, report, fmt="svg", clip_threshold=args.clip_threshold).data

@@ -91,9 +91,10 @@ def _histogram_text(summary: dict | None) -> str:
 
 
 def _data(args: argparse.Namespace):
-    from ..api import load
+    from ..api import Sandbox, load
 
-    return load(args.run, trial=args.trial, roles=args.role)  # read again from the in-process cache
+    # Read again, from the in-process cache.
+    return load(args.run, sandbox=Sandbox.unrestricted(), trial=args.trial, roles=args.role)
 
 
 def series_text(args: argparse.Namespace) -> str:

@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    from ..api import correlate
+    from ..api import Sandbox, correlate
     from ..errors import InputError
     from ..sources import plan_run
     from ..watch import watch
@@ -53,10 +53,11 @@ def run(args: argparse.Namespace) -> Outcome:
     if args.interval <= 0:
         raise InputError(f"--interval must be positive, got {args.interval}.")
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    sandbox = Sandbox.unrestricted()
     events = watch(
         args.run,
-        triage=lambda: correlate(args.run, trial=args.trial, roles=args.role),
-        fingerprint=lambda: plan_run(args.run, trial=args.trial).fingerprint(),
+        triage=lambda: correlate(args.run, sandbox=sandbox, trial=args.trial, roles=args.role),
+        fingerprint=lambda: plan_run(args.run, sandbox=sandbox, trial=args.trial).fingerprint(),
         interval=args.interval,
         deadline=deadline,
     )

@@ -11,7 +11,6 @@ matplotlib is optional (the ``plot`` extra) and imported only here, only when a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +84,7 @@ def plot_data(data, report=None, *, fmt: str = "png", dpi: int = 100, clip_thres
 def plot_run(
     target,
     *,
-    roots: Sequence[Path] | None = None,
+    sandbox,
     trial: bool = False,
     roles=None,
     fmt: str = "png",
@@ -93,14 +92,15 @@ def plot_run(
     clip_threshold: float | None = None,
     report=None,
 ) -> Plot:
-    """Read ``target``, triage it (remembered, so a report computed just before is reused) and draw it."""
+    """Read ``target`` inside ``sandbox`` (a :class:`~traintriage.sandbox.Sandbox`), triage it (remembered, so a
+    report computed just before is reused) and draw it."""
     from .. import api
     from .backend import figure_class
 
     figure_class()  # a missing matplotlib is said before any reading
-    data = api.load(target, roots=roots, trial=trial, roles=roles)
+    data = api.load(target, sandbox=sandbox, trial=trial, roles=roles)
     if report is None:
-        report = api.correlate(target, roots=roots, trial=trial, roles=roles, clip_threshold=clip_threshold)
+        report = api.correlate(target, sandbox=sandbox, trial=trial, roles=roles, clip_threshold=clip_threshold)
     return plot_data(data, report, fmt=fmt, dpi=dpi, clip_threshold=clip_threshold)
 
 

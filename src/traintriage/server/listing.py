@@ -34,6 +34,7 @@ TITLES: dict[str, str] = {
     "analyze_gradnorm": "Analyse gradient norms",
     "correlate": "Triage a run",
     "profile_memory": "Profile memory",
+    "profile_step": "Profile one training step",
     "count_parameters": "Count checkpoint parameters",
     "triage_sweep": "Triage a hyperparameter sweep",
     "plot_run": "Plot a run with its issues marked",
@@ -95,7 +96,10 @@ class TraintriageServer(MCPServer):
         def decorator(fn):
             model = result_model(fn)
             if model is not None:
-                self._output_schemas[name or fn.__name__] = output_outline(model.model_json_schema())
+                tool = name or fn.__name__
+                # Every result echoes the run it read; describe_run's answer IS that, so it keeps it typed.
+                shallow = () if tool == "describe_run" else ("run",)
+                self._output_schemas[tool] = output_outline(model.model_json_schema(), shallow=shallow)
             return register(_sent_compact(name or fn.__name__, fn))
 
         return decorator

@@ -11,8 +11,9 @@ it is the tools' output schemas as pydantic writes them. Two steps:
   ``required`` properties that a compact result always has (not the nullable ones: compact results
   leave out nulls). It leaves out nested field descriptions and ``required``
   lists (``benchmarks/mcp_sizes.py`` measures the trade) and types records nested three references deep
-  (per-point tables such as a memory timeline) as plain objects. Field meanings are documented in
-  the models' source and the README; results are validated on the server against the full models.
+  (per-point tables such as a memory timeline) as plain objects; output defaults and enums longer than
+  :data:`MAX_ENUM` (the finding codes, listed at ``traintriage://reference``) are left out too. Field
+  meanings are documented in the models' source and the README.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
+MAX_ENUM = 12
+"""Output enums longer than this (the finding codes, 25 and growing) are outlined as their type only."""
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 
 
@@ -59,8 +62,10 @@ def _merge_simple_any_of(schema: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def output_outline(schema: dict[str, Any], *, keep_depth: int = 3) -> dict[str, Any]:
-    """A compact output schema: see the module docstring."""
+def output_outline(schema: dict[str, Any], *, keep_depth: int = 3, shallow: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A compact output schema: see the module docstring. Records reached only through the root properties
+    named in ``shallow`` (the ``run`` every result echoes: its roles and series list), below the property's
+    own record, are outlined as plain objects too."""
     schema = compact_schema(schema)
     root = {k: v for k, v in schema.items() if k != "$defs"}
     outline = {k: (_strip(v) if k == "properties" else v) for k, v in root.items()}
@@ -71,9 +76,10 @@ def output_outline(schema: dict[str, Any], *, keep_depth: int = 3) -> dict[str, 
         outline["required"] = required
     defs = schema.get("$defs", {})
     depth = _ref_depths(root, defs)
+    echoed = _only_through(root, defs, shallow)
     kept = {}
     for name, sub in defs.items():
-        if depth.get(name, keep_depth) >= keep_depth:
+        if depth.get(name, keep_depth) >= keep_depth or name in echoed:
             kept[name] = {"type": "object"}
         else:
             kept[name] = {k: _strip(v) if k == "properties" else v for k, v in sub.items()
@@ -90,7 +96,8 @@ def _strip(properties: dict[str, Any]) -> dict[str, Any]:
 def _strip_node(node: Any) -> Any:
     if isinstance(node, dict):
         return {k: (_strip(v) if k == "properties" and isinstance(v, dict) else _strip_node(v))
-                for k, v in node.items() if k not in ("description", "required") and not _implied(k, v, node)}
+                for k, v in node.items()
+                if k not in ("description", "required", "default") and not _implied(k, v, node)}
     if isinstance(node, list):
         return [_strip_node(v) for v in node]
     return node
@@ -107,6 +114,8 @@ def _implied(key: str, value: Any, node: dict[str, Any]) -> bool:
     """Keywords that say what the schema means anyway: ``additionalProperties: true`` (the default), and
     ``type: object`` beside ``properties`` and ``type: array`` beside ``items``, below the root (the values
     are what the producing model says; the root keeps its type, as MCP requires of an output schema)."""
+    if key == "enum" and isinstance(value, list) and len(value) > MAX_ENUM:
+        return True  # the finding-code list: documented at traintriage://reference, and it grows
     return (key == "additionalProperties" and value is True) or (
         key == "type" and ((value == "object" and "properties" in node) or (value == "array" and "items" in node)))
 
@@ -121,6 +130,16 @@ def _refs(node: Any):
     elif isinstance(node, list):
         for v in node:
             yield from _refs(v)
+
+
+def _only_through(root: dict[str, Any], defs: dict[str, Any], names: tuple[str, ...]) -> set[str]:
+    """Definitions below the records of root properties ``names`` that nothing else in the schema uses."""
+    props = root.get("properties", {})
+    through = {k: v for k, v in props.items() if k in names}
+    others = {k: v for k, v in props.items() if k not in names}
+    firsts = set(_refs(through))
+    below = set(_ref_depths({"properties": through}, defs)) - firsts
+    return below - set(_ref_depths({"properties": others}, defs))
 
 
 def _ref_depths(root: dict[str, Any], defs: dict[str, Any]) -> dict[str, int]:

@@ -55,7 +55,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         def draw() -> bytes:
             if not list_runs(ctx.roots, under=experiment).runs:
                 raise _NoExperiment(experiment)
-            return plot_run(experiment, roots=ctx.roots).data
+            return plot_run(experiment, sandbox=ctx.sandbox).data
 
         try:
             return await run_call("runs://{experiment}/plot.png", draw)

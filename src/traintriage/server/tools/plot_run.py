@@ -43,7 +43,7 @@ def image_blocks(ctx: ServerContext, run: str, **kwargs) -> list[TextContent | I
 
     from ...plot import plot_run as draw
 
-    plot = draw(run, roots=ctx.roots, fmt="png", **kwargs)
+    plot = draw(run, sandbox=ctx.sandbox, fmt="png", **kwargs)
     return [
         TextContent(type="text", text=plot.summary),
         ImageContent(type="image", data=base64.b64encode(plot.data).decode("ascii"), mime_type=plot.mime_type),
