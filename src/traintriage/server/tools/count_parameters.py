@@ -7,6 +7,7 @@ from pydantic import Field
 
 from ...checkpoints.report import ParamReport
 from ..context import ServerContext, user_errors
+from ..detail import DetailArg
 
 CheckpointArg = Annotated[
     str,
@@ -28,7 +29,12 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         "rebalancing options).",
     )
     @user_errors
-    def count_parameters(checkpoint: CheckpointArg, depth: DepthArg = 2, scan_values: ScanArg = True) -> ParamReport:
+    def count_parameters(
+        checkpoint: CheckpointArg,
+        depth: DepthArg = 2,
+        scan_values: ScanArg = True,
+        detail: DetailArg = "summary",  # applied to the result by server/detail.py
+    ) -> ParamReport:
         from ...checkpoints import count_parameters as count
 
         return count(checkpoint, depth=depth, scan_values=scan_values, sandbox=ctx.sandbox)
