@@ -204,7 +204,8 @@ async def test_count_parameters_over_stdio_reports_scan_progress(tmp_path):
         assert progress and progress[-1][0] == progress[-1][1] == report["value_scan"]["scanned_bytes"]
         assert "value scan" in (progress[-1][2] or "")
         counted = await client.call_tool("count_parameters", {"checkpoint": "dcp", "scan_values": False})
-        assert not counted.is_error and counted.structured_content["value_scan"] is None
+        # Sent compact (server/detail.py): no value scan is a left-out key, not a null.
+        assert not counted.is_error and "value_scan" not in counted.structured_content
         outside = await client.call_tool("count_parameters", {"checkpoint": str(FIX / "research.pt")})
         assert outside.is_error and "outside every root" in outside.content[0].text
 
@@ -218,7 +219,7 @@ def test_cli_text_shows_hyperparameters_and_names_recorded(capsys):
     assert "recorded by name only (never imported): argparse.Namespace" in out
     assert cli_main(["params", str(FIX / "deepspeed"), "--no-scan"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["value_scan"] is None and report["checkpoint"]["layout"] == "deepspeed"
+    assert "value_scan" not in report and report["checkpoint"]["layout"] == "deepspeed"  # compact JSON: no nulls
     assert cli_main(["params", str(FIX / "dcp"), "--scan"]) == 0
     assert json.loads(capsys.readouterr().out)["value_scan"]["scanned_tensors"] == EXPECTED["dcp"]["tensors"]
 
@@ -300,7 +301,8 @@ async def test_a_value_scan_past_the_call_time_limit_stops_between_tensors(tmp_p
     async with stdio_client("--root", str(tmp_path), env={"TRAINTRIAGE_CALL_TIMEOUT": "1.5"}) as client:
         pid = child_server_pid(str(tmp_path))
         counted = await client.call_tool("count_parameters", {"checkpoint": "big.safetensors"})
-        assert not counted.is_error and counted.structured_content["value_scan"] is None  # opt-in above 2 GiB
+        # Sent compact (server/detail.py): no value scan is a left-out key, not a null.
+        assert not counted.is_error and "value_scan" not in counted.structured_content  # opt-in above 2 GiB
         start = time.monotonic()
         result = await client.call_tool("count_parameters", {"checkpoint": "big.safetensors", "scan_values": True})
         elapsed = time.monotonic() - start

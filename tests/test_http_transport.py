@@ -66,6 +66,7 @@ def test_bearer_token_from_the_environment_guards_every_request() -> None:
             assert denied.status_code == 401, headers
             body = denied.json()
             assert body["error"] == "unauthorized" and "Authorization: Bearer" in body["message"]
+            assert "--header" in body["message"]  # how a client (Claude Code) passes the token
             assert denied.headers["www-authenticate"].startswith("Bearer")
             assert secret not in denied.text and "Traceback" not in denied.text
         # Any path, any method: the token guards the whole server.

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .commands import MODULES
 from .errors import TraintriageError
+from .progressbar import status_line
 
 if TYPE_CHECKING:
     from .commands import Outcome
@@ -78,15 +79,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        outcome: Outcome | None = args.func(args)
+        with status_line(args.command):  # a status line on stderr, only at a terminal (progressbar.py)
+            outcome: Outcome | None = args.func(args)
         if outcome is None:  # long-running commands (serve) return nothing
             return EXIT_OK
         if getattr(args, "text", False) and outcome.text is not None:
             sys.stdout.write(outcome.text().rstrip("\n") + "\n")
         else:
+            from .compact import compact_dict, dumps
             from .untrusted import sendable
 
-            sys.stdout.write(sendable(outcome.model).model_dump_json(indent=2) + "\n")
+            sys.stdout.write(dumps(compact_dict(sendable(outcome.model)), pretty=getattr(args, "pretty", False)) + "\n")
         return _exit_status(outcome, getattr(args, "fail_on", None))
     except TraintriageError as err:
         sys.stderr.write(f"traintriage: error: {err.message}\n")

@@ -30,6 +30,9 @@ MODULES: list[str] = [
     "profile",
     "params",
     "sweep",
+    "plot",
+    "report",
+    "watch",
 ]
 
 
@@ -42,6 +45,8 @@ class Outcome:
 
 def add_output_arguments(parser: argparse.ArgumentParser, *, fail_on: bool = True) -> None:
     parser.add_argument("--text", action="store_true", help="print a readable report instead of JSON")
+    parser.add_argument("--pretty", action="store_true",
+                        help="indent the JSON for people (default: compact, without nulls and empty lists)")
     if fail_on:
         parser.add_argument(
             "--fail-on",

@@ -30,4 +30,7 @@ def run(args: argparse.Namespace) -> Outcome:
 
     args.text = not args.json
     report = correlate(example_run(), sandbox=Sandbox.unrestricted())
-    return Outcome(report, text=lambda: render_triage(report), findings=report.findings)
+    from .triage import series_text
+
+    args.run, args.trial, args.role = example_run(), False, []
+    return Outcome(report, text=lambda: render_triage(report) + series_text(args), findings=report.findings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import Outcome, add_run_arguments
+from .plot import add_plot_argument, plot_if_asked
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the max_norm the run clipped at, when it is not logged")
     p.add_argument("--depth", type=int, default=None, metavar="N",
                    help="name parts kept when grouping per-parameter norms into modules (default: automatic)")
+    add_plot_argument(p)
     p.set_defaults(func=run)
 
 
@@ -26,4 +28,5 @@ def run(args: argparse.Namespace) -> Outcome:
 
     report = analyze_gradnorm(args.run, sandbox=Sandbox.unrestricted(), trial=args.trial, roles=args.role,
                               clip_threshold=args.clip, depth=args.depth)
+    plot_if_asked(args)
     return Outcome(report, text=lambda: render(report), findings=report.findings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import Outcome, add_run_arguments
+from .plot import add_plot_argument, plot_if_asked
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a curriculum / data-stage transition step to check for regressions (repeatable)",
     )
     p.add_argument("--diagnose", action="store_true", help="add likely causes and the first fix to each finding")
+    add_plot_argument(p)
     p.set_defaults(func=run)
 
 
@@ -39,6 +41,7 @@ def run(args: argparse.Namespace) -> Outcome:
         transitions=args.transition,
         diagnose=args.diagnose,
     )
+    plot_if_asked(args)
     return Outcome(report, text=lambda: render(report), findings=report.findings)
 
 

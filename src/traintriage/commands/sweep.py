@@ -6,6 +6,7 @@ import argparse
 
 from ..untrusted import sendable
 from . import Outcome, add_output_arguments
+from .formats import add_format_argument, wants_markdown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "with --text, one readable line per trial, then the report",
     )
     add_output_arguments(p, fail_on=False)
+    add_format_argument(p)
     p.set_defaults(func=run)
 
 
@@ -64,10 +66,16 @@ def run(args: argparse.Namespace) -> Outcome | None:
     import sys
     from pathlib import Path
 
+    from ..errors import InputError
     from ..sandbox import Sandbox
     from ..sources.remote import is_remote
     from ..sweeps import plan_sweep, run_plan
     from ..sweeps.text import render_sweep, trial_line
+
+    markdown = wants_markdown(args)
+    if markdown and args.stream:
+        raise InputError("--format markdown is one document at the end; it cannot --stream.",
+                         hint="drop --stream, or use --stream --text for one readable line per trial")
 
     local_roots = [Path(r).expanduser() for r in args.root if not is_remote(r)]
     remote_roots = [r for r in args.root if is_remote(r)]
@@ -81,6 +89,10 @@ def run(args: argparse.Namespace) -> Outcome | None:
     )
     if not args.stream:
         report = run_plan(plan, workers=args.workers, ray=args.ray)
+        if markdown:
+            from ..report.markdown import sweep_markdown
+
+            return Outcome(report, text=lambda: sweep_markdown(report))
         return Outcome(report, text=lambda: render_sweep(report))
 
     def emit(line: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from . import Outcome, add_run_arguments
+from .formats import add_format_argument, wants_markdown
+from .plot import add_plot_argument, plot_if_asked
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also summarise the weight/gradient histograms of TensorBoard logs per tag (mean, std, min, max "
         "over steps), under extras.histograms",
     )
+    add_plot_argument(p)
+    add_format_argument(p)
     p.set_defaults(func=run)
 
 
@@ -48,10 +52,16 @@ def run(args: argparse.Namespace) -> Outcome:
         clip_threshold=args.clip_threshold,
         transitions=args.transition or None,
     )
+    plot_if_asked(args)
     if args.histograms:
         report.extras["histograms"] = _histograms(args)
-    return Outcome(report, text=lambda: render_triage(report) + _histogram_text(report.extras.get("histograms")),
-                   findings=report.findings)
+    if wants_markdown(args):
+        return Outcome(report, text=lambda: triage_markdown(report, args), findings=report.findings)
+    return Outcome(
+        report,
+        text=lambda: render_triage(report) + series_text(args) + _histogram_text(report.extras.get("histograms")),
+        findings=report.findings,
+    )
 
 
 def _histograms(args: argparse.Namespace) -> dict:
@@ -78,3 +88,25 @@ def _histogram_text(summary: dict | None) -> str:
         else:
             lines.append(head + "std {:.3g} -> {:.3g}, min {:.3g}, max {:.3g}".format(*numbers))
     return "\n".join(lines) + "\n"
+
+
+def _data(args: argparse.Namespace):
+    from ..api import Sandbox, load
+
+    # Read again, from the in-process cache.
+    return load(args.run, sandbox=Sandbox.unrestricted(), trial=args.trial, roles=args.role)
+
+
+def series_text(args: argparse.Namespace) -> str:
+    """The --text report's sparklines, one per main series."""
+    from ..report.series import text_block
+
+    block = text_block(_data(args))
+    return "\n" + "\n".join(block) + "\n" if block else ""
+
+
+def triage_markdown(report, args: argparse.Namespace) -> str:
+    from ..report.markdown import triage_markdown as render
+    from ..report.series import series_rows
+
+    return render(report, series_rows(_data(args)))

@@ -18,6 +18,7 @@ from mcp.server.mcpserver import MCPServer
 from .. import __version__
 from ..limits import CallLimits
 from .context import ServerContext, configure
+from .listing import TraintriageServer
 
 INSTRUCTIONS = """\
 traintriage diagnoses ML training runs from their artifacts (TensorBoard event dirs, experiment
@@ -40,7 +41,7 @@ def build_server(roots: Sequence[str | Path] | None = None, limits: CallLimits |
     if limits is not None:
         configure(limits)
     ctx = ServerContext.from_roots(roots)
-    server = MCPServer("traintriage", instructions=INSTRUCTIONS, version=__version__)
+    server = TraintriageServer("traintriage", instructions=INSTRUCTIONS, version=__version__)
     for package in (tools, resources, prompts):
         for name in package.MODULES:
             importlib.import_module(f"{package.__name__}.{name}").register(server, ctx)

@@ -98,7 +98,9 @@ class GuardMiddleware:
             await _json_error(
                 send, 401, "unauthorized",
                 "this server requires a bearer token: send 'Authorization: Bearer <token>' (the token the server "
-                f"was started with, via --token-env or {TOKEN_ENV})",
+                f"was started with, via --token-env or {TOKEN_ENV}). Claude Code: claude mcp add --transport http "
+                "NAME URL --header \"Authorization: Bearer $TOKEN\" (without it, it tries OAuth, which this "
+                "server does not offer)",
                 [(b"www-authenticate", b'Bearer realm="traintriage"')],
             )
             return

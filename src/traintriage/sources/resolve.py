@@ -221,7 +221,7 @@ def resolve_target(target: str, *, sandbox: Sandbox, trial: bool = False) -> Res
         inv = _scan(real, sandbox)
         if _own_files(inv, real) or not _run_subdirs(inv, real):
             return Resolved(real, "the target directory is the run", inv.within(real))
-        return _choose_in_experiment(real, f"{real.name} holds several runs", inv)
+        return _choose_in_experiment(real, f"{real.name} is a directory of runs", inv)
 
     for base in sandbox.bases():
         dirs = TRIAL_DIRS if trial else EXPERIMENT_DIRS

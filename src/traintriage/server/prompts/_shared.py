@@ -24,6 +24,7 @@ KNOWN_TOOLS: tuple[str, ...] = (
     "profile_step",
     "correlate",
     "triage_sweep",
+    "plot_run",
 )
 
 EVIDENCE_RULES = """\

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
 
 from ..context import ServerContext
+from .errors import not_found
 
 
 def register(server: MCPServer, ctx: ServerContext) -> None:
@@ -33,4 +33,5 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         try:
             return reference_page(code)
         except KeyError:
-            raise ResourceError(f"unknown finding code {code!r}; known codes: {', '.join(CODES)}") from None
+            known = ", ".join(CODES)
+            not_found(f"traintriage://reference/{code}", f"unknown finding code {code!r}; known codes: {known}")

@@ -14,4 +14,5 @@ MODULES: list[str] = [
     "profile_step",
     "count_parameters",
     "triage_sweep",
+    "plot_run",
 ]

@@ -9,6 +9,7 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from ..context import ServerContext, user_errors
+from ..detail import DetailArg
 from .describe_run import RolesArg, RunArg, TrialArg
 
 ClipArg = Annotated[
@@ -38,6 +39,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         roles: RolesArg = None,
         clip_threshold: ClipArg = None,
         depth: DepthArg = None,
+        detail: DetailArg = "summary",  # applied to the result by server/detail.py
     ) -> GradNormReport:
         from ...api import analyze_gradnorm as analyze
 

@@ -10,6 +10,7 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from ..context import ServerContext, user_errors
+from ..detail import DetailArg
 from .describe_run import RolesArg, RunArg, TrialArg
 
 SeriesArg = Annotated[
@@ -43,6 +44,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         series: SeriesArg = None,
         transitions: TransitionsArg = None,
         diagnose: DiagnoseArg = False,
+        detail: DetailArg = "summary",  # applied to the result by server/detail.py
     ) -> LossReport:
         from ...api import analyze_loss as analyze
 

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from ...triage.models import TriageReport
 from ..context import ServerContext, user_errors
+from ..detail import DetailArg
 from .describe_run import RolesArg, RunArg, TrialArg
 
 
@@ -32,6 +33,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         capacity: Annotated[str | None, Field(description="Device memory, e.g. '80GiB'.")] = None,
         clip_threshold: Annotated[float | None, Field(description="Clip max_norm, if not logged.")] = None,
         transitions: Annotated[list[int] | None, Field(description="Curriculum/data transition steps.")] = None,
+        detail: DetailArg = "summary",  # applied to the result by server/detail.py
     ) -> TriageReport:
         from ...api import correlate as run_correlate
 

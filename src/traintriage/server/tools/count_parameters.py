@@ -2,7 +2,9 @@
 
 No ``from __future__ import annotations`` here: the SDK evaluates annotations for the schemas. The tool is
 async so that the value scan, which streams every tensor's bytes, can send progress notifications (bytes
-scanned of bytes planned); the reading itself runs in a worker thread within the call's budget.
+scanned of bytes planned); the reading itself runs in a worker thread within the call's budget. Taking the
+SDK's Context, it reports its own progress, so the server's elapsed-time heartbeat (:mod:`..progress`) leaves
+it alone.
 """
 
 import time
@@ -13,38 +15,39 @@ from pydantic import Field
 
 from ...checkpoints.report import ParamReport
 from ..context import ServerContext, run_call
+from ..detail import DetailArg
 
 PROGRESS_EVERY_S = 0.5
 
 CheckpointArg = Annotated[
     str,
-    Field(description="A checkpoint: *.safetensors, a torch.save file (.pt/.pth/.bin/.ckpt, zip or legacy, "
-          "Lightning .ckpt), a sharded *.index.json, a model directory, an HF Trainer output directory (newest "
-          "checkpoint-*), a DeepSpeed directory (latest -> global_step*), a torch.distributed.checkpoint "
-          "directory (.metadata + *.distcp), or a HF config.json (analytic count)."),
+    Field(description="A checkpoint file (*.safetensors, a torch.save .pt/.pth/.bin/.ckpt incl. Lightning, a sharded "
+          "*.index.json, a HF config.json: analytic count) or directory (a model dir, HF Trainer output: newest "
+          "checkpoint-*, DeepSpeed, torch.distributed.checkpoint)."),
 ]
 DepthArg = Annotated[int, Field(ge=1, le=8, description="Module levels shown in the tree (blocks -> blocks.0 -> ...).")]
 ScanArg = Annotated[bool | None, Field(
-    description="Stream tensor bytes to find NaN/Inf, dead and value-tied tensors, collapsed norms, stale "
-    "embedding rows. Default (null): on up to 2 GiB of tensors, off above (set true to scan a bigger one).")]
+    description="Stream tensor bytes for NaN/Inf, dead, tied and stale weights. Default (null): on up to 2 GiB of "
+    "tensors; true for a bigger one.")]
 
 
 def register(server: MCPServer, ctx: ServerContext) -> None:
     @server.tool(
         name="count_parameters",
         description="Parameter accounting from a checkpoint, without torch and without running its pickle "
-        "(classes it names are recorded by name as inert stand-ins, numpy values decoded, code-running "
-        "globals refused and named; hyperparameters saved beside the weights reported): totals and bytes by "
-        "dtype, a module tree, categories "
-        "(embeddings, attention, MLP, norms, output head), tied weights counted once, optimizer state "
-        "(Adam moments, ZeRO shards) reported separately, weight health (NaN/Inf, dead matrices, collapsed norm "
-        "gains, stale embedding rows, layer norms far from their siblings; progress reported while scanning), "
-        "and architecture_imbalance "
-        "findings (e.g. embeddings holding most parameters, with vocab x d_model arithmetic and priced "
-        "rebalancing options).",
+        "(other classes become inert stand-ins recorded by name; code-running globals are refused): totals and "
+        "bytes by dtype, a module tree, categories, tied weights counted once, optimizer state (Adam moments, ZeRO "
+        "shards), saved hyperparameters, weight health (NaN/Inf, dead matrices, collapsed norm gains, stale "
+        "embedding rows, layer norm outliers; progress while scanning) and architecture_imbalance findings (e.g. "
+        "embeddings holding most parameters, with vocab x d_model arithmetic and priced rebalancing options).",
     )
-    async def count_parameters(checkpoint: CheckpointArg, context: Context, depth: DepthArg = 2,
-                               scan_values: ScanArg = None) -> ParamReport:
+    async def count_parameters(
+        checkpoint: CheckpointArg,
+        context: Context,  # its own progress (bytes scanned), so server/progress.py's heartbeat leaves it alone
+        depth: DepthArg = 2,
+        scan_values: ScanArg = None,
+        detail: DetailArg = "summary",  # applied to the result by server/detail.py
+    ) -> ParamReport:
         import contextlib
 
         import anyio.from_thread

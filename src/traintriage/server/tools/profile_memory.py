@@ -7,6 +7,7 @@ from pydantic import Field
 
 from ...memory.report import MemoryReport
 from ..context import ServerContext, user_errors
+from ..detail import DetailArg
 from .describe_run import RolesArg, TrialArg
 
 TargetArg = Annotated[
@@ -32,7 +33,8 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     )
     @user_errors
     def profile_memory(
-        target: TargetArg, capacity: CapacityArg = None, trial: TrialArg = False, roles: RolesArg = None
+        target: TargetArg, capacity: CapacityArg = None, trial: TrialArg = False, roles: RolesArg = None,
+        detail: DetailArg = "summary",  # applied to the result by server/detail.py
     ) -> MemoryReport:
         from ...memory import profile_memory as profile
 

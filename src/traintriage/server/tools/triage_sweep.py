@@ -13,6 +13,7 @@ from pydantic import Field
 
 from ...sweeps.models import SweepReport
 from ..context import ServerContext, run_call
+from ..detail import DetailArg
 
 
 def register(server: MCPServer, ctx: ServerContext) -> None:
@@ -37,6 +38,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         workers: Annotated[
             int, Field(description="Local processes (0: one per CPU when there are several trials; 1: serial).")
         ] = 0,
+        detail: DetailArg = "summary",  # applied to the result by server/detail.py
     ) -> SweepReport:
         import contextlib
 
