@@ -62,8 +62,9 @@ def loss_correlation(
     ln = safe_log10(nv)
     w = max(5, min(25, lv.size // 10))
     w = 2 * (w // 2) + 1  # odd: a centred window with as many points after each point as before it
-    l_dev = lv - rolling_median(lv, w)
-    n_dev = ln - rolling_median(ln, w)
+    with np.errstate(invalid="ignore"):  # inf - inf where the loss overflowed: NaN, left out (finite pairs only)
+        l_dev = lv - rolling_median(lv, w)
+        n_dev = ln - rolling_median(ln, w)
     # Each series is ranked once; every lag re-ranks only the few points it drops (see RankedSample).
     ranked = [RankedSample(x) for x in (ln, lv, n_dev, l_dev)]
     by_lag = []
