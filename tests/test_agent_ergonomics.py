@@ -75,6 +75,26 @@ def test_compact_schema_keeps_types_and_drops_only_noise() -> None:
         jsonschema.validate({"title": "t", "items": [{"x": "one"}]}, outline)
 
 
+def test_a_nullable_typed_schema_merges_into_its_type_and_means_the_same() -> None:
+    """``anyOf: [X, null]`` -> X with "null" in its type when X's keywords only constrain X's own type; an enum
+    (which would reject the null) keeps its anyOf."""
+    roles = {"anyOf": [{"type": "object", "additionalProperties": {"type": "string"}}, {"type": "null"}]}
+    steps = {"anyOf": [{"type": "array", "items": {"type": "integer"}}, {"type": "null"}]}
+    mode = {"anyOf": [{"type": "string", "enum": ["a", "b"]}, {"type": "null"}]}
+    assert compact_schema(roles) == {"type": ["object", "null"], "additionalProperties": {"type": "string"}}
+    assert compact_schema(steps) == {"type": ["array", "null"], "items": {"type": "integer"}}
+    assert compact_schema(mode) == mode
+    for schema, good, bad in ((roles, [{"a": "b"}, None], [{"a": 1}, "x"]), (steps, [[1, 2], None], [["x"], 3]),
+                              (mode, ["a", None], ["c"])):
+        for value in good:
+            jsonschema.validate(value, schema)
+            jsonschema.validate(value, compact_schema(schema))
+        for value in bad:
+            for form in (schema, compact_schema(schema)):
+                with pytest.raises(jsonschema.ValidationError):
+                    jsonschema.validate(value, form)
+
+
 def _no_nulls_or_empties(value) -> bool:
     if isinstance(value, dict):
         return all(v is not None and v != [] and v != {} and _no_nulls_or_empties(v) for v in value.values())

@@ -21,7 +21,7 @@ from ..compact import compact_dict, dumps
 
 Detail = Literal["summary", "full"]
 DetailArg = Annotated[
-    Detail, Field(description="'summary' (default): no per-point tables; 'full': everything computed.")
+    Detail, Field(description="'summary' (default) or 'full': with per-point tables.")
 ]
 
 SUMMARY_DROPS: dict[str, tuple[str, ...]] = {

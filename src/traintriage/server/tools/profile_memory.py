@@ -25,11 +25,10 @@ CapacityArg = Annotated[
 def register(server: MCPServer, ctx: ServerContext) -> None:
     @server.tool(
         name="profile_memory",
-        description="Memory diagnosis: leaks (sustained growth per step, slope, fit, projected exhaustion), "
-        "peak vs capacity, fragmentation (reserved far above allocated). Reads logged memory series of a run, "
-        "a torch.profiler Chrome trace recorded with profile_memory=True (timeline, peak and when, operators "
-        "that allocate most, memory per step), or a torch.cuda.memory._dump_snapshot pickle (segments, "
-        "largest blocks, allocating frames, history around the peak).",
+        description="Memory diagnosis: leaks (growth per step, projected exhaustion), peak vs capacity, "
+        "fragmentation. Reads a run's logged memory series, a torch.profiler trace recorded with "
+        "profile_memory=True (timeline, peak, top allocating operators), or a torch.cuda.memory._dump_snapshot "
+        "pickle (segments, largest blocks, allocating frames).",
     )
     @user_errors
     def profile_memory(
