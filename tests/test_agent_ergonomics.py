@@ -26,6 +26,7 @@ CALLS = {
     "profile_memory": {"target": str(DEMO)},
     "count_parameters": {"checkpoint": str(ROOT / "tests" / "fixtures" / "checkpoints" / "mlp_state_dict.pt")},
     "triage_sweep": {"target": str(ROOT / "tests" / "fixtures" / "optuna_study")},
+    "compare_runs": {"good": str(DEMO), "bad": str(DEMO)},
 }
 TOOLS_LIST_LIMIT = 40_000
 
