@@ -88,6 +88,11 @@ def test_a_run_against_a_csv_copy_at_every_fifth_step_does_not_separate(tmp_path
     assert report.overlap == [0, 395] and report.compared_points == 80
     assert report.new_findings == []
 
+    (copy / "hparams.json").unlink()  # no configuration for BAD: no diff of every key, a warning instead
+    bare = compare_runs(str(GOOD), str(copy / "metrics.csv"), sandbox=ANY)
+    assert bare.config == [] and bare.config_keys == [7, 0]
+    assert any("no configuration found for BAD" in w for w in bare.warnings)
+
 
 def test_separation_on_a_different_grid_is_the_first_bad_step_after_the_change() -> None:
     """GOOD every step, BAD every 7th; BAD's loss is 20 % higher from step 500 on (noise ~1 %): the first BAD step

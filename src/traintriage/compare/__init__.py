@@ -102,14 +102,14 @@ def compare(good_data, bad_data, good_report, bad_report, *, sandbox) -> Compare
     warnings = []
     if not good_cfg or not bad_cfg:
         which = " and ".join(w for w, c in (("GOOD", good_cfg), ("BAD", bad_cfg)) if not c)
-        warnings.append(f"no configuration found for {which}: the configuration diff cannot name what changed")
+        warnings.append(f"no configuration found for {which}: no configuration diff (every key would differ)")
     result = separate(good_loss, bad_loss)
     if result.overlap is None:
         warnings.append("the runs share no steps: the curves cannot be compared step by step")
     return CompareReport(
         good=str(good_data.path),
         bad=str(bad_data.path),
-        config=config_diff(good_cfg.values, bad_cfg.values),
+        config=config_diff(good_cfg.values, bad_cfg.values) if good_cfg and bad_cfg else [],
         config_keys=[len(good_cfg.values), len(bad_cfg.values)],
         loss_series=[good_loss.name, bad_loss.name],
         overlap=result.overlap,

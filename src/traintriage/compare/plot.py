@@ -55,8 +55,10 @@ def overlay(good_data, bad_data, report, *, fmt: str = "png", dpi: int = 100) ->
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     head = f"separate at step {sep.step}" if sep else "no separation"
     changed = ", ".join(c.key for c in report.config[:4]) + (" …" if len(report.config) > 4 else "")
+    missing = [w for w, n in zip(("GOOD", "BAD"), report.config_keys, strict=True) if not n]
+    config = f"config not found for {' and '.join(missing)}" if missing else f"config changed: {changed or 'nothing'}"
     fig.suptitle(f"{b_name} vs {g_name}: {head}", x=0.075, ha="left", fontsize=12)
-    fig.text(0.075, 0.885, f"config changed: {changed or 'nothing found'}; "
+    fig.text(0.075, 0.885, f"{config}; "
              f"findings only in BAD: {len(report.new_findings)}", fontsize=9, color="#555555")
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi)
