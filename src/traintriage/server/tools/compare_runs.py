@@ -15,8 +15,8 @@ from .describe_run import RolesArg
 def register(server: MCPServer, ctx: ServerContext) -> None:
     @server.tool(
         name="compare_runs",
-        description="What changed from a good run to a bad one: config diff, first step where bad's loss leaves "
-        "good's band, findings only bad has; image adds an overlay PNG.",
+        description="Good run vs bad run: config diff, first step where bad's loss leaves good's band, findings "
+        "only bad has; image adds an overlay PNG.",
     )
     @user_errors
     def compare_runs(

@@ -21,9 +21,8 @@ PROGRESS_EVERY_S = 0.5
 
 CheckpointArg = Annotated[
     str,
-    Field(description="A checkpoint file (*.safetensors, a torch.save .pt/.pth/.bin/.ckpt incl. Lightning, a sharded "
-          "*.index.json, a HF config.json: analytic count) or directory (a model dir, HF Trainer output: newest "
-          "checkpoint-*, DeepSpeed, torch.distributed.checkpoint)."),
+    Field(description="A checkpoint file (*.safetensors, torch.save .pt/.pth/.bin/.ckpt, sharded *.index.json, HF "
+          "config.json) or directory (model dir, HF Trainer output, DeepSpeed, torch.distributed.checkpoint)."),
 ]
 DepthArg = Annotated[int, Field(ge=1, le=8, description="Module levels shown in the tree (blocks -> blocks.0 -> ...).")]
 ScanArg = Annotated[bool | None, Field(

@@ -17,8 +17,7 @@ TargetArg = Annotated[
 ]
 CapacityArg = Annotated[
     str | None,
-    Field(description="Device memory, e.g. '80GiB', '40GB', '24G' or bytes. Needed for peak-vs-capacity and "
-          "the projected step at which a leak runs out."),
+    Field(description="Device memory, e.g. '80GiB' or bytes: for peak vs capacity and a leak's step of exhaustion."),
 ]
 
 
