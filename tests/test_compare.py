@@ -120,6 +120,10 @@ def test_a_diverged_bad_run_separates_at_its_first_non_finite_losses() -> None:
     result = separate(good, Series.from_arrays("loss", steps, values))
     assert result.separation.step == 200 and result.separation.bad == "nan"
 
+    all_nan = Series.from_arrays("loss", steps, np.full(300, np.nan))
+    nothing = separate(all_nan, Series.from_arrays("loss", steps, values))
+    assert nothing.overlap is None and nothing.separation is None  # GOOD has no finite loss: no band to leave
+
 
 def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TargetNotFoundError, match="no_such_run"):

@@ -66,6 +66,8 @@ def good_band(good, log: bool):
     if len(steps) > MAX_POINTS:
         keep = slice(None, None, -(-len(steps) // MAX_POINTS))
         steps, values = steps[keep], values[keep]
+    if len(values) == 0:
+        return steps, values, values
     y = np.log(values) if log else values
     w = min(WINDOW, len(y) if len(y) % 2 else len(y) - 1)
     half = w // 2
