@@ -151,6 +151,11 @@ def test_the_cli_prints_the_comparison_and_draws_the_overlay(tmp_path: Path) -> 
     text = _cli("compare", str(GOOD), str(BAD), "--text")
     assert "lr: 0.001 -> 0.05" in text.stdout and "separate at step 1" in text.stdout
 
+    # --fail-on looks at BAD's new findings: warnings here, none the other way round (GOOD has none at all).
+    assert _cli("compare", str(GOOD), str(BAD), "--fail-on", "warning").returncode == 1
+    assert _cli("compare", str(GOOD), str(BAD), "--fail-on", "critical").returncode == 0
+    assert _cli("compare", str(BAD), str(GOOD), "--fail-on", "info").returncode == 0
+
     missing = _cli("compare", str(GOOD), str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "nowhere" in missing.stderr and "Traceback" not in missing.stderr
 

@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> Outcome:
 
         plot = write_overlay(args.plot, good, bad, report)
         sys.stderr.write(f"traintriage: wrote plot {args.plot} ({len(plot.data):,} bytes)\n")
-    return Outcome(report, text=lambda: text(report), findings=[])
+    # --fail-on looks at what BAD has and GOOD has not: in CI, a new problem against the baseline run.
+    return Outcome(report, text=lambda: text(report), findings=report.new_findings)
 
 
 def text(report) -> str:
