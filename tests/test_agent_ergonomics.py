@@ -26,6 +26,7 @@ CALLS = {
     "profile_memory": {"target": str(DEMO)},
     "count_parameters": {"checkpoint": str(ROOT / "tests" / "fixtures" / "checkpoints" / "mlp_state_dict.pt")},
     "triage_sweep": {"target": str(ROOT / "tests" / "fixtures" / "optuna_study")},
+    "compare_runs": {"good": str(DEMO), "bad": str(DEMO)},
 }
 TOOLS_LIST_LIMIT = 40_000
 
@@ -73,6 +74,26 @@ def test_compact_schema_keeps_types_and_drops_only_noise() -> None:
     jsonschema.validate({"title": "t", "step": None, "items": [{"x": 1.0}]}, outline)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"title": "t", "items": [{"x": "one"}]}, outline)
+
+
+def test_a_nullable_typed_schema_merges_into_its_type_and_means_the_same() -> None:
+    """``anyOf: [X, null]`` -> X with "null" in its type when X's keywords only constrain X's own type; an enum
+    (which would reject the null) keeps its anyOf."""
+    roles = {"anyOf": [{"type": "object", "additionalProperties": {"type": "string"}}, {"type": "null"}]}
+    steps = {"anyOf": [{"type": "array", "items": {"type": "integer"}}, {"type": "null"}]}
+    mode = {"anyOf": [{"type": "string", "enum": ["a", "b"]}, {"type": "null"}]}
+    assert compact_schema(roles) == {"type": ["object", "null"], "additionalProperties": {"type": "string"}}
+    assert compact_schema(steps) == {"type": ["array", "null"], "items": {"type": "integer"}}
+    assert compact_schema(mode) == mode
+    for schema, good, bad in ((roles, [{"a": "b"}, None], [{"a": 1}, "x"]), (steps, [[1, 2], None], [["x"], 3]),
+                              (mode, ["a", None], ["c"])):
+        for value in good:
+            jsonschema.validate(value, schema)
+            jsonschema.validate(value, compact_schema(schema))
+        for value in bad:
+            for form in (schema, compact_schema(schema)):
+                with pytest.raises(jsonschema.ValidationError):
+                    jsonschema.validate(value, form)
 
 
 def _no_nulls_or_empties(value) -> bool:

@@ -39,7 +39,10 @@ DESIGN_TOOLS_COPY = {
 # Tools the contract names that are not built yet (DESIGN.md: "plot_run (or `image` on correlate)").
 NOT_YET_REGISTERED: set[str] = set()  # plot_run is registered since issue #20
 # Tools beyond the contract, each allowed by the issue that asked for it.
-EXTENSIONS = {"profile_step"}  # issue 19: input_bound "as a new tool profile_step", the issue's own option
+EXTENSIONS = {
+    "profile_step",  # issue 19: input_bound "as a new tool profile_step", the issue's own option
+    "compare_runs",  # issue 20 section 5: "traintriage compare GOOD BAD (MCP tool compare_runs)"
+}
 # What the server registers (one module per tool, named as the tool): the only names prompts, guides and
 # skills may send an agent to.
 REGISTERED_TOOLS = set(TOOL_MODULES)

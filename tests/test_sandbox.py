@@ -30,7 +30,9 @@ TARGETS = {  # a real artifact each public function reads
     "count_parameters": FIXTURES / "checkpoints" / "tiny_lm.safetensors",
     "sweep": FIXTURES / "optuna_study" / "runs",
     "profile_step": FIXTURES / "timing" / "input_bound.pt.trace.json.gz",
+    "compare_runs": FIXTURES / "runs" / "hyperparameter_risk" / "adam_lr_ok",
 }
+TWO_RUNS = {"compare_runs"}  # takes GOOD and BAD: here the run compared with itself
 
 
 def test_every_public_function_is_checked() -> None:
@@ -50,11 +52,12 @@ def test_an_empty_sandbox_contains_nothing() -> None:
 def test_every_public_function_refuses_by_default(name: str) -> None:
     """The same call reads the artifact when it is allowed to and refuses it with an empty sandbox."""
     fn = getattr(api, name)
+    args = [str(TARGETS[name])] * (2 if name in TWO_RUNS else 1)
     with pytest.raises(OutsideRootsError):
-        fn(str(TARGETS[name]), sandbox=Sandbox())
+        fn(*args, sandbox=Sandbox())
     with pytest.raises(TypeError, match="sandbox"):  # no default: a forgotten sandbox is an error
-        fn(str(TARGETS[name]))
-    assert fn(str(TARGETS[name]), sandbox=Sandbox.of([TARGETS[name].parent])) is not None
+        fn(*args)
+    assert fn(*args, sandbox=Sandbox.of([TARGETS[name].parent])) is not None
 
 
 def test_a_sandbox_allows_its_roots_only(tmp_path: Path) -> None:

@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # return types only: describe's models are built when describ
     from .signals import RunData
 
 __all__ = [
-    "Sandbox", "analyze_gradnorm", "analyze_loss", "correlate", "count_parameters", "describe_run", "load",
+    "Sandbox", "analyze_gradnorm", "analyze_loss", "compare_runs", "correlate", "count_parameters", "describe_run",
+    "load",
     "profile_memory", "profile_step", "sweep",
 ]
 
@@ -166,3 +167,11 @@ def sweep(target: str | Path, *, sandbox: Sandbox, **kwargs):
     from .sweeps import sweep as run_sweep
 
     return run_sweep(target, sandbox=sandbox, **kwargs)
+
+
+def compare_runs(good: str | Path, bad: str | Path, *, sandbox: Sandbox, roles: RolesArg = None):
+    """What changed between a GOOD run and a BAD one: the configuration diff, the first step where BAD's loss
+    leaves GOOD's band, and the findings BAD has and GOOD has not (see :mod:`traintriage.compare`)."""
+    from .compare import compare_runs as run_compare
+
+    return run_compare(good, bad, sandbox=sandbox, roles=roles)

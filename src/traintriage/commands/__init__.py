@@ -33,6 +33,7 @@ MODULES: list[str] = [
     "plot",
     "report",
     "watch",
+    "compare",
 ]
 
 

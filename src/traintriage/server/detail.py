@@ -21,7 +21,7 @@ from ..compact import compact_dict, dumps
 
 Detail = Literal["summary", "full"]
 DetailArg = Annotated[
-    Detail, Field(description="'summary' (default): no per-point tables; 'full': everything computed.")
+    Detail, Field(description="'summary' (default) or 'full': with per-point tables.")
 ]
 
 SUMMARY_DROPS: dict[str, tuple[str, ...]] = {
@@ -31,14 +31,17 @@ SUMMARY_DROPS: dict[str, tuple[str, ...]] = {
     "profile_memory": ("trace.devices[].timeline", "trace.steps", "snapshot.history_around_peak"),
     "count_parameters": (),
     "triage_sweep": ("trials[].read_warnings", "trials[].params_from", "trials[].attrs"),
+    "compare_runs": ("rule",),
 }
 MAX_SERIES = 40
 """In a summary, ``run.series`` lists at most this many series (the ones with a role first)."""
 
 
 def tool_result(tool: str, result: Any, detail: str | None) -> Any:
-    """A model as a compact CallToolResult (summarised unless ``detail == 'full'``); anything else as is."""
-    if not isinstance(result, BaseModel):
+    """A model as a compact CallToolResult (summarised unless ``detail == 'full'``); anything else as is,
+    a CallToolResult too (a tool that adds content to its typed result, as ``compare_runs`` adds its image,
+    builds it with this function already)."""
+    if not isinstance(result, BaseModel) or isinstance(result, CallToolResult):
         return result
     data = compact_dict(result)
     if detail != "full":

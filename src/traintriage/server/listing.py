@@ -38,6 +38,7 @@ TITLES: dict[str, str] = {
     "count_parameters": "Count checkpoint parameters",
     "triage_sweep": "Triage a hyperparameter sweep",
     "plot_run": "Plot a run with its issues marked",
+    "compare_runs": "Compare two runs",
 }
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)

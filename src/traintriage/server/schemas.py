@@ -7,7 +7,7 @@ it is the tools' output schemas as pydantic writes them. Two steps:
   ``title`` on every property (its name again, capitalised), no ``"default": null``, and ``anyOf``
   lists of one-type schemas merged (``{"type": ["number", "null"]}``).
 * :func:`output_outline` (output schemas) keeps what makes ``structuredContent`` typed: every
-  property with its type, enum, ``$ref`` and constraints, the root's description, and the root's
+  property with its type, enum, ``$ref`` and constraints, and the root's
   ``required`` properties that a compact result always has (not the nullable ones: compact results
   leave out nulls). It leaves out nested field descriptions and ``required``
   lists (``benchmarks/mcp_sizes.py`` measures the trade) and types records nested three references deep
@@ -47,9 +47,24 @@ def compact_schema(schema: Any) -> Any:
     return _merge_simple_any_of(out)
 
 
+_TYPED_ONLY = frozenset({"type", "items", "additionalProperties", "minimum", "maximum", "exclusiveMinimum",
+                         "exclusiveMaximum", "minLength", "maxLength", "pattern", "minItems", "maxItems"})
+"""Keywords that constrain only values of their own type, so ``{"anyOf": [X, {"type": "null"}]}`` means the
+same as X with ``"null"`` added to its type (a null is not an array, so ``items`` never rejects it).
+``enum``, ``const`` and ``$ref`` are not among them: they would reject the null."""
+
+
 def _merge_simple_any_of(schema: dict[str, Any]) -> dict[str, Any]:
-    """``{"anyOf": [{"type": "number"}, {"type": "null"}]}`` -> ``{"type": ["number", "null"]}``."""
+    """``{"anyOf": [{"type": "number"}, {"type": "null"}]}`` -> ``{"type": ["number", "null"]}``, and
+    ``{"anyOf": [{"type": "array", "items": ...}, {"type": "null"}]}`` -> ``{"type": ["array", "null"], ...}``."""
     options = schema.get("anyOf")
+    if (isinstance(options, list) and len(options) == 2 and options[1] == {"type": "null"}
+            and isinstance(options[0], dict) and isinstance(options[0].get("type"), str)
+            and set(options[0]) <= _TYPED_ONLY):
+        merged = {k: v for k, v in schema.items() if k != "anyOf"}
+        merged.update(options[0])
+        merged["type"] = [options[0]["type"], "null"]
+        return merged
     if not isinstance(options, list) or not all(isinstance(o, dict) and set(o) == {"type"} for o in options):
         return schema
     types: list[str] = []
@@ -68,7 +83,9 @@ def output_outline(schema: dict[str, Any], *, keep_depth: int = 3, shallow: tupl
     own record, are outlined as plain objects too."""
     schema = compact_schema(schema)
     root = {k: v for k, v in schema.items() if k != "$defs"}
-    outline = {k: (_strip(v) if k == "properties" else v) for k, v in root.items()}
+    # The root's description too is left out: it is the model's docstring, written for the code's readers;
+    # the tool's own description is what tells an agent what the result is.
+    outline = {k: (_strip(v) if k == "properties" else v) for k, v in root.items() if k != "description"}
     props = root.get("properties", {})
     required = [name for name in root.get("required", []) if _always_present(props.get(name, {}))]
     outline.pop("required", None)

@@ -25,6 +25,7 @@ KNOWN_TOOLS: tuple[str, ...] = (
     "correlate",
     "triage_sweep",
     "plot_run",
+    "compare_runs",
 )
 
 EVIDENCE_RULES = """\

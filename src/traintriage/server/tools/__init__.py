@@ -15,4 +15,5 @@ MODULES: list[str] = [
     "count_parameters",
     "triage_sweep",
     "plot_run",
+    "compare_runs",
 ]

@@ -28,9 +28,8 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     @server.tool(
         name="analyze_gradnorm",
         description="Gradient-norm health of a run, per component (module, branch, layer): dead components, "
-        "imbalance between components, exploding/vanishing gradients (over time and front-vs-back layers), "
-        "heavy clipping (pre/post-clip norms or a threshold), gradient spikes, and the loss/grad-norm "
-        "correlation. Returns per-component statistics and findings with evidence.",
+        "imbalance, exploding/vanishing gradients (over time and front-vs-back layers), heavy clipping, "
+        "gradient spikes, the loss/grad-norm correlation; per-component statistics and findings with evidence.",
     )
     @user_errors
     def analyze_gradnorm(

@@ -17,11 +17,11 @@ from .describe_run import RolesArg, RunArg, TrialArg
 def register(server: MCPServer, ctx: ServerContext) -> None:
     @server.tool(
         name="correlate",
-        description="Full triage of a training run: runs the loss, gradient (and memory/checkpoint) analyses, "
-        "watches metrics that should vary for collapse (entropy, prediction std, halting, accuracy pinned; role "
-        "collapse_metric), checks the configured hyperparameters against documented ranges, joins findings by "
-        "step, and returns the top issues with evidence, the most likely root cause of each "
-        "with confidence, an ordered remediation plan with values from the run, and a validation plan.",
+        description="Full triage of a training run: the loss, gradient (and memory/checkpoint) analyses, "
+        "collapse of metrics that should vary (entropy, prediction std; role collapse_metric), hyperparameters "
+        "against documented ranges, findings joined by step; returns the top issues with evidence, each one's "
+        "likely root cause with confidence, an ordered remediation plan with values from the run, and a "
+        "validation plan.",
     )
     @user_errors
     def correlate(

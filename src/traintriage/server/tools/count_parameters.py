@@ -21,9 +21,8 @@ PROGRESS_EVERY_S = 0.5
 
 CheckpointArg = Annotated[
     str,
-    Field(description="A checkpoint file (*.safetensors, a torch.save .pt/.pth/.bin/.ckpt incl. Lightning, a sharded "
-          "*.index.json, a HF config.json: analytic count) or directory (a model dir, HF Trainer output: newest "
-          "checkpoint-*, DeepSpeed, torch.distributed.checkpoint)."),
+    Field(description="A checkpoint file (*.safetensors, torch.save .pt/.pth/.bin/.ckpt, sharded *.index.json, HF "
+          "config.json) or directory (model dir, HF Trainer output, DeepSpeed, torch.distributed.checkpoint)."),
 ]
 DepthArg = Annotated[int, Field(ge=1, le=8, description="Module levels shown in the tree (blocks -> blocks.0 -> ...).")]
 ScanArg = Annotated[bool | None, Field(
@@ -35,11 +34,10 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     @server.tool(
         name="count_parameters",
         description="Parameter accounting from a checkpoint, without torch and without running its pickle "
-        "(other classes become inert stand-ins recorded by name; code-running globals are refused): totals and "
-        "bytes by dtype, a module tree, categories, tied weights counted once, optimizer state (Adam moments, ZeRO "
-        "shards), saved hyperparameters, weight health (NaN/Inf, dead matrices, collapsed norm gains, stale "
-        "embedding rows, layer norm outliers; progress while scanning) and architecture_imbalance findings (e.g. "
-        "embeddings holding most parameters, with vocab x d_model arithmetic and priced rebalancing options).",
+        "(code-running globals refused): totals and bytes by dtype, module tree, categories, tied weights counted "
+        "once, optimizer state, saved hyperparameters, weight health (NaN/Inf, dead matrices, collapsed norm "
+        "gains, stale embedding rows) and architecture_imbalance findings (e.g. embeddings holding most "
+        "parameters, with priced rebalancing options).",
     )
     async def count_parameters(
         checkpoint: CheckpointArg,

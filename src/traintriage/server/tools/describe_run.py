@@ -15,13 +15,12 @@ from ...describe import RunDescription
 from ..context import ServerContext, user_errors
 
 RunArg = Annotated[
-    str, Field(description="Run directory, event file, or experiment name (resolved under outputs/training/).")
+    str, Field(description="Run directory, event file or experiment name (under outputs/training/).")
 ]
-TrialArg = Annotated[bool, Field(description="Treat the target as one hyperparameter-search trial directory.")]
+TrialArg = Annotated[bool, Field(description="The target is one hyperparameter-search trial directory.")]
 RolesArg = Annotated[
     dict[str, str] | None,
-    Field(description="Role overrides, e.g. {'train_loss': 'loss/total', 'val_loss': 'eval/loss', "
-          "'collapse_metric': 'pred/spread'}."),
+    Field(description="Role overrides, e.g. {'train_loss': 'loss/total', 'collapse_metric': 'pred/spread'}."),
 ]
 
 

@@ -17,19 +17,17 @@ TargetArg = Annotated[
 ]
 CapacityArg = Annotated[
     str | None,
-    Field(description="Device memory, e.g. '80GiB', '40GB', '24G' or bytes. Needed for peak-vs-capacity and "
-          "the projected step at which a leak runs out."),
+    Field(description="Device memory, e.g. '80GiB' or bytes: for peak vs capacity and a leak's step of exhaustion."),
 ]
 
 
 def register(server: MCPServer, ctx: ServerContext) -> None:
     @server.tool(
         name="profile_memory",
-        description="Memory diagnosis: leaks (sustained growth per step, slope, fit, projected exhaustion), "
-        "peak vs capacity, fragmentation (reserved far above allocated). Reads logged memory series of a run, "
-        "a torch.profiler Chrome trace recorded with profile_memory=True (timeline, peak and when, operators "
-        "that allocate most, memory per step), or a torch.cuda.memory._dump_snapshot pickle (segments, "
-        "largest blocks, allocating frames, history around the peak).",
+        description="Memory diagnosis: leaks (growth per step, projected exhaustion), peak vs capacity, "
+        "fragmentation. Reads a run's logged memory series, a torch.profiler trace recorded with "
+        "profile_memory=True (timeline, peak, top allocating operators), or a torch.cuda.memory._dump_snapshot "
+        "pickle (segments, largest blocks, allocating frames).",
     )
     @user_errors
     def profile_memory(

@@ -19,9 +19,8 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     @server.tool(
         name="profile_step",
         description="Time diagnosis of a torch.profiler trace: per profiled step, the time spent waiting for "
-        "the next batch (DataLoader __next__, record_function('data') ranges) against the step's span, and "
-        "input_bound findings above a 30% share with the fix (num_workers, pin_memory, prefetch, transforms "
-        "off the step). Time per step and stalls of a logged run are in correlate's report.",
+        "the next batch against the step's span, and input_bound findings above a 30% share with the fix "
+        "(num_workers, pin_memory, prefetch). A logged run's step times and stalls are in correlate's report.",
     )
     @user_errors
     def profile_step(trace: TraceArg) -> StepProfile:

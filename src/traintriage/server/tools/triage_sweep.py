@@ -19,11 +19,10 @@ from ..detail import DetailArg
 def register(server: MCPServer, ctx: ServerContext) -> None:
     @server.tool(
         name="triage_sweep",
-        description="Triage every trial of a hyperparameter search and compare them: a ranking by health "
-        "(critical issues first, then warnings, then best loss) with each trial's hyperparameters, top issue "
-        "codes and best losses; the failure modes that recur across trials, with counts; and for each, how the "
-        "hyperparameters differ between trials with and without it (effect size, best threshold, n). Target: a "
-        "directory of trials (Ray Tune, trial_N/, Lightning, MLflow mlruns/, Hydra multirun), an Optuna storage "
+        description="Triage every trial of a hyperparameter search: a ranking by health with each trial's "
+        "hyperparameters, top issue codes and best loss; the failure modes that recur, with counts, and how the "
+        "hyperparameters differ with and without each (effect size, threshold, n). Target: a directory of "
+        "trials (Ray Tune, trial_N/, Lightning, MLflow mlruns/, Hydra multirun), an Optuna storage "
         "'sqlite:///study.db', or a remote URL under the server's remote roots.",
     )
     async def triage_sweep(
