@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,16 @@ def open_text(path: Path) -> IO[str]:
     if magic == b"\x1f\x8b":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
     return open(path, encoding="utf-8", errors="replace")
+
+
+def event_time(value: Any) -> float | None:
+    """A trace event's timestamp or duration (``ts``, ``dur``, in microseconds) when it is a finite number, else
+    None: traces written by crashed or foreign profilers carry strings, nulls and infinities there."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 class TraceStream:

@@ -14,7 +14,6 @@ allocations by address.
 
 from __future__ import annotations
 
-import math
 import re
 from array import array
 from bisect import bisect_right
@@ -34,7 +33,7 @@ from ..rules.memory_pressure.thresholds import (
     PRESSURE_WARNING,
 )
 from ..untrusted import clean_text
-from .jsonstream import TraceStream
+from .jsonstream import TraceStream, event_time
 from .report import DeviceMemory, OpAllocation, StepMemory, TimelinePoint, TraceMemory
 from .series import fit_leak
 from .sizes import format_bytes
@@ -103,15 +102,6 @@ def _int(value, default: int = 0) -> int:
     return number if -(1 << 63) <= number < (1 << 63) else default
 
 
-def _time(value) -> float | None:
-    """A finite timestamp or duration, else None."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _args(ev: dict) -> dict:
     args = ev.get("args")
     return args if isinstance(args, dict) else {}
@@ -125,7 +115,7 @@ def _collect(stream: TraceStream) -> _Collected:
         ph = ev.get("ph")
         if name == "[memory]":
             args = _args(ev)
-            ts = _time(ev.get("ts"))
+            ts = event_time(ev.get("ts"))
             if ts is None:
                 continue
             dev = c.intern(c.devices, (_int(args.get("Device Type")), _int(args.get("Device Id"), -1)))
@@ -138,11 +128,11 @@ def _collect(stream: TraceStream) -> _Collected:
             c.mem_addr.append(_int(args.get("Addr")) & 0x7FFFFFFFFFFFFFFF)
         elif name == "[OutOfMemory]":
             args = _args(ev)
-            c.oom.append((_time(ev.get("ts", 0.0)) or 0.0, _int(args.get("Bytes")),
+            c.oom.append((event_time(ev.get("ts", 0.0)) or 0.0, _int(args.get("Bytes")),
                           c.intern(c.devices, (_int(args.get("Device Type")), _int(args.get("Device Id"), -1)))))
         elif ph == "X" and isinstance(name, str):
             cat = ev.get("cat")
-            start, dur = _time(ev.get("ts")), _time(ev.get("dur", 0.0))
+            start, dur = event_time(ev.get("ts")), event_time(ev.get("dur", 0.0))
             if start is None or dur is None:
                 continue
             end = start + dur

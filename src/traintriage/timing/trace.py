@@ -11,7 +11,6 @@ each step, as the memory analysis does. The file is streamed (:mod:`traintriage.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -21,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..findings import Evidence, Finding, make_finding
-from ..memory.jsonstream import TraceStream
+from ..memory.jsonstream import TraceStream, event_time
 from ..rules.input_bound.thresholds import INPUT_BOUND_SHARE, MIN_STEP_MS, SEVERE_SHARE
 from ..untrusted import clean_text
 from .report import ProfiledStep, StepProfile
@@ -49,14 +48,6 @@ class _Collected:
     events: int = 0
 
 
-def _time(value) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _collect(stream: TraceStream) -> _Collected:
     c = _Collected()
     for ev in stream:
@@ -65,7 +56,7 @@ def _collect(stream: TraceStream) -> _Collected:
         if ev.get("ph") != "X" or not isinstance(name, str) or ev.get("cat") not in ("user_annotation",
                                                                                       "python_function"):
             continue
-        start, dur = _time(ev.get("ts")), _time(ev.get("dur", 0.0))
+        start, dur = event_time(ev.get("ts")), event_time(ev.get("dur", 0.0))
         if start is None or dur is None or dur < 0:
             continue
         thread = f"{ev.get('pid')}:{ev.get('tid')}"
