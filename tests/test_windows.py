@@ -15,18 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from test_fast_paths import same, series, values  # the same random data (NaN, +-inf, ties), bitwise check
 
 from traintriage.detectors import windows
-
-values = st.one_of(
-    st.floats(-1e6, 1e6, allow_nan=False),
-    st.sampled_from([0.0, 1.0, 1.0, 2.0, np.nan, np.inf, -np.inf]),
-)
-series = arrays(np.float64, st.integers(0, 120), elements=values)
-
-
-def same(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
 
 
 def ref_clipped(x: np.ndarray, window: int, before: int) -> np.ndarray:
