@@ -1,7 +1,7 @@
 """The library API: every analysis as one function call on a target (path, experiment name, trial).
 
 The CLI commands and MCP tools are thin adapters over these functions; benchmarks and other Python
-code call them directly. Each returns a pydantic model carrying ``run`` (what was read),
+code call them directly. Each returns a record (:mod:`.record`) carrying ``run`` (what was read),
 ``warnings`` (what could not be read) and ``findings``. Analysis modules are imported on first call.
 
 Every function takes a required ``sandbox``: where it may read (:class:`~traintriage.sandbox.Sandbox`).

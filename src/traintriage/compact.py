@@ -14,7 +14,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the CLI imports this module only to print a result, which is already a model
-    from pydantic import BaseModel
+    from .record import Record
 
 
 def prune(value: Any) -> Any:
@@ -31,7 +31,7 @@ def prune(value: Any) -> Any:
     return value
 
 
-def compact_dict(model: BaseModel) -> dict[str, Any]:
+def compact_dict(model: Record) -> dict[str, Any]:
     """The model's JSON without nulls and empties, except that the model's own required fields stay even when
     empty (``warnings: []``, ``findings: []``): DESIGN.md promises every result carries them."""
     data = model.model_dump(mode="json", by_alias=True)

@@ -6,13 +6,12 @@ so a person or an agent can see whether the right run, the right files and the r
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
 from .findings import json_number
+from .record import Field, Record
 from .signals import RunData, RunInfo
 
 
-class SeriesSummary(BaseModel):
+class SeriesSummary(Record):
     name: str
     role: str | None
     points: int
@@ -25,7 +24,7 @@ class SeriesSummary(BaseModel):
     non_finite: int = Field(description="How many values are NaN or Inf.")
 
 
-class RunDescription(BaseModel):
+class RunDescription(Record):
     """A run as read: resolution, files, roles and a one-line summary of every series."""
 
     run: RunInfo

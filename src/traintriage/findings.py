@@ -6,7 +6,7 @@ metadata, thresholds, causes, plan and reference page (served as an MCP resource
 ``traintriage explain CODE``); the registry here is derived from those packages.
 
 Detectors build :class:`Finding` objects with :func:`make_finding`; everything that leaves the
-package (JSON for agents, structured MCP content) is produced from these pydantic models.
+package (JSON for agents, structured MCP content) is produced from these records (:mod:`.record`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
+from .record import Field, Record
 from .rules import BY_CODE, Rule
 from .rules import reference_page as reference_page
 from .rules.base import Area as Area
@@ -30,7 +29,7 @@ FindingCode = Literal[tuple(BY_CODE)]  # type: ignore[valid-type]
 """The codes a :class:`Finding` may carry: exactly the rules' (a detector cannot invent one)."""
 
 
-class Evidence(BaseModel):
+class Evidence(Record):
     """One number that supports a finding: which metric, at which step, what it was, what was expected.
 
     ``value`` is a float, or the strings ``"nan"``, ``"inf"``, ``"-inf"`` for non-finite values
@@ -45,7 +44,7 @@ class Evidence(BaseModel):
     )
 
 
-class Finding(BaseModel):
+class Finding(Record):
     """One diagnosis: a code from the registry, how bad, where, and the numbers behind it."""
 
     code: FindingCode

@@ -5,7 +5,7 @@ then ``correlate`` after reading a guide). The event cache already makes the re-
 makes the re-analysis free too. A report is remembered under the analysis, its options and the
 run's :meth:`~traintriage.sources.RunPlan.fingerprint` (every file under the run with its size,
 mtime and inode), so any write to the run (a training job appending events, a replaced file, a new
-checkpoint) changes the key and the next call analyses afresh. Reports are pydantic models; each
+checkpoint) changes the key and the next call analyses afresh. Reports are records; each
 caller gets its own deep copy, so nothing a caller does to one leaks into the next answer.
 
 Identical calls that arrive together (an agent firing the same triage twice, fifty parallel calls on
@@ -22,9 +22,9 @@ from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from .record import Record
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Record)
 
 MAX_ENTRIES = 64
 _WAIT_POLL_S = 0.05
@@ -46,7 +46,7 @@ class ReportMemo:
     """A small LRU of reports keyed by (analysis, options, run fingerprint); safe across threads."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
-        self._entries: OrderedDict[Hashable, BaseModel] = OrderedDict()
+        self._entries: OrderedDict[Hashable, Record] = OrderedDict()
         self._running: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
         self.max_entries = max_entries

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
-
 from .errors import InputError
+from .record import Field, Record
 
 if TYPE_CHECKING:  # numpy is imported by the code that builds series, not by the server's start-up
     import numpy as np
@@ -113,7 +112,7 @@ SINGLE_ROLES = ("train_loss", "lr", "grad_total", "grad_preclip", "grad_postclip
 """Roles held by one series (the others, val_loss, memory and grad components, hold several)."""
 
 
-class Roles(BaseModel):
+class Roles(Record):
     """Which series plays which part. Every tool result reports these, so a wrong guess is visible.
 
     ``grad_components`` maps a component name (``MobilityGNN``, ``layers.3``) to its series.
@@ -427,7 +426,7 @@ def parse_role_overrides(items: Iterable[str] | Mapping[str, str] | None) -> dic
 # ----------------------------------------------------------------------------------------------
 
 
-class SeriesInfo(BaseModel):
+class SeriesInfo(Record):
     name: str
     role: str | None
     points: int
@@ -435,7 +434,7 @@ class SeriesInfo(BaseModel):
     last_step: int | None
 
 
-class RunInfo(BaseModel):
+class RunInfo(Record):
     """What was read: every tool result carries it, so an agent can check the tool looked at the right thing."""
 
     path: str = Field(description="Resolved path of the run (directory or file).")

@@ -274,20 +274,41 @@ def _render(value: Any, depth: int) -> str:
 
 
 def sendable(result: T) -> T:
-    """``result`` as it can be sent: a model holding a lone surrogate (a file name that is not UTF-8,
-    ``run\\xff/``, which ``os.fsdecode`` turns into ``\\udcff``) cannot be written as JSON, and the SDK
-    (and the CLI) would fail with a generic error. Such strings are written as escapes (``\\udcff``).
+    """``result`` as it can be sent: a record holding a lone surrogate (a file name that is not UTF-8,
+    ``run\\xff/``, which ``os.fsdecode`` turns into ``\\udcff``) cannot be written as UTF-8 JSON, and the
+    SDK (and the CLI) would fail with a generic error. Such strings are written as escapes (``\\udcff``).
 
     The check is one serialisation (well under a millisecond for a report); the cleaning only happens
-    for the rare answer that needs it.
+    for the rare answer that needs it, on a copy.
     """
-    from pydantic import BaseModel
-    from pydantic_core import PydanticSerializationError, to_json
+    import copy
 
-    if not isinstance(result, BaseModel):
+    from .record import Record
+
+    if not isinstance(result, Record):
         return clean_text(result) if isinstance(result, str) else result
     try:
-        to_json(result)
-    except PydanticSerializationError:
-        return type(result).model_validate(clean_strings(result.model_dump()))
+        result.model_dump_json().encode("utf-8")
+    except UnicodeEncodeError:
+        return _clean_record(copy.deepcopy(result))
     return result
+
+
+def _clean_record(node: Any) -> Any:
+    """Every string in a record tree through :func:`clean_text`, in place (records nest as deep as their
+    schema; the JSON-like values inside them go through the non-recursive :func:`clean_strings`)."""
+    from .record import Record
+
+    if isinstance(node, Record):
+        for key, value in node.__dict__.items():
+            node.__dict__[key] = _clean_record(value)
+        return node
+    if isinstance(node, list) and any(isinstance(v, Record) for v in node):
+        node[:] = [_clean_record(v) for v in node]
+        return node
+    if isinstance(node, dict) and any(isinstance(v, Record) for v in node.values()):
+        cleaned = {clean_text(k): _clean_record(v) for k, v in node.items()}
+        node.clear()
+        node.update(cleaned)
+        return node
+    return clean_strings(node)

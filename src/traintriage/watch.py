@@ -19,15 +19,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel
-
 from .errors import TraintriageError
 from .findings import SEVERITY_RANK, Finding
+from .record import Record
 
 Kind = Literal["new", "worse", "resolved", "warning"]
 
 
-class WatchEvent(BaseModel):
+class WatchEvent(Record):
     """One change, as printed (a JSON line) and as given to ``--notify`` on stdin."""
 
     event: Kind

@@ -1,18 +1,17 @@
-"""The pydantic models ``count_parameters`` returns (JSON for agents, MCP structured content)."""
+"""The records ``count_parameters`` returns (JSON for agents, MCP structured content)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
 from ..findings import Finding
+from ..record import Field, Record
 
 Category = Literal["embeddings", "attention", "mlp", "norms", "output_head", "other"]
 CATEGORIES: tuple[str, ...] = ("embeddings", "attention", "mlp", "norms", "output_head", "other")
 
 
-class CheckpointInfo(BaseModel):
+class CheckpointInfo(Record):
     """What was read, so an agent can check the tool looked at the right thing."""
 
     path: str = Field(description="Resolved path of the target (file or directory).")
@@ -41,21 +40,21 @@ class CheckpointInfo(BaseModel):
         "training args, ZeRO shards).")
 
 
-class DtypeStats(BaseModel):
+class DtypeStats(Record):
     dtype: str
     tensors: int
     parameters: int
     bytes: int
 
 
-class CategoryStats(BaseModel):
+class CategoryStats(Record):
     category: Category
     parameters: int
     share: float = Field(description="Fraction of all parameters (tied weights counted once).")
     tensors: int
 
 
-class ModuleNode(BaseModel):
+class ModuleNode(Record):
     """One module prefix, e.g. ``blocks.0.attn``: parameters under it, tied weights counted once."""
 
     name: str
@@ -66,7 +65,7 @@ class ModuleNode(BaseModel):
     children: list[ModuleNode] = Field(default_factory=list)
 
 
-class TensorEntry(BaseModel):
+class TensorEntry(Record):
     name: str
     shape: list[int]
     dtype: str
@@ -74,7 +73,7 @@ class TensorEntry(BaseModel):
     category: Category
 
 
-class TiedGroup(BaseModel):
+class TiedGroup(Record):
     """Names that hold the same weights; counted once, under ``names[0]``."""
 
     names: list[str]
@@ -84,7 +83,7 @@ class TiedGroup(BaseModel):
     counted_once: bool
 
 
-class BufferStats(BaseModel):
+class BufferStats(Record):
     """State-dict entries that are buffers (running stats, counters, masks), not trained parameters."""
 
     tensors: int = 0
@@ -93,13 +92,13 @@ class BufferStats(BaseModel):
     names: list[str] = Field(default_factory=list, description="First 20.")
 
 
-class OptimizerSlot(BaseModel):
+class OptimizerSlot(Record):
     tensors: int
     elements: int
     bytes: int
 
 
-class OptimizerStats(BaseModel):
+class OptimizerStats(Record):
     """The optimizer state saved beside the weights: it often costs 2x the model (Adam)."""
 
     key: str = Field(description="Where it was found in the checkpoint.")
@@ -115,14 +114,14 @@ class OptimizerStats(BaseModel):
     zero_stage: int | None = Field(default=None, description="DeepSpeed ZeRO stage of sharded optimizer state.")
 
 
-class NonFinite(BaseModel):
+class NonFinite(Record):
     name: str
     nan: int
     inf: int
     elements: int
 
 
-class ValueScan(BaseModel):
+class ValueScan(Record):
     """Streamed pass over the tensor bytes (bounded memory), when asked for."""
 
     scanned_tensors: int
@@ -132,7 +131,7 @@ class ValueScan(BaseModel):
     all_zero: list[str] = Field(default_factory=list)
 
 
-class ParamReport(BaseModel):
+class ParamReport(Record):
     """What a checkpoint holds: counts, where they sit, what is tied, what is broken."""
 
     checkpoint: CheckpointInfo

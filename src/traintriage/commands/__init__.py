@@ -1,6 +1,6 @@
 """CLI commands, one module each, with ``register(subparsers)``; add a module name to ``MODULES``.
 
-A command's ``func(args)`` returns an :class:`Outcome` (the pydantic model printed as JSON, a
+A command's ``func(args)`` returns an :class:`Outcome` (the record printed as JSON, a
 function rendering the ``--text`` report, and the findings that ``--fail-on`` looks at), or None
 for commands that print nothing at the end (``serve``).
 """
@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # a command imports its models when it runs, not when the CLI starts
-    from pydantic import BaseModel
-
     from ..findings import Finding
+    from ..record import Record
 
 MODULES: list[str] = [
     "inspect",
@@ -39,7 +38,7 @@ MODULES: list[str] = [
 
 @dataclass
 class Outcome:
-    model: BaseModel
+    model: Record
     text: Callable[[], str] | None = None
     findings: list[Finding] = field(default_factory=list)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from pydantic import BaseModel
-
+from ..record import Record
 from . import Outcome
 
 
-class Explanation(BaseModel):
+class Explanation(Record):
     code: str | None
     page: str
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from ..errors import InputError
+from ..record import Record
 from . import Outcome, add_run_arguments
 
 
-class ReportWritten(BaseModel):
+class ReportWritten(Record):
     path: str
     bytes: int
     issues: int

@@ -10,15 +10,14 @@ import subprocess
 import sys
 import time
 
-from pydantic import BaseModel
-
 from ..findings import SEVERITY_RANK, Finding
+from ..record import Record
 from . import Outcome
 
 NOTIFY_TIMEOUT_S = 30
 
 
-class WatchEnd(BaseModel):
+class WatchEnd(Record):
     """The last line ``watch`` prints: why it stopped."""
 
     stopped: str

@@ -15,26 +15,25 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
 from ..errors import InputError
+from ..record import Field, Record
 
 
-class ConfigChange(BaseModel):
+class ConfigChange(Record):
     key: str
     change: Literal["changed", "added", "removed"] = Field(description="added: only BAD has it; removed: only GOOD.")
     good: Any = None
     bad: Any = None
 
 
-class Separation(BaseModel):
+class Separation(Record):
     step: int = Field(description="First step where BAD's loss leaves GOOD's band (and stays out, see rule).")
     good: float = Field(description="GOOD's loss at that step (its rolling median, interpolated to the step).")
     bad: float | str = Field(description="BAD's loss at that step ('nan'/'inf' when not finite).")
     band: list[float] = Field(description="GOOD's band at that step: [low, high].")
 
 
-class FindingBrief(BaseModel):
+class FindingBrief(Record):
     code: str
     severity: str
     series: str | None = None
@@ -42,7 +41,7 @@ class FindingBrief(BaseModel):
     step_start: int | None = None
 
 
-class CompareReport(BaseModel):
+class CompareReport(Record):
     """What changed from GOOD to BAD, and where BAD went wrong."""
 
     # Pairs are lists [GOOD's, BAD's], not tuples: a tuple's JSON schema is three times the size, and

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
 from ..findings import Finding
+from ..record import Field, Record
 from ..signals import RunInfo
 
 # ----------------------------------------------------------------------------------------------
@@ -19,7 +18,7 @@ from ..signals import RunInfo
 # ----------------------------------------------------------------------------------------------
 
 
-class SeriesMemoryStats(BaseModel):
+class SeriesMemoryStats(Record):
     """One logged memory series, summarised. Values are in bytes when the unit is known."""
 
     name: str
@@ -43,13 +42,13 @@ class SeriesMemoryStats(BaseModel):
 # ----------------------------------------------------------------------------------------------
 
 
-class TimelinePoint(BaseModel):
+class TimelinePoint(Record):
     time_ms: float = Field(description="Milliseconds from the first memory event.")
     allocated: int
     reserved: int
 
 
-class DeviceMemory(BaseModel):
+class DeviceMemory(Record):
     """The memory timeline of one device in a trace (``[memory]`` events' running totals)."""
 
     device: str = Field(description="'cpu', 'cuda:0', ...")
@@ -69,7 +68,7 @@ class DeviceMemory(BaseModel):
     timeline: list[TimelinePoint] = Field(description="Downsampled (at most ~200 points), peaks kept.")
 
 
-class OpAllocation(BaseModel):
+class OpAllocation(Record):
     """Allocations attributed to the operator that made them (innermost op that is not a bare allocator)."""
 
     op: str
@@ -80,7 +79,7 @@ class OpAllocation(BaseModel):
     live_at_end_bytes: int = Field(description="Of those bytes, how many were still allocated at the end.")
 
 
-class StepMemory(BaseModel):
+class StepMemory(Record):
     """Memory per training step, from ProfilerStep#N annotations (or optimizer steps when absent)."""
 
     step: int
@@ -91,7 +90,7 @@ class StepMemory(BaseModel):
     peak_allocated: int
 
 
-class TraceMemory(BaseModel):
+class TraceMemory(Record):
     path: str
     events: int = Field(description="Trace events read (all kinds).")
     memory_events: int
@@ -108,7 +107,7 @@ class TraceMemory(BaseModel):
 # ----------------------------------------------------------------------------------------------
 
 
-class FrameRef(BaseModel):
+class FrameRef(Record):
     filename: str
     line: int
     name: str
@@ -117,7 +116,7 @@ class FrameRef(BaseModel):
         return f"{self.filename}:{self.line}:{self.name}"
 
 
-class SnapshotDevice(BaseModel):
+class SnapshotDevice(Record):
     device: int
     segments: int
     large_segments: int
@@ -137,7 +136,7 @@ class SnapshotDevice(BaseModel):
     fragmentation: float = Field(description="fragmented_inactive / reserved.")
 
 
-class BlockInfo(BaseModel):
+class BlockInfo(Record):
     device: int
     address: int
     size: int
@@ -148,14 +147,14 @@ class BlockInfo(BaseModel):
     frame: str | None = Field(description="First user frame of the allocation's stack, 'file:line:function'.")
 
 
-class FrameAllocation(BaseModel):
+class FrameAllocation(Record):
     frame: str
     bytes: int
     bytes_human: str
     blocks: int
 
 
-class HistoryEntry(BaseModel):
+class HistoryEntry(Record):
     index: int
     action: str
     addr: int | None
@@ -165,7 +164,7 @@ class HistoryEntry(BaseModel):
     frame: str | None = None
 
 
-class SnapshotMemory(BaseModel):
+class SnapshotMemory(Record):
     path: str
     devices: list[SnapshotDevice]
     largest_blocks: list[BlockInfo]
@@ -183,7 +182,7 @@ class SnapshotMemory(BaseModel):
 # ----------------------------------------------------------------------------------------------
 
 
-class MemoryReport(BaseModel):
+class MemoryReport(Record):
     """What ``profile_memory`` found: findings with evidence, per-artifact statistics, warnings."""
 
     target: str
@@ -198,7 +197,7 @@ class MemoryReport(BaseModel):
     snapshot: SnapshotMemory | None = None
 
 
-class MemoryEstimate(BaseModel):
+class MemoryEstimate(Record):
     """Memory per GPU for training a model: the static part per parameter, the activations per sample."""
 
     parameters: int

@@ -14,15 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from ..errors import InputError
+from ..record import Record
 
 FORMATS = {".png": "png", ".svg": "svg"}
 MIME = {"png": "image/png", "svg": "image/svg+xml"}
 
 
-class PlotWritten(BaseModel):
+class PlotWritten(Record):
     """What ``traintriage plot`` prints: where the plot went and what it shows."""
 
     path: str

@@ -15,9 +15,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ..compact import compact_dict, dumps
+from ..record import Record
 
 Detail = Literal["summary", "full"]
 DetailArg = Annotated[
@@ -41,7 +42,7 @@ def tool_result(tool: str, result: Any, detail: str | None) -> Any:
     """A model as a compact CallToolResult (summarised unless ``detail == 'full'``); anything else as is,
     a CallToolResult too (a tool that adds content to its typed result, as ``compare_runs`` adds its image,
     builds it with this function already)."""
-    if not isinstance(result, BaseModel) or isinstance(result, CallToolResult):
+    if not isinstance(result, Record):
         return result
     data = compact_dict(result)
     if detail != "full":

@@ -2,7 +2,7 @@
 
 :class:`TraintriageServer` is the SDK's ``MCPServer`` with two public methods overridden:
 
-* ``tool``: a tool returning a pydantic model is registered as the SDK's unstructured kind, and its
+* ``tool``: a tool returning a record (:mod:`traintriage.record`) is registered as the SDK's unstructured kind, and its
   output schema is kept here, outlined (:func:`.schemas.output_outline`). The tool's result is built
   by :mod:`.detail` (compact ``structuredContent`` without nulls and empty lists, summarised unless
   ``detail='full'``), which the full model's schema would reject (it requires its nullable fields);
@@ -23,8 +23,8 @@ import typing
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import Tool, ToolAnnotations
-from pydantic import BaseModel
 
+from ..record import Record
 from .detail import tool_result
 from .schemas import compact_schema, output_outline
 
@@ -53,10 +53,10 @@ def listed(tool: Tool, output_schema: dict | None) -> Tool:
     })
 
 
-def result_model(fn) -> type[BaseModel] | None:
-    """The pydantic model a tool function is annotated to return, if any."""
+def result_model(fn) -> type[Record] | None:
+    """The record type a tool function is annotated to return, if any."""
     hint = typing.get_type_hints(fn).get("return")
-    return hint if isinstance(hint, type) and issubclass(hint, BaseModel) else None
+    return hint if isinstance(hint, type) and issubclass(hint, Record) else None
 
 
 def _sent_compact(tool: str, fn):

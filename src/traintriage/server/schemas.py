@@ -1,7 +1,7 @@
 """Smaller JSON schemas for ``tools/list``.
 
 Agents pay for every character of ``tools/list`` (188 KB once, 84 KB before this module), and most of
-it is the tools' output schemas as pydantic writes them. Two steps:
+it is the tools' output schemas as pydantic writes them (from the records' derived models). Two steps:
 
 * :func:`compact_schema` (input and output schemas) rewrites without changing the meaning: no
   ``title`` on every property (its name again, capitalised), no ``"default": null``, and ``anyOf``

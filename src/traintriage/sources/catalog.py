@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
+from ..record import Field, Record
 from ..sandbox import Sandbox
 from . import detect_formats
 from .inventory import classify, name_claims
@@ -33,7 +32,7 @@ MAX_DIRS_WALKED = 50_000
 """A root may be a home directory: listing stays bounded and says when it stopped early."""
 
 
-class RunListing(BaseModel):
+class RunListing(Record):
     experiment: str = Field(description="Directory above the run, relative to its root.")
     run: str = Field(description="Run directory name.")
     path: str
@@ -44,7 +43,7 @@ class RunListing(BaseModel):
     files: int
 
 
-class RunCatalog(BaseModel):
+class RunCatalog(Record):
     roots: list[str]
     runs: list[RunListing]
     truncated: bool = Field(description="True when more than the listing limit exist.")

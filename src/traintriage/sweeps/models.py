@@ -1,6 +1,6 @@
 """What a sweep returns: one row per trial, the failure modes that recur, and what they go with.
 
-Kept free of analysis imports (pydantic only) because the MCP adapter imports these models at server
+Kept free of analysis imports (records only) because the MCP adapter imports these models at server
 start to build its output schema, and startup must stay light.
 """
 
@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
 from ..findings import Severity
+from ..record import Field, Record
 
 ParamValue = float | int | str | bool | None
 Number = float | str | None
 """A float, or "nan"/"inf"/"-inf" (JSON has no NaN), or None when not logged."""
 
 
-class TrialRow(BaseModel):
+class TrialRow(Record):
     """One trial of the sweep, analysed (``status='ok'``) or not (``status='error'``, with the reason)."""
 
     rank: int | None = Field(default=None, description="1 = healthiest; set when the sweep is complete.")
@@ -52,7 +51,7 @@ class TrialRow(BaseModel):
     seconds: float = Field(default=0.0, description="Time spent analysing this trial.")
 
 
-class Split(BaseModel):
+class Split(Record):
     """The cut of one numeric hyperparameter that best separates trials with a mode from those without."""
 
     rule: str = Field(description="e.g. 'lr >= 0.3': the side where the mode is more common.")
@@ -63,14 +62,14 @@ class Split(BaseModel):
     balanced_accuracy: float
 
 
-class CategoryRate(BaseModel):
+class CategoryRate(Record):
     value: str
     with_mode: int
     trials: int
     rate: float
 
 
-class ParamEffect(BaseModel):
+class ParamEffect(Record):
     """How one hyperparameter differs between trials with a failure mode and trials without it."""
 
     param: str
@@ -92,7 +91,7 @@ class ParamEffect(BaseModel):
     verdict: str = Field(description="What the numbers support, in plain words, with n.")
 
 
-class FailureMode(BaseModel):
+class FailureMode(Record):
     code: str
     severity: Severity = Field(description="The worst severity it had in any trial.")
     trials: int = Field(description="Analysed trials where it was found.")
@@ -105,7 +104,7 @@ class FailureMode(BaseModel):
     note: str | None = None
 
 
-class SweepReport(BaseModel):
+class SweepReport(Record):
     target: str
     kind: Literal["directory", "optuna"]
     study: str | None = None

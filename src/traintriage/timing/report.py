@@ -1,24 +1,23 @@
 """What the time analyses report: the run's timing context, and a profiler trace's step breakdown.
 
-Plain pydantic models with no numpy, so the server can import them at start-up for its tool schemas.
+Plain records with no numpy, so the server can import them at start-up for its tool schemas.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
 from ..findings import Finding
+from ..record import Field, Record
 
 
-class Throughput(BaseModel):
+class Throughput(Record):
     series: str
     value: float = Field(description="Median of the logged values after the warm-up.")
     unit: str = Field(description="What is counted per second, read from the name (tokens/s, samples/s...).")
 
 
-class RecurringPause(BaseModel):
+class RecurringPause(Record):
     """Pauses at a regular step period: evaluation or periodic checkpoints, routine and not findings."""
 
     every_steps: int
@@ -27,7 +26,7 @@ class RecurringPause(BaseModel):
     kind: str = Field(description="'evaluation' when a validation series is logged at those steps.")
 
 
-class StepTiming(BaseModel):
+class StepTiming(Record):
     """Time per step and throughput: in every run report's context, whether or not anything is wrong."""
 
     source: str = Field(description="Where the timing comes from: the wall times of a series, or a logged "
@@ -41,7 +40,7 @@ class StepTiming(BaseModel):
     summary: str = Field(description="One line, e.g. '0.26 s/step, 3,900 tokens/s (train/tokens_per_sec)'.")
 
 
-class StepPhase(BaseModel):
+class StepPhase(Record):
     """Time the profiled steps spent in one kind of work."""
 
     phase: Literal["data_wait", "other"]
@@ -49,14 +48,14 @@ class StepPhase(BaseModel):
     share: float
 
 
-class ProfiledStep(BaseModel):
+class ProfiledStep(Record):
     step: int
     milliseconds: float
     data_wait_ms: float
     data_share: float
 
 
-class StepProfile(BaseModel):
+class StepProfile(Record):
     """``profile_step``: how a profiled training step spends its time (a time verdict: ``input_bound``)."""
 
     target: str

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
 from ..findings import Evidence, Finding, Severity
+from ..record import Field, Record
 from ..signals import RunInfo
 from ..timing.report import StepTiming
 
@@ -21,14 +20,14 @@ Category = Literal[
 ]
 
 
-class RootCause(BaseModel):
+class RootCause(Record):
     category: Category
     explanation: str
     confidence: float = Field(ge=0.0, le=1.0, description="Follows from how many independent signals agree.")
     signals: list[str] = Field(default_factory=list, description="The independent signals that support it.")
 
 
-class TriageIssue(BaseModel):
+class TriageIssue(Record):
     rank: int
     title: str
     codes: list[str]
@@ -42,7 +41,7 @@ class TriageIssue(BaseModel):
         return code in self.codes
 
 
-class RemediationStep(BaseModel):
+class RemediationStep(Record):
     order: int
     change: str = Field(description="The change, with concrete values taken from the run.")
     addresses: list[int] = Field(description="Ranks of the issues it addresses.")
@@ -50,13 +49,13 @@ class RemediationStep(BaseModel):
     risk: Literal["low", "medium", "high"]
 
 
-class ValidationCheck(BaseModel):
+class ValidationCheck(Record):
     metric: str
     expectation: str
     addresses: list[int] = Field(default_factory=list)
 
 
-class TriageReport(BaseModel):
+class TriageReport(Record):
     run: RunInfo
     warnings: list[str]
     issues: list[TriageIssue]

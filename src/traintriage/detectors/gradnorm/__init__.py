@@ -3,7 +3,7 @@
 Modules: ``components`` (which series, grouping, layer order), ``stats`` (scale-free statistics),
 ``health`` (dead_component, gradient_imbalance), ``depth`` (exploding/vanishing, nan_inf),
 ``clipping`` (heavy_clipping), ``spikes`` (gradient_spike), ``correlation`` (loss vs norm),
-``report`` (the pydantic report and the orchestration), ``text`` (the ``--text`` rendering).
+``report`` (the report record and the orchestration), ``text`` (the ``--text`` rendering).
 """
 
 from .models import ComponentStats, GradNormReport, NormStats

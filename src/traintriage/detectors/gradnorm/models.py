@@ -1,4 +1,4 @@
-"""The gradient-norm report's pydantic models, apart from the analysis code.
+"""The gradient-norm report's records, apart from the analysis code.
 
 The MCP server imports these at start-up for the tool's output schema; keeping them free of numpy
 (and of the detectors) keeps ``initialize`` fast. The analysis modules import them from here.
@@ -6,13 +6,12 @@ The MCP server imports these at start-up for the tool's output schema; keeping t
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
 from ...findings import Finding
+from ...record import Field, Record
 from ...signals import RunInfo
 
 
-class ClippingStats(BaseModel):
+class ClippingStats(Record):
     """How often and how hard gradient clipping acted."""
 
     method: str = Field(description="'pre_post' (both norms logged) or 'threshold' (norm vs a clip threshold).")
@@ -29,13 +28,13 @@ class ClippingStats(BaseModel):
     first_clipped_step: int | None
 
 
-class LagCorrelation(BaseModel):
+class LagCorrelation(Record):
     lag: int = Field(description="Norm at point t vs loss at point t+lag (positive: norm leads).")
     spearman: float | None
     spearman_detrended: float | None
 
 
-class LossCorrelation(BaseModel):
+class LossCorrelation(Record):
     loss_series: str
     norm_series: str
     alignment: str = Field(description="'intersect' (shared steps) or 'interpolated' (loss onto norm steps).")
@@ -46,13 +45,13 @@ class LossCorrelation(BaseModel):
     by_lag: list[LagCorrelation]
 
 
-class RegimeShift(BaseModel):
+class RegimeShift(Record):
     step: int
     before: float | str | None = Field(description="Median norm in the window before.")
     after: float | str | None = Field(description="Median norm in the window after.")
 
 
-class NormStats(BaseModel):
+class NormStats(Record):
     """Statistics of one gradient-norm series (a component, or the total)."""
 
     name: str
@@ -87,14 +86,14 @@ class ComponentStats(NormStats):
     )
 
 
-class LayerStack(BaseModel):
+class LayerStack(Record):
     layers: list[str]
     front_minus_back_decades: float
     spearman_rho: float
     per_layer_median: list[float | str | None]
 
 
-class GradNormReport(BaseModel):
+class GradNormReport(Record):
     """Gradient health of a run: components, total, clipping, loss correlation, and findings."""
 
     run: RunInfo

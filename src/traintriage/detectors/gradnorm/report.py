@@ -1,4 +1,4 @@
-"""``analyze_gradnorm``: per-component gradient health of a run, as one pydantic report.
+"""``analyze_gradnorm``: per-component gradient health of a run, as one report record.
 
 Orchestration only: it picks the series (components, total, pre/post clip, loss, LR) from the run's
 roles, aligns them by step, and hands numpy arrays to the detector modules (``health``, ``depth``,

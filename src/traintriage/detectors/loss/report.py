@@ -1,16 +1,15 @@
-"""The ``analyze_loss`` result: pydantic models at the boundary (JSON for agents, MCP structured content)."""
+"""The ``analyze_loss`` result: records at the boundary (JSON for agents, MCP structured content)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
 from ...findings import Finding
+from ...record import Field, Record
 from ...signals import RunInfo
 
 
-class Phase(BaseModel):
+class Phase(Record):
     """One stretch of the loss curve with a single character."""
 
     kind: Literal["warmup", "fast_descent", "slow_descent", "plateau", "rising"]
@@ -20,7 +19,7 @@ class Phase(BaseModel):
     end_value: float | None = Field(description="Level (block median) at the end of the phase.")
 
 
-class ValidationSummary(BaseModel):
+class ValidationSummary(Record):
     """A validation series: its best point (the early-stopping point) and where it ended."""
 
     series: str
@@ -30,7 +29,7 @@ class ValidationSummary(BaseModel):
     final_value: float | str | None
 
 
-class ScheduleSummary(BaseModel):
+class ScheduleSummary(Record):
     """What the LR series says: the context spike / plateau / divergence verdicts were judged in."""
 
     series: str
@@ -41,7 +40,7 @@ class ScheduleSummary(BaseModel):
     ramp: bool = Field(description="LR rises over most of the run (no warmup end).")
 
 
-class LossStatistics(BaseModel):
+class LossStatistics(Record):
     series: str
     points: int
     finite_points: int
@@ -69,7 +68,7 @@ class LossStatistics(BaseModel):
     schedule: ScheduleSummary | None = None
 
 
-class LossReport(BaseModel):
+class LossReport(Record):
     """Loss-curve critique of one run: findings with evidence, statistics, and what was read."""
 
     run: RunInfo

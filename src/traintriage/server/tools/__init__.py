@@ -1,7 +1,7 @@
 """MCP tool adapters, one module per tool, each with ``register(server, ctx)``.
 
 To add a tool: write ``tools/<name>.py`` (thin: parse arguments, call the library, return its
-pydantic model; wrap the function in ``context.user_errors``; import analysis code inside the
+record (:mod:`traintriage.record`); wrap the function in ``context.user_errors``; import analysis code inside the
 function) and add its module name to ``MODULES``.
 """
 
