@@ -83,14 +83,15 @@ def _wall(cmd: list[str], repeats: int) -> tuple[list[float], list[float]]:
 
 def _server_calls(repeats: int) -> dict[str, float]:
     """Best seconds of an in-process ``correlate`` call on the small run: unchanged, and after an append."""
-    from traintriage.api import correlate
+    from traintriage.api import Sandbox, correlate
 
     tmp = Path(tempfile.mkdtemp())
+    sandbox = Sandbox.of([tmp])  # as the server is confined to its roots
     try:
         run = tmp / "run"
         shutil.copytree(SMALL_RUN, run)
         event_file = next(run.glob("events.out.tfevents.*"))
-        correlate(run)  # cold: imports, read, analysis
+        correlate(run, sandbox=sandbox)  # cold: imports, read, analysis
         unchanged, changed, changed_cpu = [], [], []
         from traintriage.sources.eventfile import scan_event_file
 
@@ -98,12 +99,12 @@ def _server_calls(repeats: int) -> dict[str, float]:
         step = 10_000
         for _ in range(repeats):
             t0 = time.perf_counter()
-            correlate(run)
+            correlate(run, sandbox=sandbox)
             unchanged.append(time.perf_counter() - t0)
             _append_step(event_file, tags, step)
             step += 1
             t0, c0 = time.perf_counter(), time.process_time()
-            correlate(run)
+            correlate(run, sandbox=sandbox)
             changed.append(time.perf_counter() - t0)
             changed_cpu.append(time.process_time() - c0)
         return {"unchanged": min(unchanged), "changed": min(changed), "changed_cpu": min(changed_cpu),
