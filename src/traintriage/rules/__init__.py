@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from importlib import resources
 
 from .base import Area, Rule
 
@@ -51,6 +50,8 @@ def reference_page(code: str) -> str:
     """The reference page of a code (markdown), or raise KeyError for an unknown code."""
     if code not in BY_CODE:
         raise KeyError(code)
+    from importlib import resources  # with tempfile, random...: only when a page is read
+
     return resources.files(f"{__name__}.{code}").joinpath("reference.md").read_text(encoding="utf-8")
 
 

@@ -46,6 +46,7 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..signals import EARLIER_RUN_PREFIX, Series
 from ..untrusted import (
@@ -65,8 +66,9 @@ from ..untrusted import (
 from .collect import Columns, LineProblems, earlier_run_prefix, looks_like_metric, merge_files
 from .filecache import cached
 from .formats import NO, Head, SourceFormat, suffix_claim
-from .messages import LogMessages, MessageCollector
-from .templates import TemplateLearner, timing_name
+
+if TYPE_CHECKING:  # the learner and the message reader are imported when a text log is read, not listed
+    from .messages import LogMessages
 
 REGEX_ENV = "TRAINTRIAGE_LOG_REGEX"
 SUFFIXES = (".log", ".out", ".txt")
@@ -128,6 +130,10 @@ class _Reader:
         self.user_lines = 0
         self.table_header: list[str] | None = None
         self.table_step: int | None = None
+        from .messages import MessageCollector
+        from .templates import TemplateLearner, timing_name
+
+        self.timing_name = timing_name
         self.learner = TemplateLearner()
         self.learned_points = 0
         self.messages = MessageCollector()
@@ -156,7 +162,7 @@ class _Reader:
         timings = []
         for name, raw in pairs:
             if not looks_like_metric(name):
-                timing = timing_name(name, "")
+                timing = self.timing_name(name, "")
                 if timing is not None and (value := as_float(raw)) is not None:
                     timings.append((timing, value))
                 continue
@@ -387,6 +393,8 @@ def _parse(path: Path) -> tuple[dict[str, Series], list[str], LogMessages]:
                     continue
                 reader.line(line_no, line)
     except OSError as err:
+        from .messages import LogMessages
+
         return {}, [f"{path}: cannot read ({err})"], LogMessages()
     series, learned = reader.finish()
     messages = reader.messages.finish()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 
@@ -233,8 +232,12 @@ def _binned(start: np.ndarray, per_step: np.ndarray) -> tuple[np.ndarray, np.nda
     """(first step, median log seconds per step) of at most MAX_BINS consecutive groups of intervals."""
     n = per_step.size
     edges = np.linspace(0, n, min(n, MAX_BINS) + 1).astype(int)
-    pairs = [(start[lo], np.median(np.log(per_step[lo:hi]))) for lo, hi in pairwise(edges) if hi > lo]
-    return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    lo, hi = edges[:-1], edges[1:]
+    lo, size = lo[hi > lo], (hi - lo)[hi > lo]
+    logs = np.log(per_step)
+    # Every bin's median at once: sort by (bin, value), then each bin's middle one or two (np.median's value).
+    ordered = logs[np.lexsort((logs, np.repeat(np.arange(lo.size), size)))]
+    return start[lo], (ordered[lo + (size - 1) // 2] + ordered[lo + size // 2]) / 2
 
 
 def _best_split(x: np.ndarray, min_len: int) -> int | None:
