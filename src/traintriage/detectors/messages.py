@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import bottleneck as bn
 import numpy as np
 
 from ..findings import Evidence, Finding, make_finding
@@ -145,7 +146,7 @@ def scale_verdict(series: Series) -> Finding | None:
     calibrated = max(1, math.ceil(len(values) * CALIBRATION_SHARE))
     peak_at = calibrated + int(np.argmax(values[calibrated:])) if calibrated < len(values) else 0
     peak = float(values[peak_at])
-    late = float(np.median(values[-max(1, len(values) // 10):]))
+    late = float(bn.median(values[-max(1, len(values) // 10):]))
     floor_hit = values[low] <= FLOOR_SCALE
     if values[low] <= TINY_SCALE:
         start, why = int(steps[falls[0]]), f"fell to {values[low]:.3g} (<= {TINY_SCALE:g})"

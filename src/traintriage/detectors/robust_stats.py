@@ -10,6 +10,7 @@ ones in :mod:`.gradnorm.stats`.
 
 from __future__ import annotations
 
+import bottleneck as bn
 import numpy as np
 
 from .windows import clipped_rolling_median
@@ -29,7 +30,7 @@ def robust_sigma(x: np.ndarray) -> float:
     x = x[np.isfinite(x)]
     if x.size == 0:
         return 0.0
-    return float(MAD_TO_SIGMA * np.median(np.abs(x - np.median(x))))
+    return float(MAD_TO_SIGMA * bn.median(np.abs(x - bn.median(x))))
 
 
 def rolling_median(x: np.ndarray, window: int, *, trailing: bool = False) -> np.ndarray:

@@ -13,15 +13,14 @@ against those expressions on random data with NaN, infinities and ties.
 
 from __future__ import annotations
 
+import bottleneck as bn
 import numpy as np
 
-# Below this many rows a per-window loop of np.median is cheaper than building index arrays.
+# Below this many rows a per-window loop of bn.median is cheaper than building index arrays.
 _FEW_ROWS = 8
 
 
 def _move_median(x: np.ndarray, window: int, min_count: int) -> np.ndarray:
-    import bottleneck as bn  # ~3 ms once numpy is loaded; imported here to keep server start light
-
     return bn.move_median(x, window, min_count=min_count)
 
 
@@ -76,7 +75,7 @@ def slice_medians(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
             continue
         if rows.size < _FEW_ROWS:
             for k in rows:
-                out[k] = np.median(x[lo[k] : hi[k]])
+                out[k] = bn.median(x[lo[k] : hi[k]])
         else:
             out[rows] = _move_median(x, int(length), int(length))[hi[rows] - 1]
     return out
@@ -97,7 +96,7 @@ def trailing_mad(d: np.ndarray, ends: np.ndarray, window: int) -> np.ndarray:
     for k in np.flatnonzero(~full):  # the first few rows, whose windows are still filling
         seg = d[starts[k] : ends[k]]
         if seg.size:
-            out[k] = np.median(np.abs(seg - np.median(seg)))
+            out[k] = bn.median(np.abs(seg - bn.median(seg)))
     rows = np.flatnonzero(full)
     if rows.size:
         # Chunked so the gathered matrix stays a few MB whatever the run's length.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import bottleneck as bn
 import numpy as np
 
 from ..findings import Evidence, Finding, json_number, make_finding
@@ -69,8 +70,8 @@ def theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 300) -> tuple[floa
     i, j = np.triu_indices(x.size, k=1)
     dx = x[j] - x[i]
     ok = dx != 0
-    slope = float(np.median((y[j] - y[i])[ok] / dx[ok])) if ok.any() else 0.0
-    intercept = float(np.median(y - slope * x))
+    slope = float(bn.median((y[j] - y[i])[ok] / dx[ok])) if ok.any() else 0.0
+    intercept = float(bn.median(y - slope * x))
     return slope, intercept
 
 
@@ -113,7 +114,7 @@ def fit_leak(steps: np.ndarray, values: np.ndarray) -> LeakFit | None:
         return None
     slope, intercept = theil_sen(x, y)
     quarters = np.array_split(y, 4)
-    medians = tuple(float(np.median(q)) for q in quarters)
+    medians = tuple(float(bn.median(q)) for q in quarters)
     rises = np.diff(medians)
     mean_rise = float(rises.mean())
     sustained = bool(mean_rise > 0 and np.all(rises >= STEADY_INCREMENT * mean_rise) and np.all(rises > 0))
@@ -308,7 +309,7 @@ def _fragmentation_finding(clean: dict) -> Finding | None:
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(res > 0, (res - alloc) / res, 0.0)
     half = common.size // 2
-    median_frac = float(np.median(frac[half:]))
+    median_frac = float(bn.median(frac[half:]))
     waste = res - alloc
     worst = half + int(np.argmax(waste[half:]))
     waste_bytes = float(waste[worst]) * r_unit if r_unit else None

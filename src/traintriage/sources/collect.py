@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import bottleneck as bn
 import numpy as np
 
 from ..signals import EARLIER_RUN_PREFIX, Series
@@ -124,12 +125,12 @@ def split_restarts(steps: Sequence[float], values: Sequence[float]) -> list[Stre
             if len(gaps) < INTERVAL_SAMPLE:
                 gaps.append(s - last)
                 if len(gaps) >= 2:
-                    interval = float(np.median(gaps))
+                    interval = float(bn.median(gaps))
             last_i = i
             continue
         before = [values[j] for j in range(max(seg_start, last_i - 2), last_i + 1) if math.isfinite(values[j])]
         after = [v for v in values[i : i + 3] if math.isfinite(v)]
-        end, start = (float(np.median(before)), float(np.median(after))) if before and after else (0.0, 0.0)
+        end, start = (float(bn.median(before)), float(bn.median(after))) if before and after else (0.0, 0.0)
         continues = end > 0 and start > 0 and max(start / end, end / start) <= CONTINUE_RATIO
         offset = offset + (last - s + max(interval, 1.0)) if continues else 0.0
         stretches.append(Stretch(i, not continues, offset))

@@ -41,6 +41,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import bottleneck as bn
 import numpy as np
 
 from ..signals import EARLIER_RUN_PREFIX
@@ -535,7 +536,7 @@ def _summary_names(templates, steps: dict[int, list[float | None] | None]) -> di
 def _continues_grid(own: list[float], grid: list[float]) -> bool:
     """Whether every one of ``own`` (at least one) lies on the grid of steps ``grid`` is logged at (its first
     step plus a whole number of its median intervals) but is none of its logged steps: the grid, continued."""
-    interval = float(np.median(np.diff(grid))) or 1.0
+    interval = float(bn.median(np.diff(grid))) or 1.0
     on_grid = set(grid)
     phases = [(x - grid[0]) / interval for x in own]
     return bool(own) and all(x not in on_grid and abs(k - round(k)) < 1e-9 for x, k in zip(own, phases, strict=True))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import bottleneck as bn
 import numpy as np
 
 from ..textreport import fmt_num
@@ -91,8 +92,8 @@ def numeric_effect(param: str, values: np.ndarray, has_mode: np.ndarray) -> Para
         kind="numeric",
         n_with=len(with_mode),
         n_without=len(without),
-        median_with=float(np.median(with_mode)),
-        median_without=float(np.median(without)),
+        median_with=float(bn.median(with_mode)),
+        median_without=float(bn.median(without)),
         effect_size=round(cliffs_delta(with_mode, without), 3),
         p_value=mann_whitney_p(with_mode, without),
         split=best_split(param, values, has_mode),

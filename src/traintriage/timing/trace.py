@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
+import bottleneck as bn
 import numpy as np
 
 from ..errors import InputError
@@ -118,8 +119,8 @@ def analyze_step_trace(path: Path) -> StepProfile:
     total = sum(r.milliseconds for r in rows)
     waiting = sum(r.data_wait_ms for r in rows)
     share = waiting / total if total > 0 else 0.0
-    step_ms = float(np.median([r.milliseconds for r in rows]))
-    wait_ms = float(np.median([r.data_wait_ms for r in rows]))
+    step_ms = float(bn.median([r.milliseconds for r in rows]))
+    wait_ms = float(bn.median([r.data_wait_ms for r in rows]))
     findings = _verdict(share, step_ms, wait_ms, rows, sorted(c.data_names))
     if len(rows) > MAX_STEP_ROWS:
         keep = np.unique(np.linspace(0, len(rows) - 1, MAX_STEP_ROWS).astype(int))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import bottleneck as bn
 import numpy as np
 
 from ..findings import Evidence, Finding, make_finding
@@ -105,7 +106,7 @@ def throughput_series(run: RunData) -> list[Throughput]:
         what = (match.group("what") or "items").lower().rstrip("s")
         unit = {"tok": "tokens", "img": "images", "seq": "sequences", "it": "iterations", "step": "steps"}.get(
             what, what + "s") + "/s" if match.group("what") else "per s"
-        out.append(Throughput(series=name, value=float(np.median(values)), unit=unit))
+        out.append(Throughput(series=name, value=float(bn.median(values)), unit=unit))
     # training throughput first: an evaluation's samples/s (HF's eval_*_samples_per_second) is another loop's
     return sorted(out, key=lambda t: loss_flavour(t.series) == "val")
 
@@ -158,7 +159,7 @@ def _recurring(pauses: list[Pause], grid: int) -> tuple[list[Pause], int | None]
         return [], None
     fits = _on_grid(every, best[2], best[1], grid)
     kept = [p for p, ok in zip(pauses, fits, strict=True) if ok]
-    typical = float(np.median([p.seconds for p in kept]))
+    typical = float(bn.median([p.seconds for p in kept]))
     return [p for p in kept if p.seconds <= OUTLIER_PAUSE * typical], best[1]
 
 
@@ -265,9 +266,9 @@ def detect_slow_steps(run: RunData, start: np.ndarray, per_step: np.ndarray, sou
     k = _best_split(x, min_len)
     if k is None:
         return []
-    before, after = float(np.exp(np.median(x[:k]))), float(np.exp(np.median(x[k:])))
+    before, after = float(np.exp(bn.median(x[:k]))), float(np.exp(bn.median(x[k:])))
     ratio = after / before
-    tail = float(np.exp(np.median(x[k + 2 * (x.size - k) // 3:])))
+    tail = float(np.exp(bn.median(x[k + 2 * (x.size - k) // 3:])))
     if ratio < SLOW_RATIO or tail / before < 1 + HOLD_SHARE * (ratio - 1):
         return []
     at = int(steps_at[k])
@@ -310,7 +311,7 @@ def _data_time_change(run: RunData, at: int) -> tuple[float, float, str] | None:
     after = s.values[finite & (s.steps >= at)]
     if before.size < 3 or after.size < 3:
         return None
-    return float(np.median(before)) * unit, float(np.median(after)) * unit, s.name
+    return float(bn.median(before)) * unit, float(bn.median(after)) * unit, s.name
 
 
 # --- the whole analysis ---------------------------------------------------------------------------
@@ -342,7 +343,7 @@ def analyze_time(run: RunData) -> TimeAnalysis:
         per_step = logged.values[finite] * _unit(logged.name)
         steps = logged.steps[finite]
         judged = per_step[WARMUP_INTERVALS:]
-        typical = float(np.median(judged)) if judged.size else None
+        typical = float(bn.median(judged)) if judged.size else None
         if typical is None or typical >= UNIX_TIME:  # not a duration (a timestamp that went backwards)
             return TimeAnalysis(_timing("none", None, throughput), [])
         timing = _timing(f"logged step time {logged.name}", typical, throughput)
@@ -369,16 +370,16 @@ def _from_clock(
     run: RunData, clock: StepClock, throughput: list[Throughput], source: str | None = None
 ) -> TimeAnalysis:
     judged = np.arange(len(clock)) >= WARMUP_INTERVALS
-    typical = float(np.median(clock.per_step[judged]))
+    typical = float(bn.median(clock.per_step[judged]))
     findings: list[Finding] = []
     pauses = _pauses(clock, typical) if typical > 0 else []
-    grid = int(np.median(clock.steps))
+    grid = int(bn.median(clock.steps))
     routine, period = _recurring(pauses, grid)
     recurring = []
     if routine:
         kind = "evaluation" if _evaluation_at(run, routine) else "periodic (evaluation or checkpoint save)"
         recurring.append(RecurringPause(every_steps=int(period or 0), count=len(routine),
-                                        median_seconds=round(float(np.median([p.seconds for p in routine])), 3),
+                                        median_seconds=round(float(bn.median([p.seconds for p in routine])), 3),
                                         kind=kind))
     routine_ids = {p.index for p in routine}
     for pause in pauses:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import bottleneck as bn
 import numpy as np
 
 from ..signals import RunData, Series
@@ -49,7 +50,7 @@ def lr_changes(lr: Series | None, *, min_ratio: float = 1.5) -> list[LRChange]:
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.abs(np.log(nxt / prev))
     log_ratio = np.where(np.isfinite(log_ratio), log_ratio, np.where((prev > 0) != (nxt > 0), np.inf, 0.0))
-    typical = float(np.median(log_ratio)) if log_ratio.size else 0.0
+    typical = float(bn.median(log_ratio)) if log_ratio.size else 0.0
     threshold = max(np.log(min_ratio), 5 * typical)
     out = []
     for i in np.flatnonzero(log_ratio > threshold):
@@ -96,7 +97,7 @@ def step_tolerance(data: RunData) -> int:
     loss = data.get(data.roles.train_loss)
     if loss is None or len(loss) < 2:
         return 5
-    interval = float(np.median(np.diff(loss.steps)))
+    interval = float(bn.median(np.diff(loss.steps)))
     span = int(loss.steps[-1] - loss.steps[0])
     return int(max(3 * interval, 0.01 * span, 1))
 
@@ -168,7 +169,7 @@ class RunContext:
             after = s.values[ok & (s.steps > step)]
             if before.size < 2 or after.size < 2:
                 continue
-            b, a = float(np.median(before)), float(np.median(after))
+            b, a = float(bn.median(before)), float(bn.median(after))
             if b > 0 and a <= DIED_FRACTION * b:
                 out.append((name, b, a))
         return out

@@ -19,6 +19,7 @@ warning; >= 90% with a median factor >= 5 -> critical; 20-50% -> info. A few % i
 
 from __future__ import annotations
 
+import bottleneck as bn
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
@@ -46,7 +47,7 @@ def clipping_stats(
         if steps.size == 0:
             return None
         clipped = q < p * (1 - CLIP_EPS)
-        thr = float(np.median(q[clipped])) if clipped.any() else None
+        thr = float(bn.median(q[clipped])) if clipped.any() else None
         factors = p[clipped] / q[clipped] if clipped.any() else np.zeros(0)
         method, thr_src, post_name = "pre_post", "estimated", post[0]
     else:
@@ -64,7 +65,7 @@ def clipping_stats(
             return None
         clipped = p > t * (1 + CLIP_EPS)
         factors = p[clipped] / t[clipped]
-        thr = float(np.median(t))
+        thr = float(bn.median(t))
         method, post_name = "threshold", None
         if threshold is not None:
             thr_src = threshold_source
@@ -77,7 +78,7 @@ def clipping_stats(
         steps=int(steps.size),
         clipped_steps=int(clipped.sum()),
         clipped_percent=round(float(100 * clipped.mean()), 2),
-        factor_median=json_number(np.median(factors)) if factors.size else None,
+        factor_median=json_number(bn.median(factors)) if factors.size else None,
         factor_p95=json_number(np.percentile(factors, 95)) if factors.size else None,
         factor_max=json_number(factors.max()) if factors.size else None,
         first_clipped_step=int(steps[np.argmax(clipped)]) if clipped.any() else None,

@@ -19,6 +19,7 @@ Two kinds of evidence, both in decades (log10) so they are scale-free:
 
 from __future__ import annotations
 
+import bottleneck as bn
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
@@ -42,7 +43,7 @@ def detect_non_finite(name: str, steps: np.ndarray, values: np.ndarray, componen
     count = int(bad.sum())
     kind = "NaN" if np.isnan(values[i]) else "Inf"
     finite_before = values[:i][np.isfinite(values[:i])]
-    before = float(np.median(finite_before[-10:])) if finite_before.size else None
+    before = float(bn.median(finite_before[-10:])) if finite_before.size else None
     evidence = [Evidence(metric=name, step=first, value=json_number(values[i]), expected="finite")]
     if before is not None:
         evidence.append(Evidence(metric=f"{name} (median of the 10 points before)", value=json_number(before)))
@@ -163,7 +164,7 @@ def depth_profile(names: list[str], steps: np.ndarray, mat: np.ndarray) -> dict 
             warnings.simplefilter("ignore", RuntimeWarning)
             front = column_nanmedians(logm[:q])
             back = column_nanmedians(logm[-q:])
-            per_layer = np.nanmedian(logm, axis=1)
+            per_layer = bn.nanmedian(logm, axis=1)
     diff = front - back
     diff = diff[np.isfinite(diff)]
     if diff.size < 5:
@@ -174,7 +175,7 @@ def depth_profile(names: list[str], steps: np.ndarray, mat: np.ndarray) -> dict 
         "layers": names,
         "front": names[:q],
         "back": names[-q:],
-        "front_minus_back_decades": float(np.median(diff)),
+        "front_minus_back_decades": float(bn.median(diff)),
         "rho": rho,
         "per_layer_median": [json_number(10**v) if np.isfinite(v) else None for v in per_layer],
     }

@@ -19,6 +19,7 @@ Thresholds and why:
 
 from __future__ import annotations
 
+import bottleneck as bn
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
@@ -94,7 +95,7 @@ def detect_dead(
         ),
         Evidence(metric=f"{series} (dead steps)", value=round(100 * share, 1), expected=f"< {100 * DEAD_SHARE:g}%"),
     ]
-    ref_med = np.nanmedian(reference) if np.isfinite(reference).any() else None
+    ref_med = bn.nanmedian(reference) if np.isfinite(reference).any() else None
     if ref_med is not None:
         evidence.append(Evidence(metric="median norm of the other components", value=json_number(ref_med)))
     if share >= DEAD_SHARE:
@@ -132,7 +133,7 @@ def log_ratio_to_siblings(values: np.ndarray, reference: np.ndarray) -> float:
     with np.errstate(all="ignore"):
         r = np.log10(values / reference)
     r = r[np.isfinite(r)]
-    return float(np.median(r)) if r.size else float("nan")
+    return float(bn.median(r)) if r.size else float("nan")
 
 
 def detect_imbalance(
@@ -158,7 +159,7 @@ def detect_imbalance(
     limit = STARVED_DECADES if starved else IMBALANCE_DECADES
     if abs(ratio) < limit:
         return None
-    med_share = float(np.nanmedian(share)) if np.isfinite(share).any() else float("nan")
+    med_share = float(bn.nanmedian(share)) if np.isfinite(share).any() else float("nan")
     severity = "critical" if abs(ratio) >= IMBALANCE_CRITICAL_DECADES else "warning"
     factor = 10 ** abs(ratio)
     if starved:
@@ -186,7 +187,7 @@ def detect_imbalance(
         evidence=[
             Evidence(
                 metric=series,
-                value=json_number(np.nanmedian(values)),
+                value=json_number(bn.nanmedian(values)),
                 expected=f"within {10**limit:.3g}x of the other components' median "
                 f"{float(np.nanmedian(reference)):.3g}",
             ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+import bottleneck as bn
 import numpy as np
 
 from ...errors import InputError
@@ -74,14 +75,14 @@ def norm_stats(
         eff = values * lr
         eff = eff[np.isfinite(eff)]
         if eff.size:
-            eff_med, eff_p95 = json_number(np.median(eff)), json_number(np.percentile(eff, 95))
+            eff_med, eff_p95 = json_number(bn.median(eff)), json_number(np.percentile(eff, 95))
     return {
         "name": name,
         "series": sources,
         "points": int(values.size),
         "first_step": int(steps[0]) if steps.size else None,
         "last_step": int(steps[-1]) if steps.size else None,
-        "median": json_number(np.median(v)) if v.size else None,
+        "median": json_number(bn.median(v)) if v.size else None,
         "p95": json_number(np.percentile(v, 95)) if v.size else None,
         "min": json_number(v.min()) if v.size else None,
         "max": json_number(v.max()) if v.size else None,
@@ -225,9 +226,9 @@ def analyze_gradnorm(run: RunData, *, clip_threshold: float | None = None, depth
                     status = found.details["kind"]
             q = max(1, n_q // 4)
             row = {
-                "share_median": _num(np.nanmedian(sh)) if np.isfinite(sh).any() else None,
-                "share_early": _num(np.nanmedian(sh[:q])) if np.isfinite(sh[:q]).any() else None,
-                "share_late": _num(np.nanmedian(sh[-q:])) if np.isfinite(sh[-q:]).any() else None,
+                "share_median": _num(bn.nanmedian(sh)) if np.isfinite(sh).any() else None,
+                "share_early": _num(bn.nanmedian(sh[:q])) if np.isfinite(sh[:q]).any() else None,
+                "share_late": _num(bn.nanmedian(sh[-q:])) if np.isfinite(sh[-q:]).any() else None,
                 "log10_ratio_to_siblings": _num(ratio),
                 "layer_index": stack_pos.get(c.name),
                 "status": status,

@@ -16,6 +16,7 @@ not come back is a regime shift (see the statistics), not by itself a reason to 
 
 from __future__ import annotations
 
+import bottleneck as bn
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
@@ -67,7 +68,7 @@ def spike_events(steps: np.ndarray, values: np.ndarray, logv: np.ndarray | None 
         baseline = base[s]
         after = logv[e + 1 : e + 1 + WINDOW]
         after = after[np.isfinite(after)]
-        after_med = float(np.median(after)) if after.size >= 3 else float("nan")
+        after_med = float(bn.median(after)) if after.size >= 3 else float("nan")
         recovered = bool(np.isfinite(after_med) and after_med - baseline < np.log10(NO_RECOVERY_RATIO))
         events.append(
             {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import bottleneck as bn
 import numpy as np
 
 from ..robust_stats import robust_sigma
@@ -66,7 +67,7 @@ def window_median(x: np.ndarray, start: float, stop: float) -> float:
         lo, hi = (max(0, hi - 3), hi) if stop >= 1 else (lo, min(n, lo + 3))
     seg = x[lo:hi]
     seg = seg[np.isfinite(seg)]
-    return float(np.median(seg)) if seg.size else float("nan")
+    return float(bn.median(seg)) if seg.size else float("nan")
 
 
 def log_slope(steps: np.ndarray, logv: np.ndarray) -> float:

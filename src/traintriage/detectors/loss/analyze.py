@@ -8,6 +8,7 @@ never a guess.
 
 from __future__ import annotations
 
+import bottleneck as bn
 import numpy as np
 
 from ...errors import InputError
@@ -159,7 +160,7 @@ def _val_gain(run: RunData, name: str, start: int | None) -> float | None:
         if vv.size < 4:
             return None
         third = max(1, vv.size // 3)
-        gain = 1.0 - float(np.median(vv[-third:])) / float(np.median(vv[:third]))
+        gain = 1.0 - float(bn.median(vv[-third:])) / float(bn.median(vv[:third]))
         return gain if gain >= VAL_STILL_IMPROVING and kendall_tau(np.log(vv)) <= -0.5 else None
     return None
 
@@ -167,7 +168,7 @@ def _val_gain(run: RunData, name: str, start: int | None) -> float | None:
 def _final_level(s: Series | None) -> float | None:
     """A validation loss's final level (median of its last finite points), for zero_loss's memorization test."""
     vv = _finite_prefix(s)[1] if s is not None else np.empty(0)
-    return float(np.median(vv[-3:])) if vv.size else None
+    return float(bn.median(vv[-3:])) if vv.size else None
 
 
 def _val_level(run: RunData, name: str) -> float | None:

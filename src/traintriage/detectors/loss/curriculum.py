@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import bottleneck as bn
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
@@ -52,7 +53,7 @@ def detect_curriculum_regression(
         if before.size < MIN_SIDE_POINTS or after.size < MIN_SIDE_POINTS or end.size < MIN_SIDE_POINTS:
             continue
         s_level = 1.25 * sig / math.sqrt(w)
-        lv_b, lv_a, lv_e = float(np.median(before)), float(np.median(after)), float(np.median(end))
+        lv_b, lv_a, lv_e = float(bn.median(before)), float(bn.median(after)), float(bn.median(end))
         jump_lim = max(JUMP if log else 0.0, JUMP_Z * s_level)
         stay_lim = max(STAY if log else 0.0, STAY_Z * s_level)
         if lv_a - lv_b < jump_lim or lv_e - lv_b < stay_lim:

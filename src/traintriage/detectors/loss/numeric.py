@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import bottleneck as bn
 import numpy as np
 
 from ...components import zero_parts
@@ -48,7 +49,7 @@ def detect_nan_inf(name: str, steps: np.ndarray, values: np.ndarray) -> list[Fin
             evidence.append(
                 Evidence(metric=name, step=int(steps[j]), value=json_number(values[j]), expected="last finite value")
             )
-            typical = float(np.median(values[finite_prev]))
+            typical = float(bn.median(values[finite_prev]))
             before = f" The last finite value was {values[j]:.4g} at step {int(steps[j])} (run median {typical:.4g})."
     n_bad = int(bad.sum())
     recovered = bool(np.isfinite(values[i:]).any())
@@ -92,8 +93,8 @@ def detect_zero_loss(
     if v.size < 5:
         return []
     tail = v[-max(3, v.size // 10) :]
-    level = float(np.median(tail))
-    first = float(np.median(v[: max(1, min(5, v.size // 20))]))
+    level = float(bn.median(tail))
+    first = float(bn.median(v[: max(1, min(5, v.size // 20))]))
     limit = max(ZERO_ABS, ZERO_REL * abs(first))
     exact = abs(level) < ZERO_EXACT
     if not (exact or (0 <= level < limit and first > 10 * limit)):

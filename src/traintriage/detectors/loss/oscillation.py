@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import bottleneck as bn
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
@@ -51,12 +52,12 @@ def detect_oscillation(name: str, steps: np.ndarray, y: np.ndarray, *, log: bool
     signs = np.sign(resid[resid != 0])
     crossings = int(np.count_nonzero(signs[1:] != signs[:-1]))
     k = max(2, m // 10)
-    progress = float(np.median(trend[:k]) - np.median(trend[-k:]))
+    progress = float(bn.median(trend[:k]) - bn.median(trend[-k:]))
     no_progress = progress < PROGRESS_SHARE * swing
     structured = swing >= floor and abs(ac) >= MIN_ABS_AUTOCORR and crossings >= MIN_CROSSINGS
     early = y[: max(5, y.size // 5)]
     early_best = float(np.min(rolling_median(early, max(5, y.size // 20))))  # a level, not a lucky batch
-    chaotic = log and swing >= CHAOS_SWING and float(np.median(ys)) - early_best >= CHAOS_ABOVE
+    chaotic = log and swing >= CHAOS_SWING and float(bn.median(ys)) - early_best >= CHAOS_ABOVE
     if not no_progress or not (structured or chaotic):
         return []
     if structured:
@@ -112,9 +113,9 @@ def detect_validation_oscillation(name: str, steps: np.ndarray, y: np.ndarray) -
         return []
     a = int(y.size * (1 - TAIL_FRACTION))
     tail, ts = y[a:], steps[a:]
-    step_swing = float(np.median(np.abs(np.diff(tail))))
+    step_swing = float(bn.median(np.abs(np.diff(tail))))
     third = max(2, tail.size // 3)
-    progress = float(np.median(tail[:third]) - np.median(tail[-third:]))
+    progress = float(bn.median(tail[:third]) - bn.median(tail[-third:]))
     climbing = kendall_tau(tail) >= 0.5
     if step_swing < VAL_SWING or progress >= PROGRESS_SHARE * step_swing or climbing:
         return []

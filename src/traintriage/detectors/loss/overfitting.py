@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import bottleneck as bn
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
@@ -61,7 +62,7 @@ def best_point(steps: np.ndarray, y: np.ndarray) -> tuple[int, float]:
     if y.size < ROBUST_BEST_POINTS:
         i = int(np.argmin(y))
         return i, float(y[i])
-    med3 = np.median(np.stack([y[:-2], y[1:-1], y[2:]]), axis=0)  # centred on 1..n-2
+    med3 = bn.median(np.stack([y[:-2], y[1:-1], y[2:]]), axis=0)  # centred on 1..n-2
     c = int(np.argmin(med3)) + 1
     i = c - 1 + int(np.argmin(y[c - 1 : c + 2]))
     return i, float(med3[c - 1])
@@ -88,13 +89,13 @@ def detect_overfitting(
     after = val_y[best_i:]
     if after.size < 3:
         return []
-    final = float(np.median(val_y[-2:]))
+    final = float(bn.median(val_y[-2:]))
     sig = diff_noise(val_y) if n >= 6 else 0.0
     limit = max(MIN_RISE, RISE_Z * sig) if log else max(RISE_Z * sig, 0.05 * abs(best) or 1e-12)
     tau = kendall_tau(after)
-    spacing = float(np.median(np.diff(val_steps))) if n > 1 else 1.0
+    spacing = float(bn.median(np.diff(val_steps))) if n > 1 else 1.0
     tr = train_level_at(train_steps, train_y, val_steps, max(1.0, spacing / 2))
-    fall = float(tr[best_i] - np.median(tr[-2:]))
+    fall = float(tr[best_i] - bn.median(tr[-2:]))
     train_fell = fall >= (TRAIN_FALL if log else 0.0)
     if not (final - best > limit and tau >= MIN_TAU) and after.size >= CONSISTENT_POINTS + 1 and tau >= CONSISTENT_TAU:
         limit = max(MIN_RISE, CONSISTENT_Z * sig) if log else max(CONSISTENT_Z * sig, 0.05 * abs(best) or 1e-12)
@@ -135,7 +136,7 @@ def detect_overfitting(
                 val_name, best_step, show(logged_best), int(val_steps[-1]), show(final),
                 f"<= {show(best + limit):.4g} (max({math.exp(MIN_RISE) if log else 0:.3g}x, {RISE_Z:g} sigma of its "
                 "noise) above the best)",
-                train_name, show(float(np.median(tr[-2:]))), show(tr[best_i]),
+                train_name, show(float(bn.median(tr[-2:]))), show(tr[best_i]),
             ),
             details={
                 "best_step": best_step,
@@ -167,7 +168,7 @@ def _short_overfitting(val_name, val_steps, val_y, train_name, train_steps, trai
         return []
     best_i = int(np.argmin(val_y[:2]))
     rise = float(val_y[-1] - val_y[best_i])
-    spacing = float(np.median(np.diff(val_steps)))
+    spacing = float(bn.median(np.diff(val_steps)))
     tr = train_level_at(train_steps, train_y, val_steps, max(1.0, spacing / 2))
     if rise < SHORT_RISE or val_y[-1] < val_y.max() or float(tr[best_i] - tr[-1]) < SHORT_TRAIN_FALL:
         return []
@@ -205,16 +206,16 @@ def _stalled(val_steps: np.ndarray, val_y: np.ndarray, tr: np.ndarray, best_i: i
     after = val_y[best_i + 1 :]
     if span <= 0 or after.size < STALL_POINTS or (val_steps[-1] - val_steps[best_i]) < STALL_FRACTION * span:
         return False
-    final = float(np.median(val_y[-2:]))
-    worse_meanwhile = float(np.median(after)) - best >= MIN_RISE
-    return final >= best and worse_meanwhile and float(tr[best_i] - np.median(tr[-2:])) >= STALL_TRAIN_FALL
+    final = float(bn.median(val_y[-2:]))
+    worse_meanwhile = float(bn.median(after)) - best >= MIN_RISE
+    return final >= best and worse_meanwhile and float(tr[best_i] - bn.median(tr[-2:])) >= STALL_TRAIN_FALL
 
 
 def _stalled_finding(val_name, val_steps, val_y, train_name, tr, best_i) -> Finding:
     best_step = int(val_steps[best_i])
     share = (val_steps[-1] - val_steps[best_i]) / max(1.0, float(val_steps[-1] - val_steps[0]))
-    v_best, v_end = math.exp(float(val_y[best_i])), math.exp(float(np.median(val_y[-2:])))
-    t_best, t_end = math.exp(float(tr[best_i])), math.exp(float(np.median(tr[-2:])))
+    v_best, v_end = math.exp(float(val_y[best_i])), math.exp(float(bn.median(val_y[-2:])))
+    t_best, t_end = math.exp(float(tr[best_i])), math.exp(float(bn.median(tr[-2:])))
     evals = val_y.size - 1 - best_i
     return make_finding(
         "overfitting",
@@ -243,16 +244,16 @@ def _memorizing(val_steps: np.ndarray, val_y: np.ndarray, tr: np.ndarray, sig: f
     k = int(np.searchsorted(val_steps, val_steps[0] + (1 - MEMO_TAIL) * (val_steps[-1] - val_steps[0])))
     if val_y.size - k < 2:
         return False
-    val_gain = float(val_y[k] - np.median(val_y[-2:]))
-    train_fall = float(tr[k] - np.median(tr[-2:]))
-    gap = float(np.median(val_y[-2:]) - np.median(tr[-2:]))
+    val_gain = float(val_y[k] - bn.median(val_y[-2:]))
+    train_fall = float(tr[k] - bn.median(tr[-2:]))
+    gap = float(bn.median(val_y[-2:]) - bn.median(tr[-2:]))
     return val_gain < max(VAL_STALL, VAL_STALL_Z * sig) and train_fall >= MEMO_TRAIN_FALL and gap >= MEMO_GAP
 
 
 def _memorization_finding(val_name, val_steps, val_y, train_name, tr, best_i) -> Finding:
     k = int(np.searchsorted(val_steps, val_steps[0] + (1 - MEMO_TAIL) * (val_steps[-1] - val_steps[0])))
     best_step = int(val_steps[best_i])
-    v_end, t_k, t_end = math.exp(float(np.median(val_y[-2:]))), math.exp(tr[k]), math.exp(float(np.median(tr[-2:])))
+    v_end, t_k, t_end = math.exp(float(bn.median(val_y[-2:]))), math.exp(tr[k]), math.exp(float(bn.median(tr[-2:])))
     return make_finding(
         "overfitting",
         "warning",

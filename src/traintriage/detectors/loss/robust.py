@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from functools import lru_cache
 
+import bottleneck as bn
 import numpy as np
 
 from ..robust_stats import MAD_TO_SIGMA, robust_sigma
@@ -78,7 +79,7 @@ def block_medians(y: np.ndarray, blocks: int) -> tuple[np.ndarray, np.ndarray]:
         ys = y[np.lexsort((y, block))]
         lo, hi = edges[:-1] + (np.diff(edges) - 1) // 2, edges[:-1] + np.diff(edges) // 2
         return (ys[lo] + ys[hi]) / 2, edges[:-1]
-    meds = np.array([np.median(y[a:b]) for a, b in itertools.pairwise(edges)])
+    meds = np.array([bn.median(y[a:b]) for a, b in itertools.pairwise(edges)])
     return meds, edges[:-1]
 
 
@@ -137,7 +138,7 @@ def theil_sen_slope(t: np.ndarray, y: np.ndarray, *, max_points: int = 400) -> f
     ok = dt != 0
     if not np.any(ok):
         return 0.0
-    return float(np.median((y[j] - y[i])[ok] / dt[ok]))
+    return float(bn.median((y[j] - y[i])[ok] / dt[ok]))
 
 
 @lru_cache(maxsize=8)

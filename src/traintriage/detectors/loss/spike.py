@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import bottleneck as bn
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
@@ -82,7 +83,7 @@ def detect_loss_spikes(
     events = group_spike_points(flagged, SPIKE_EVENT_MAX_GAP)
     findings = []
     max_len = max(3, int(MAX_EVENT_FRACTION * n))
-    scale = float(np.median(y[: max(3, min(10, n // 20))]))
+    scale = float(bn.median(y[: max(3, min(10, n // 20))]))
     for ev in events:
         a, b = ev[0], ev[-1]
         if b - a + 1 > max_len:
@@ -91,7 +92,7 @@ def detect_loss_spikes(
         if log and math.exp(y[peak_i]) - math.exp(base[a]) < MIN_IMPACT * math.exp(scale):
             continue
         post = y[peak_i + 1 : peak_i + 1 + PERSIST_POINTS]
-        persistent = post.size > 0 and float(np.median(post)) - base[a] >= (
+        persistent = post.size > 0 and float(bn.median(post)) - base[a] >= (
             math.log(PERSIST_RATIO) if log else limit[a] / 2
         )
         heavy_tailed = not log or floor >= math.log(MIN_RATIO)  # minibatch noise; a smooth series has no tails
@@ -123,7 +124,7 @@ def _event_finding(name, steps, y, a, b, base, sig, limit, log, schedule, w, flo
             rec_i = b + 1 + int(ok[0])
     recovered = rec_i is not None
     tail = y[rec_i : rec_i + w] if recovered else y[b + 1 : b + 1 + w]
-    level_after = _show(float(np.median(tail)), log) if tail.size else None
+    level_after = _show(float(bn.median(tail)), log) if tail.size else None
     evidence = [
         Evidence(
             metric=name,

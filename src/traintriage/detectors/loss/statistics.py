@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import bottleneck as bn
 import numpy as np
 
 from ..robust_stats import rolling_median
@@ -24,7 +25,7 @@ def levels(steps: np.ndarray, y: np.ndarray, log: bool) -> dict:
     if n == 0:
         return {}
     k = max(1, min(10, n // 20))
-    initial, final = float(np.median(y[:k])), float(np.median(y[-k:]))
+    initial, final = float(bn.median(y[:k])), float(bn.median(y[-k:]))
     window = max(3, min(50, n // 20)) | 1
     noise = diff_noise(y) if n >= 3 else 0.0
     if noise < SMOOTH_NOISE:  # epoch averages, evaluations: the lowest value logged is the best
@@ -108,7 +109,7 @@ def phases(steps: np.ndarray, y: np.ndarray, log: bool, schedule: Schedule | Non
                 kind="warmup",
                 step_start=int(steps[0]),
                 step_end=w_end,
-                start_value=_show(float(np.median(y[: max(1, min(5, i + 1))])), log),
+                start_value=_show(float(bn.median(y[: max(1, min(5, i + 1))])), log),
                 end_value=_show(float(y[max(i, 0)]), log),
             ),
         )

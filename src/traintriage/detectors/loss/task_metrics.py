@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import bottleneck as bn
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
@@ -137,9 +138,9 @@ def improved_since(metric: TaskMetric, step: int) -> tuple[float, float] | None:
     after = s.values[(s.steps > step) & np.isfinite(s.values)]
     if before is None or after.size < 2:
         return None
-    final = float(np.median(after[-2:]))
+    final = float(bn.median(after[-2:]))
     finite = s.values[np.isfinite(s.values)]
-    noise = float(np.median(np.abs(np.diff(finite)))) if finite.size > 2 else 0.0
+    noise = float(bn.median(np.abs(np.diff(finite)))) if finite.size > 2 else 0.0
     gain = metric.direction * (final - before)
     trend = kendall_tau(metric.direction * np.concatenate([[before], after]))
     return (before, final) if gain > max(0.01 * abs(before), noise) and trend >= KEEPS_IMPROVING_TAU else None

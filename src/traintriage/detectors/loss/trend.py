@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import bottleneck as bn
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
@@ -85,7 +86,7 @@ def detect_divergence(
     rise_blocks = meds[best:]
     if rise_blocks.size < 3:
         return []
-    late = float(np.median(meds[-2:]))
+    late = float(bn.median(meds[-2:]))
     rise = late - meds[best]
     floor = math.log(DIVERGENCE_MIN_RATIO) if log else 0.5 * float(np.ptp(meds))
     limit = max(floor, DIVERGENCE_Z * sig)
@@ -164,11 +165,11 @@ def _short_blowup(name: str, steps: np.ndarray, y: np.ndarray) -> list[Finding]:
         return []
     best = int(np.argmin(y[:-1]))
     after = y[best:]
-    rise = float(np.median(y[-2:]) - y[best])
+    rise = float(bn.median(y[-2:]) - y[best])
     tau = kendall_tau(after)
     if best > n // 2 or rise < SHORT_BLOWUP or tau < DIVERGENCE_MIN_TAU:
         return []
-    turn, lo, hi = int(steps[best]), math.exp(float(y[best])), math.exp(float(np.median(y[-2:])))
+    turn, lo, hi = int(steps[best]), math.exp(float(y[best])), math.exp(float(bn.median(y[-2:])))
     return [
         make_finding(
             "divergence",
@@ -257,9 +258,9 @@ def detect_plateau(
         k, start_i, frac = 0, 0, 1.0
     if frac < PLATEAU_MIN_FRACTION or nb - k < 2:
         return []
-    level = float(np.median(y[start_i:]))
-    first_level = float(meds[0]) if k > 0 else float(np.median(y[: max(3, n // 20)]))
-    progress = first_level - float(np.median(meds[k:]))
+    level = float(bn.median(y[start_i:]))
+    first_level = float(meds[0]) if k > 0 else float(bn.median(y[: max(3, n // 20)]))
+    progress = first_level - float(bn.median(meds[k:]))
     chance = chance_level(math.exp(level), math.exp(first_level)) if log else None
     never_learned = progress < NEVER_LEARNED
     wasted = log and not never_learned and frac >= WASTED_FRACTION
@@ -349,7 +350,7 @@ def detect_chance_validation(name: str, steps: np.ndarray, values: np.ndarray) -
     v = values[np.isfinite(values)]
     if v.size < CHANCE_MIN_EVALS or np.any(v <= 0):
         return []
-    c = chance_level(float(np.median(v)), float(v[0]))
+    c = chance_level(float(bn.median(v)), float(v[0]))
     if c is None or np.any(np.abs(v - math.log(c)) > CHANCE_TOLERANCE * math.log(c)):
         return []
     s = steps[np.isfinite(values)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import bottleneck as bn
 import numpy as np
 
 from ...findings import Evidence, Finding, json_number, make_finding
@@ -88,7 +89,7 @@ def find_collapse(s: Series) -> Collapse | None:
     if v.size < MIN_POINTS:
         return None
     early = v[: max(3, round(EARLY_SHARE * v.size))]
-    level = float(np.median(early))
+    level = float(bn.median(early))
     scale = float(np.max(np.abs(early)))
     if np.ptp(early) <= CONSTANT_TOLERANCE * max(scale, 1e-12):
         return None  # constant from the first points: by design, not a collapse
@@ -99,7 +100,8 @@ def find_collapse(s: Series) -> Collapse | None:
     if onset is None or onset < 2:
         return None
     before = v[:onset]
-    return Collapse(s.name, kind, int(steps[onset]), float(np.median(before)), float(np.median(v[onset:])),
+    after = float(bn.median(v[onset:])) + 0.0  # + 0.0: a median of signed zeros may be -0.0, printed "near -0"
+    return Collapse(s.name, kind, int(steps[onset]), float(bn.median(before)), after,
                     float(np.min(before)), float(np.max(before)), int(v.size - onset), level)
 
 
@@ -126,9 +128,9 @@ def find_pinned_accuracy(s: Series) -> Collapse | None:
     before = v[:onset]
     best = float(np.max(before))
     pinned = float(v[-1])
-    if v.size - onset < PINNED_EVALS or float(np.median(before)) - pinned < PINNED_DROP * scale or pinned <= 0:
+    if v.size - onset < PINNED_EVALS or float(bn.median(before)) - pinned < PINNED_DROP * scale or pinned <= 0:
         return None
-    return Collapse(s.name, "pinned", int(steps[onset]), float(np.median(before)), pinned,
+    return Collapse(s.name, "pinned", int(steps[onset]), float(bn.median(before)), pinned,
                     float(np.min(before)), best, int(v.size - onset), best)
 
 
@@ -142,7 +144,7 @@ def _level(s: Series | None, lo: int | None, hi: int | None) -> float | None:
         keep &= steps >= lo
     if hi is not None:
         keep &= steps < hi
-    return float(np.median(v[keep])) if keep.any() else None
+    return float(bn.median(v[keep])) if keep.any() else None
 
 
 def _before_after(s: Series | None, c: Collapse) -> tuple[float | None, float | None]:
@@ -239,7 +241,7 @@ def _finding(run: RunData, group: list[Collapse]) -> Finding:
 
 
 def _interval(s: Series) -> int:
-    return int(np.median(np.diff(s.steps))) if len(s) > 1 else 1
+    return int(bn.median(np.diff(s.steps))) if len(s) > 1 else 1
 
 
 def detect_metric_collapse(run: RunData, tolerance: int) -> list[Finding]:
