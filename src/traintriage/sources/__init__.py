@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..components import with_totals
 from ..errors import InputError
 from ..sandbox import Sandbox
 from ..signals import RunData, infer_roles, parse_role_overrides
@@ -136,6 +135,8 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
             hint="Log scalars (e.g. writer.add_scalar('Loss/train', loss, step)); "
             + ("; ".join(warnings[:5]) if warnings else "the files may be empty or still being written."),
         )
+    from ..components import with_totals  # numpy: when a run is read, not when the server starts
+
     series, totals = with_totals(series)
     warnings.extend(totals)
     overrides = parse_role_overrides(roles)
