@@ -121,3 +121,22 @@ async def test_a_file_name_that_is_not_utf8_is_answered_with_escapes(tmp_path: P
         assert near.is_error and "run\\udcff" in near.content[0].text
     cli = subprocess.run([sys.executable, "-m", "traintriage", "loss", str(run)], capture_output=True, check=False)
     assert cli.returncode == 0 and b"run\\\\udcff" in cli.stdout, cli.stderr
+
+
+def test_the_server_starts_without_the_analysis_stack(tmp_path: Path) -> None:
+    """``initialize`` must come fast (Claude Code drops slow servers): building the server, its tools and
+    their published schemas (the report records' modules) imports neither numpy nor the readers; the first
+    call does."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from traintriage.server.app import build_server\n"
+        "build_server([sys.argv[1]])\n"
+        "heavy = ('numpy', 'bottleneck', 'scipy', 'tbparse', 'tensorboard', 'torch', 'matplotlib',\n"
+        "         'google_crc32c', 'traintriage.sources.eventfile', 'traintriage.detectors.loss.analyze')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
