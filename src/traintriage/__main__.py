@@ -1,7 +1,5 @@
 """``python -m traintriage`` is the ``traintriage`` command."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()
