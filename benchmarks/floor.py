@@ -1,7 +1,8 @@
 """traintriage against the machine's floor, tbparse and runmedic, side by side in one run (issue #22).
 
 For each case, every measurement is a whole fresh process, timed from spawn to exit (what a user or an
-agent waits for), best and median of ``--repeats``:
+agent waits for), best and median of ``--repeats``, the tools taking turns (``floor``, ``traintriage``,
+``runmedic``, ``floor``, ...) so that a drift of the machine's speed weighs on all of them alike:
 
 * **floor**: Python starts, imports numpy and reads every byte of the run's event files; nothing a
   reader of this file in Python can do costs less;
@@ -20,7 +21,7 @@ The traintriage package's modules are byte-compiled first (``compileall``), as a
 is: this machine sets ``PYTHONDONTWRITEBYTECODE``, and compiling ~150 modules from source on every
 start costs 0.1-0.15 s that no user pays.
 
-    .venv/bin/python benchmarks/floor.py [--repeats 5] [--cases histograms,small] [--no-tbparse]
+    .venv/bin/python benchmarks/floor.py [--repeats 5] [--cases histograms,small] [--no-tbparse] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -66,19 +67,39 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _wall(cmd: list[str], repeats: int) -> tuple[list[float], list[float]]:
-    """Wall seconds and CPU seconds (user + system) of ``repeats`` runs of ``cmd``. On this shared machine
-    the wall time moves with the other users' load; the CPU time much less, so both are printed."""
-    times, cpus = [], []
-    for _ in range(repeats):
-        c0 = _children_cpu()
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
-        times.append(time.perf_counter() - t0)
-        cpus.append(_children_cpu() - c0)
-        if proc.returncode not in (0, 1):
-            raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return times, cpus
+def _one(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one run of ``cmd``."""
+    c0 = _children_cpu()
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False, env=env)
+    wall = time.perf_counter() - t0
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return wall, _children_cpu() - c0
+
+
+def _interleaved(cmds: dict[str, list[str]], repeats: dict[str, int],
+                 envs: dict[str, dict[str, str]]) -> dict[str, tuple[list[float], list[float]]]:
+    """Wall and CPU seconds of each command, run in turns (floor, traintriage, runmedic, floor, ...) rather than
+    in blocks: this VM's speed drifts by 20-30% over a minute, and a drift then weighs on every tool alike. On a
+    shared machine the wall time moves with the other users' load, the CPU time much less, so both are kept."""
+    out: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in cmds}
+    for turn in range(max(repeats.values())):
+        for name, cmd in cmds.items():
+            if turn < repeats[name]:
+                wall, cpu = _one(cmd, envs.get(name))
+                out[name][0].append(wall)
+                out[name][1].append(cpu)
+    return out
+
+
+def _export_src(rev: str) -> Path:
+    """``src/`` as of git revision ``rev``, byte-compiled, in a temporary directory (for ``--baseline``)."""
+    out = Path(tempfile.mkdtemp(prefix="traintriage-baseline-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    compileall.compile_dir(str(out / "src" / "traintriage"), quiet=1)
+    return out / "src"
 
 
 def _server_calls(repeats: int) -> dict[str, float]:
@@ -133,9 +154,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cases", default="histograms,1M-simple,1M-tensor,small")
     ap.add_argument("--no-tbparse", action="store_true", help="skip tbparse (minutes on the 1M runs)")
     ap.add_argument("--tbparse-repeats", type=int, default=1, help="tbparse runs per case (slow)")
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also time traintriage as of git revision REV (its src/ exported to a temporary directory, "
+                         "run by this venv's Python), in the same turns: a before/after measured together")
     args = ap.parse_args(argv)
 
     compileall.compile_dir(str(ROOT / "src" / "traintriage"), quiet=1)
+    baseline = _export_src(args.baseline) if args.baseline else None
     script = Path(sys.executable).parent / "traintriage"
     rm_py, rm_note = analysis_speed.runmedic_python()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -146,14 +171,21 @@ def main(argv: list[str] | None = None) -> None:
         run = _case_dir(case)
         files = sorted(str(p) for p in run.glob("events.out.tfevents.*"))
         size = sum(os.path.getsize(f) for f in files) / 1e6
-        res: dict[str, tuple[list[float], list[float]]] = {}
-        res["floor"] = _wall([sys.executable, "-c", FLOOR, *files], args.repeats)
-        res["traintriage"] = _wall([str(script), "triage", str(run)], args.repeats)
+        cmds = {"floor": [sys.executable, "-c", FLOOR, *files], "traintriage": [str(script), "triage", str(run)]}
+        repeats = {"floor": args.repeats, "traintriage": args.repeats}
         if not args.no_tbparse:
-            res["tbparse"] = _wall([sys.executable, "-c", TBPARSE, str(run)], args.tbparse_repeats)
+            cmds["tbparse"] = [sys.executable, "-c", TBPARSE, str(run)]
+            repeats["tbparse"] = args.tbparse_repeats
         if rm_py is not None:
-            res["runmedic"] = _wall([str(rm_py.parent / "runmedic"), "diagnose", str(run)],
-                                    args.repeats if case in ("small", "histograms") else 1)
+            cmds["runmedic"] = [str(rm_py.parent / "runmedic"), "diagnose", str(run)]
+            repeats["runmedic"] = args.repeats if case in ("small", "histograms") else 1
+        envs = {}
+        if baseline is not None:
+            name = f"traintriage@{args.baseline}"
+            cmds[name] = [sys.executable, "-c", "import sys\nfrom traintriage.cli import main\nsys.exit(main())",
+                          "triage", str(run)]
+            repeats[name], envs[name] = args.repeats, {**os.environ, "PYTHONPATH": str(baseline)}
+        res = _interleaved(cmds, repeats, envs)
         floor, floor_cpu = min(res["floor"][0]), min(res["floor"][1])
         for tool, (times, cpus) in res.items():
             rows.append((case, size, tool, min(times), statistics.median(times), min(times) / floor,
@@ -179,6 +211,12 @@ def main(argv: list[str] | None = None) -> None:
         wall, cpu = (a / b for a, b in zip(by[("small", "traintriage")], by[("small", "runmedic")], strict=True))
         print(f"- small: traintriage / runmedic = {wall:.2f}x wall, {cpu:.2f}x CPU (target <= 1x): "
               f"{'met' if wall <= 1 else 'NOT met'}")
+    if baseline is not None:
+        for case in args.cases.split(","):
+            before, now = by[(case, f"traintriage@{args.baseline}")], by[(case, "traintriage")]
+            print(f"- {case}: traintriage@{args.baseline} / traintriage = {before[0] / now[0]:.2f}x wall, "
+                  f"{before[1] / now[1]:.2f}x CPU")
+        shutil.rmtree(baseline.parent, ignore_errors=True)
     server = _server_calls(args.repeats * 4)
     print(f"- server, small run, call after one appended step: {server['changed'] * 1e3:.1f} ms best, "
           f"{server['changed_median'] * 1e3:.1f} ms median, {server['changed_cpu'] * 1e3:.1f} ms CPU best "
