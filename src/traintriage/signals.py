@@ -264,6 +264,12 @@ def _component_name(rest: str) -> str:
     return rest.strip("/._")
 
 
+TIMING_PREFIX = "timing/"
+"""Timing numbers of a counted step line (``373.97 ms``, ``step_avg:45ms``, ``data_time: 0.01``, ``177725 tok/s``)
+are kept as ``timing/<name>_<unit>`` series: never metrics (a ``nan`` timing is no NaN loss), read by the time
+analysis (:mod:`traintriage.timing`) for time per step and throughput."""
+
+
 EARLIER_RUN_PREFIX = "earlier-run-"
 """Series of an earlier run in the same log file (``earlier-run-2/loss``): a file that holds several runs one
 after another is analysed on its last run; the earlier ones are kept under this prefix, play no role, and

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..sandbox import Sandbox
-from ..signals import RunData, infer_roles, parse_role_overrides
+from ..signals import TIMING_PREFIX, RunData, infer_roles, parse_role_overrides
 from .formats import SourceFormat, format_named, formats, known_formats
 from .inventory import MAX_DEPTH, SKIP_DIRS, Inventory, describe_file, is_regular_file, scan
 from .resolve import Resolved, resolve_target
@@ -156,8 +156,6 @@ def read_run(plan: RunPlan, roles: Mapping[str, str] | Sequence[str] | None = No
 def split_timings(series: dict) -> tuple[dict, dict]:
     """The series a text log's timing fields became (``timing/<name>``, also under an earlier run's or a later
     file's prefix) apart from the others: they play no role and are no metric, only the time analysis reads them."""
-    from .templates import TIMING_PREFIX
-
     timed = {name for name in series if name.startswith(TIMING_PREFIX) or "/" + TIMING_PREFIX in name}
     if not timed:
         return series, {}

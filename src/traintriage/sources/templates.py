@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import bottleneck as bn
 import numpy as np
 
-from ..signals import EARLIER_RUN_PREFIX
+from ..signals import EARLIER_RUN_PREFIX, TIMING_PREFIX
 from ..untrusted import small_int
 from .collect import Columns, Stretch, earlier_run_prefix, looks_like_metric, split_restarts
 
@@ -200,10 +200,6 @@ def _classify(key: str, has_total: bool, first_slot: bool, unit: str = "") -> st
     return ""
 
 
-TIMING_PREFIX = "timing/"
-"""Timing numbers of a counted step line (``373.97 ms``, ``step_avg:45ms``, ``data_time: 0.01``, ``177725 tok/s``)
-are kept as ``timing/<name>_<unit>`` series: never metrics (a ``nan`` timing is no NaN loss), read by the time
-analysis (:mod:`traintriage.timing`) for time per step and throughput."""
 _THROUGHPUT_UNITS = frozenset({"tok/s", "it/s", "s/it", "img/s", "ex/s", "seq/s", "sa/s"})
 _TIMING_KEY_WORDS = frozenset({"time", "dt", "ms", "step_avg", "avg", "throughput", "speed", "fps", "tps", "mfu",
                                "samples_per_second", "tokens_per_second", "tok", "toks", "sec"})

@@ -37,8 +37,7 @@ from ..rules.stall.thresholds import (
     STALL_INTERVAL_FACTOR,
     STALL_MIN_SECONDS,
 )
-from ..signals import EARLIER_RUN_PREFIX, RunData, Series, loss_flavour, name_words
-from ..sources.templates import TIMING_PREFIX
+from ..signals import EARLIER_RUN_PREFIX, TIMING_PREFIX, RunData, Series, loss_flavour, name_words
 from .clock import StepClock, clock_series, process_starts, step_clock
 from .report import RecurringPause, StepTiming, Throughput
 
