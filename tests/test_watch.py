@@ -39,12 +39,12 @@ for step in range(TOTAL):
         writer = EventFileWriter(logdir, filename_suffix=".restarted")
     loss = 2.0 * math.exp(-step / 300) + 0.05 * math.sin(step) if step < HEALTHY else float("nan")
     write(writer, step, loss)
+    if step == HEALTHY:  # the critical point is on disk: mark the moment before anything else (a fast watch
+        writer.flush()   # may stop, and the test kill this writer, within the sleep below)
+        critical_mark.write_text(repr(time.time()))
     if step % 20 == 0 or step >= HEALTHY:
         writer.flush()
         time.sleep(0.1)  # ~3 s of healthy training
-    if step == HEALTHY:
-        writer.flush()
-        critical_mark.write_text(repr(time.time()))
 writer.close()
 """
 
@@ -71,7 +71,7 @@ def test_watch_exits_1_soon_after_a_critical_point_is_written(tmp_path: Path) ->
         writer.kill()
         writer.wait()
     assert watcher.returncode == 1, (out, err)
-    assert mark.exists(), "watch stopped before the critical point was written"
+    assert mark.exists(), f"watch stopped before the critical point was written:\n{out}\n{err}"
     lag = exited - float(mark.read_text())
     assert lag < 8.0, f"watch exited {lag:.1f} s after the critical point"
     lines = [json.loads(line) for line in out.splitlines() if line.startswith('{"event"')]
