@@ -131,3 +131,21 @@ def test_cli_triage_does_not_import_pydantic():
     proc = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"
+
+
+def test_a_report_read_back_from_json_is_the_same_report():
+    """``model_validate`` rebuilds nested records (issues, findings, evidence, run info) from a report's JSON."""
+    from traintriage.api import Sandbox, analyze_gradnorm, correlate
+    from traintriage.detectors.gradnorm import GradNormReport
+    from traintriage.triage.models import TriageReport
+
+    run = REPO / "benchmarks" / "corpus" / "runs" / "nan_lr_too_high"
+    report = correlate(run, sandbox=Sandbox.unrestricted())
+    again = TriageReport.model_validate(json.loads(report.model_dump_json()))
+    assert again.model_dump_json() == report.model_dump_json()
+    assert isinstance(again.issues[0].root_cause, type(report.issues[0].root_cause))
+    assert isinstance(again.findings[0].evidence[0], Evidence)
+    grad = analyze_gradnorm(run, sandbox=Sandbox.unrestricted())
+    assert GradNormReport.model_validate(json.loads(grad.model_dump_json())).model_dump_json() == grad.model_dump_json()
+    with pytest.raises(TypeError, match="unknown field"):
+        TriageReport.model_validate({**json.loads(report.model_dump_json()), "typo": 1})

@@ -13,7 +13,8 @@ A record is declared the way a pydantic model is, and offers the part of its API
         value: float | str | None = Field(default=None, description="...")
 
     Evidence(metric="loss", value=3).value        # 3.0: numbers are coerced as pydantic's lax mode does
-    ev.model_dump(mode="json"), ev.model_dump_json(), ev.model_copy(update={...}), Evidence.model_fields
+    ev.model_dump(mode="json"), ev.model_dump_json(), ev.model_copy(update={...}), Evidence.model_fields,
+    Evidence.model_validate(json.loads(ev.model_dump_json())) == ev
 
 What it does at construction, and no more: keyword arguments only, required fields enforced, unknown
 fields refused (a typo is a bug), mutable defaults copied, and the coercions pydantic would have made
@@ -139,6 +140,16 @@ class Record:
         if update:
             new.__dict__.update(update)
         return new
+
+    @classmethod
+    def model_validate(cls, data: dict[str, Any]):
+        """The record from a dict (a report read back from JSON): nested dicts become the records their fields
+        declare. Unlike pydantic, an unknown key is refused rather than dropped."""
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, dict):
+            raise TypeError(f"{cls.__name__}.model_validate needs a dict, not {type(data).__name__}")
+        return cls(**data)
 
     @classmethod
     def model_json_schema(cls) -> dict[str, Any]:
