@@ -178,6 +178,11 @@ def test_correlate_joins_the_checkpoint_health_findings():
     assert {("dead_component", "all_zero"), ("dead_component", "collapsed_norm_gain"),
             ("dead_component", "stale_embedding_rows"), ("architecture_imbalance", "weight_norm_outlier")} <= kinds
     assert any("dead_component" in issue.codes for issue in report.issues)
+    # The outlier's plan step names the tensor and what to check, not the generic "rebalance the architecture".
+    [outlier] = [i for i in report.issues if i.codes == ["architecture_imbalance"]]
+    [step] = [s for s in report.remediation if outlier.rank in s.addresses]
+    assert step.change.startswith(f"find why {EXPECTED['unhealthy.safetensors']['norm_outlier']} is ")
+    assert "initialisation" in step.change and "weight decay" in step.change
     research = api.correlate(run, checkpoint=FIX / "research.pt", sandbox=ANYWHERE)
     assert not [f for f in research.findings if f.code == "dead_component"]
 

@@ -116,9 +116,20 @@ def norm_outliers(params: list[TensorInfo], scans: dict[str, TensorScan]) -> lis
                     confidence=0.7, component=name,
                     evidence=[Evidence(metric=f"weights/{name}/rms", value=round(rms, 8),
                                        expected=f"within {NORM_RATIO:.0f}x of {median:.3g} (median of '{pattern}')")],
-                    details={"kind": "weight_norm_outlier", "pattern": pattern, "ratio": round(ratio, 6)},
+                    details={"kind": "weight_norm_outlier", "pattern": pattern, "ratio": round(ratio, 6),
+                             "first_fix": _norm_outlier_fix(name, pattern, factor, word)},
                 ))
     return out
+
+
+def _norm_outlier_fix(name: str, pattern: str, factor: float, word: str) -> str:
+    """The first thing to check for a weight tensor far from its siblings' scale (the plan's step)."""
+    if word == "above":
+        return (f"find why {name} is {factor:,.0f}x its siblings' scale: compare its initialisation and its "
+                f"parameter group's weight decay with the other '{pattern}' tensors', and log its gradient norm "
+                "to see whether a blow-up started there")
+    return (f"find why {name} is {factor:,.0f}x below its siblings' scale: check that it is in the optimizer and "
+            f"not frozen, and that its parameter group's weight decay matches the other '{pattern}' tensors'")
 
 
 def stale_embedding_rows(params: list[TensorInfo], scans: dict[str, TensorScan]) -> list[Finding]:
