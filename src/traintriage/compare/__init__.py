@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ..errors import InputError
 from ..record import Field, Record
+from .separation import PERSIST
 
 
 class ConfigChange(Record):
@@ -27,7 +28,8 @@ class ConfigChange(Record):
 
 
 class Separation(Record):
-    step: int = Field(description="First step where BAD's loss leaves GOOD's band (and stays out, see rule).")
+    step: int = Field(description=f"First step where BAD's loss leaves GOOD's band for {PERSIST} compared points in "
+                                  "a row (see rule); BAD may come back inside it later.")
     good: float = Field(description="GOOD's loss at that step (its rolling median, interpolated to the step).")
     bad: float | str = Field(description="BAD's loss at that step ('nan'/'inf' when not finite).")
     band: list[float] = Field(description="GOOD's band at that step: [low, high].")
