@@ -1,0 +1,171 @@
+"""Each threshold of ``loss_spike`` pinned by behaviour on a real run: just below it nothing, just above it a finding.
+
+``tests/test_rule_thresholds.py`` ties every constant to its reference page, but a page and a constant that both
+moved would pass it, and the mutation pass (``benchmarks/mutation.py``) showed that scaling most thresholds by
+1.5 left every test green: no test sat near them. Here a real run's loss (``healthy_resumed`` of the labelled
+corpus: a PyTorch run resumed from a checkpoint, per-step minibatch loss) gets one event injected at a step
+chosen for its local noise, sized *relative to the detector's own baseline there* (the median of the 50 points
+before it), and the documented values decide:
+
+* ``MIN_RATIO = 3.0``: a jump held for 8 points, 2.7x the baseline, is not a spike; 3.3x is.
+* ``Z_THRESHOLD = 6``: where the local noise is 0.23 (log units), 3.6x (above the ratio floor, 5.5 sigma) is not;
+  5.5x (7.4 sigma) is.
+* ``PERSIST_RATIO = 2.0``: a 5x point followed by five points at 2.3x the baseline damaged the model (a finding);
+  followed by points at 1.7x it is an isolated outlier, too small for the isolated rule.
+* ``ISOLATED_MIN_RATIO = 20``: a one-point outlier of 18x is minibatch noise; 22x is a spike.
+* ``ISOLATED_Z = 10``: where the local noise is 0.36 (``healthy_lstm``), a one-point 25x outlier (9 sigma) is not;
+  40x (10.3 sigma) is.
+* ``CRITICAL_RATIO = 100``: a one-point spike that recovered is a warning at 90x, critical at 110x.
+* ``SPIKE_EVENT_MAX_GAP = 2``: two spikes with two quiet points between them are one event; with three, two.
+* ``MIN_IMPACT = 0.05``: late in ``healthy_hf_cosine`` (loss ~0.03 against 2.1 at the start) a held 3.1x jump
+  moves the loss by less than 5 % of the initial loss and is not reported; 3.7x moves it by more.
+* ``SMOOTH_MIN_RATIO = 1.3``: on a smooth series (a Keras run's per-epoch validation loss) 1.25x is not a spike;
+  1.35x is.
+* ``MIN_POINTS = 20``: the same series cut to its first 19 epochs is too short to judge; cut to 20, a 1.5x jump
+  in its last epochs is a spike.
+
+Not pinned here: ``LOCAL_NOISE_FLOOR`` (no corpus run has a window quieter than a quarter of its run's noise,
+where the floor would act) and ``MAX_EVENT_FRACTION`` (a held jump stops being flagged once the trailing
+median climbs to it, long before 5 % of a run).
+
+The numbers are written here, not read from the thresholds module, so that changing a threshold fails a test;
+each case first checks the conditions under which the threshold named is the one that decides.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from traintriage import api
+from traintriage.detectors.loss.robust import SMOOTH_NOISE, diff_noise, trailing_noise
+from traintriage.detectors.loss.spike import baseline_window, detect_loss_spikes
+from traintriage.sandbox import Sandbox
+
+CORPUS = Path(__file__).resolve().parent.parent / "benchmarks" / "corpus" / "runs"
+
+
+def _series(run: str, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, log values) of a corpus run's training loss, or of the series ``name``."""
+    data = api.load(CORPUS / run, sandbox=Sandbox.unrestricted())
+    s = data.series[name] if name else data.get(data.roles.train_loss)
+    return s.steps, np.log(s.values.astype(np.float64))
+
+
+@pytest.fixture(scope="module")
+def loss() -> tuple[np.ndarray, np.ndarray]:
+    steps, y = _series("healthy_resumed")
+    assert diff_noise(y) >= SMOOTH_NOISE  # a per-step minibatch loss: the 3x ratio floor applies, not 1.3x
+    return steps, y
+
+
+def _local(y: np.ndarray, k: int) -> tuple[float, float]:
+    """The detector's baseline (log) and local noise at index ``k`` (its floor of a quarter of the run's noise)."""
+    w = baseline_window(y.size)
+    sigma = max(float(trailing_noise(y, w, at=np.array([k]))[k]), 0.25 * diff_noise(y))
+    return float(np.median(y[k - w : k])), sigma
+
+
+def _spikes_at(steps: np.ndarray, y: np.ndarray, k: int) -> list:
+    step = int(steps[k])
+    return [f for f in detect_loss_spikes("loss", steps, y) if f.step_start <= step <= f.step_end]
+
+
+def _with(y: np.ndarray, k: int, ratios: list[float]) -> np.ndarray:
+    """``y`` with points k, k+1, ... set to the given multiples of the baseline at k."""
+    base, _ = _local(y, k)
+    out = y.copy()
+    out[k : k + len(ratios)] = base + np.log(ratios)
+    return out
+
+
+QUIET = 750  # local noise 0.135: 6 sigma is 2.25x, below the 3x floor, so the floor decides
+NOISY = 420  # local noise 0.231: 6 sigma is 4.0x, above the floor, so the sigmas decide
+
+
+def test_the_ratio_floor_decides_where_the_local_noise_is_low(loss) -> None:
+    steps, y = loss
+    _, sigma = _local(y, QUIET)
+    assert 6 * sigma < math.log(2.7)
+    assert not _spikes_at(steps, _with(y, QUIET, [2.7] * 8), QUIET)
+    [spike] = _spikes_at(steps, _with(y, QUIET, [3.3] * 8), QUIET)
+    assert spike.code == "loss_spike" and spike.details["ratio"] == pytest.approx(3.3)
+
+
+def test_six_local_sigmas_decide_where_the_local_noise_is_high(loss) -> None:
+    steps, y = loss
+    _, sigma = _local(y, NOISY)
+    assert math.log(3.6) / sigma < 6 < math.log(5.5) / sigma  # both above the 3x floor; 5.5 and 7.4 sigma
+    assert not _spikes_at(steps, _with(y, NOISY, [3.6] * 8), NOISY)
+    assert _spikes_at(steps, _with(y, NOISY, [5.5] * 8), NOISY)
+
+
+def test_a_spike_that_leaves_the_loss_twice_as_high_is_one_that_counts(loss) -> None:
+    steps, y = loss
+    assert _spikes_at(steps, _with(y, QUIET, [5.0] + [2.3] * 5), QUIET)
+    assert not _spikes_at(steps, _with(y, QUIET, [5.0] + [1.7] * 5), QUIET)  # isolated, and 5x < 20x
+
+
+def test_a_one_point_outlier_counts_from_twenty_times_the_baseline(loss) -> None:
+    steps, y = loss
+    _, sigma = _local(y, QUIET)
+    assert math.log(18) / sigma > 10  # the 10-sigma condition holds for both: the ratio decides
+    assert not _spikes_at(steps, _with(y, QUIET, [18.0]), QUIET)
+    [spike] = _spikes_at(steps, _with(y, QUIET, [22.0]), QUIET)
+    assert spike.details["recovered"] and spike.severity == "warning"
+
+
+def test_a_recovered_spike_is_critical_from_a_hundred_times_the_baseline(loss) -> None:
+    steps, y = loss
+    [below] = _spikes_at(steps, _with(y, QUIET, [90.0]), QUIET)
+    [above] = _spikes_at(steps, _with(y, QUIET, [110.0]), QUIET)
+    assert below.details["recovered"] and above.details["recovered"]
+    assert (below.severity, above.severity) == ("warning", "critical")
+
+
+def test_a_one_point_outlier_needs_ten_local_sigmas_too() -> None:
+    steps, y = _series("healthy_lstm")
+    k = 290
+    _, sigma = _local(y, k)
+    assert math.log(25) / sigma < 10 < math.log(40) / sigma  # both past the 20x ratio: the sigmas decide
+    assert not _spikes_at(steps, _with(y, k, [25.0]), k)
+    assert _spikes_at(steps, _with(y, k, [40.0]), k)
+
+
+def test_spikes_two_quiet_points_apart_are_one_event_three_apart_two(loss) -> None:
+    steps, y = loss
+    base, _ = _local(y, QUIET)
+    for gap, events in ((3, [(QUIET, QUIET + 3)]), (4, [(QUIET, QUIET), (QUIET + 4, QUIET + 4)])):
+        hit = _with(y, QUIET, [22.0])
+        hit[QUIET + gap] = base + math.log(22.0)
+        found = [f for f in detect_loss_spikes("loss", steps, hit) if f.step_start >= int(steps[QUIET - 10])]
+        assert [(f.step_start, f.step_end) for f in found] == [(int(steps[a]), int(steps[b])) for a, b in events]
+
+
+def test_a_jump_too_small_to_matter_at_the_scale_of_the_run_is_not_reported() -> None:
+    steps, y = _series("healthy_hf_cosine")
+    k = 1300
+    base, sigma = _local(y, k)
+    initial = math.exp(float(np.median(y[:10])))  # the detector's scale: the first points' median
+    assert 6 * sigma < math.log(3.1)  # above the 3x floor and the sigmas: only the impact differs
+    assert math.exp(base) * (3.1 - 1) < 0.05 * initial < math.exp(base) * (3.7 - 1)
+    assert not _spikes_at(steps, _with(y, k, [3.1] * 8), k)
+    assert _spikes_at(steps, _with(y, k, [3.7] * 8), k)
+
+
+def test_a_smooth_series_has_a_lower_ratio_floor() -> None:
+    steps, y = _series("healthy_keras_epochs", "validation/epoch_loss")
+    assert diff_noise(y) < SMOOTH_NOISE
+    k = 45
+    assert not _spikes_at(steps, _with(y, k, [1.25]), k)
+    assert _spikes_at(steps, _with(y, k, [1.35]), k)
+
+
+def test_a_series_needs_twenty_points_to_be_judged_for_spikes() -> None:
+    steps, y = _series("healthy_keras_epochs", "validation/epoch_loss")
+    for n, found in ((19, False), (20, True), (25, True)):
+        k = n - 3
+        assert bool(_spikes_at(steps[:n], _with(y[:n], k, [1.5]), k)) is found, n
