@@ -1,4 +1,4 @@
-"""Each threshold of ``loss_spike`` pinned by behaviour on a real run: just below it nothing, just above it a finding.
+"""Thresholds pinned by behaviour on real runs: just below each, nothing; just above it, a finding.
 
 ``tests/test_rule_thresholds.py`` ties every constant to its reference page, but a page and a constant that both
 moved would pass it, and the mutation pass (``benchmarks/mutation.py``) showed that scaling most thresholds by
@@ -28,7 +28,24 @@ Not pinned here: ``LOCAL_NOISE_FLOOR`` (no corpus run has a window quieter than 
 where the floor would act) and ``MAX_EVENT_FRACTION`` (a held jump stops being flagged once the trailing
 median climbs to it, long before 5 % of a run).
 
-The numbers are written here, not read from the thresholds module, so that changing a threshold fails a test;
+``divergence`` (block medians of the log loss, ~20 blocks): the last 30 % of a real run gets a rise that grows
+linearly in log space, and the level of its last two blocks against its best block decides:
+
+* ``DIVERGENCE_MIN_RATIO = 1.5``: 1.39x is not a divergence; 1.61x is.
+* ``DIVERGENCE_CRITICAL_RATIO = 3``: 2.73x is a warning; 3.55x critical.
+* ``DIVERGENCE_Z = 4``: a noisy run logged every 10th step (block noise 0.21: 4 sigma is 2.3x) does not diverge
+  at 2.18x; at 2.49x it does, with blocks only 0.55 concordant (``DIVERGENCE_MIN_TAU = 0.4``: still a trend).
+* ``DIVERGENCE_MIN_FRACTION = 0.1``: a rise over the last 10 % of a run that counts from its best block, 15 % from
+  the end, is a divergence.
+* ``WARMUP_EXCUSE_RATIO = 3``: the same run's first 90 steps, all inside its LR warmup (to step 98), given a rise:
+  2.72x is excused as warmup; 3.73x is not.
+* ``MIN_POINTS_DIVERGENCE = 8``: a 10-epoch log whose last four epochs climb to 5x is judged by blocks and
+  diverges (the short-log rule below would want 10x).
+* ``SHORT_BLOWUP = log 10`` and ``SHORT_MIN_POINTS = 4``: a log too short for blocks (the first epochs of a Keras
+  run, then a blow-up) diverges when its last two points average past 10x its best: 9.5x is not enough, 10.4x is;
+  three points are too few to judge.
+
+The numbers are written here, not read from the thresholds modules, so that changing a threshold fails a test;
 each case first checks the conditions under which the threshold named is the one that decides.
 """
 
@@ -41,8 +58,9 @@ import numpy as np
 import pytest
 
 from traintriage import api
-from traintriage.detectors.loss.robust import SMOOTH_NOISE, diff_noise, trailing_noise
+from traintriage.detectors.loss.robust import SMOOTH_NOISE, block_medians, diff_noise, kendall_tau, trailing_noise
 from traintriage.detectors.loss.spike import baseline_window, detect_loss_spikes
+from traintriage.detectors.loss.trend import _block_sigma, _blocks, detect_divergence
 from traintriage.sandbox import Sandbox
 
 CORPUS = Path(__file__).resolve().parent.parent / "benchmarks" / "corpus" / "runs"
@@ -169,3 +187,96 @@ def test_a_series_needs_twenty_points_to_be_judged_for_spikes() -> None:
     for n, found in ((19, False), (20, True), (25, True)):
         k = n - 3
         assert bool(_spikes_at(steps[:n], _with(y[:n], k, [1.5]), k)) is found, n
+
+
+# --- divergence ------------------------------------------------------------------------------------------------
+
+
+def _rising(y: np.ndarray, factor: float, start: float = 0.7) -> np.ndarray:
+    """``y`` with a rise added over its last ``1 - start``: linear in log space, to ``factor`` x at the end."""
+    out = y.copy()
+    s = int(y.size * start)
+    out[s:] += np.linspace(0.0, math.log(factor), y.size - s)
+    return out
+
+
+def _levels(steps: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+    """What the block rule weighs: (last two blocks over the best block, 4 block sigmas as a ratio, Kendall tau of
+    the blocks from the best on, the share of the run from the best block to the end)."""
+    nb = _blocks(y.size)
+    meds, starts = block_medians(y, nb)
+    best = int(np.argmin(meds[:-1]))
+    ratio = math.exp(float(np.median(meds[-2:])) - meds[best])
+    frac = (steps[-1] - steps[int(starts[best])]) / (steps[-1] - steps[0])
+    return ratio, math.exp(4 * _block_sigma(y, meds.size)), kendall_tau(meds[best:]), frac
+
+
+def _diverges(steps: np.ndarray, y: np.ndarray) -> list[str]:
+    return [f.severity for f in detect_divergence("loss", steps, y)]
+
+
+def test_a_rise_diverges_from_one_and_a_half_times_the_best_level_and_is_critical_from_three() -> None:
+    steps, y = _series("healthy_hf_cosine")
+    cases = [(1.6, (1.3, 1.5), []), (1.9, (1.5, 1.7), ["warning"]), (3.6, (2.5, 3.0), ["warning"]),
+             (5.0, (3.0, 4.0), ["critical"])]
+    for factor, (lo, hi), expected in cases:
+        rising = _rising(y, factor)
+        ratio, z_limit, tau, frac = _levels(steps, rising)
+        assert lo < ratio < hi and z_limit < 1.3 and tau >= 0.4 and frac >= 0.1, (factor, ratio)
+        assert _diverges(steps, rising) == expected, (factor, ratio)
+
+
+def test_a_noisy_run_must_rise_past_four_block_sigmas() -> None:
+    steps, y = _series("healthy_small_batch_noisy")
+    steps, y = steps[::10], y[::10]  # logged every 10th step: 10 points per block, so noisy block medians
+    for factor, found in ((2.4, False), (2.8, True), (3.2, True)):
+        rising = _rising(y, factor)
+        ratio, z_limit, tau, frac = _levels(steps, rising)
+        assert ratio > 1.5 and 2.2 < z_limit < 2.4 and tau >= 0.4 and frac >= 0.1, (factor, ratio)
+        assert (ratio > z_limit) is found and bool(_diverges(steps, rising)) is found, (factor, ratio)
+    ratio, _, tau, _ = _levels(steps, _rising(y, 2.8))
+    assert ratio < 2.5 and tau < 0.6  # a loosely monotone climb (0.55) counts as a trend
+
+
+def test_a_rise_inside_the_lr_warmup_is_excused_below_three_times_the_best() -> None:
+    from traintriage.detectors.loss.schedule import read_schedule
+
+    data = api.load(CORPUS / "healthy_hf_cosine", sandbox=Sandbox.unrestricted())
+    lr = data.get(data.roles.lr)
+    schedule = read_schedule(lr.name, lr.steps, lr.values)
+    steps, y = _series("healthy_hf_cosine")
+    steps, y = steps[:90], y[:90]
+    assert schedule.warmup_end is not None and schedule.in_warmup(int(steps[-1]))
+    for factor, (lo, hi), expected in ((4.0, (2.5, 3.0), []), (6.0, (3.5, 4.0), ["critical"])):
+        rising = _rising(y, factor, start=0.5)
+        ratio, z_limit, tau, frac = _levels(steps, rising)
+        assert lo < ratio < hi and ratio > z_limit and tau >= 0.4 and frac >= 0.1, factor
+        assert _diverges(steps, rising) != []  # without the schedule: a divergence either way
+        assert [f.severity for f in detect_divergence("loss", steps, rising, schedule=schedule)] == expected
+
+
+def test_a_rise_counts_when_it_spans_a_tenth_of_the_run() -> None:
+    steps, y = _series("healthy_hf_cosine")
+    rising = _rising(y, 3.0, start=0.9)
+    ratio, _, _, frac = _levels(steps, rising)
+    assert ratio > 1.5 and 0.1 <= frac < 0.15
+    assert _diverges(steps, rising) == ["warning"]
+
+
+def test_ten_points_are_judged_by_blocks_not_by_the_short_log_rule() -> None:
+    steps, y = _series("healthy_keras_epochs", "validation/epoch_loss")
+    climbing = y[:10].copy()
+    climbing[6:] = y[5] + np.log([2.0, 3.0, 4.0, 5.0])
+    assert _diverges(steps[:10], climbing) == ["warning"]
+
+
+def test_a_short_log_diverges_when_it_ends_ten_times_above_its_best() -> None:
+    steps, y = _series("healthy_keras_epochs", "validation/epoch_loss")
+    best = y[3]  # the first four epochs fall to their best, then three blown-up epochs
+    for last, found in ((15.0, False), (18.0, True)):
+        blown = np.concatenate([y[:4], best + np.log([3.0, 6.0, last])])
+        assert (math.sqrt(6.0 * last) > 10) is found  # the last two points' median (in log space), over the best
+        assert bool(_diverges(steps[:7], blown)) is found, last
+    four = np.concatenate([y[:2], y[1] + np.log([6.0, 20.0])])  # best at the second point, then 6x and 20x
+    assert _diverges(steps[:4], four) == ["critical"]
+    assert _diverges(steps[:3], four[1:]) == []  # the same blow-up in three points: too few to judge
