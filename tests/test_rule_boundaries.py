@@ -45,6 +45,13 @@ linearly in log space, and the level of its last two blocks against its best blo
   run, then a blow-up) diverges when its last two points average past 10x its best: 9.5x is not enough, 10.4x is;
   three points are too few to judge.
 
+``plateau``: the last part of ``healthy_hf_cosine`` is made flat (its level held, its own minibatch noise kept):
+
+* ``PLATEAU_MIN_FRACTION = 0.3``: a flat 28 % at the end is not a plateau; a flat 32 % (with the cosine's own
+  flattening, 40 % of the run) is one, as info: the run had learned.
+* ``WASTED_FRACTION = 0.5``: flat for 45 % of the run it stays info; for 60 % it is a warning (the compute bought
+  nothing).
+
 The numbers are written here, not read from the thresholds modules, so that changing a threshold fails a test;
 each case first checks the conditions under which the threshold named is the one that decides.
 """
@@ -280,3 +287,31 @@ def test_a_short_log_diverges_when_it_ends_ten_times_above_its_best() -> None:
     four = np.concatenate([y[:2], y[1] + np.log([6.0, 20.0])])  # best at the second point, then 6x and 20x
     assert _diverges(steps[:4], four) == ["critical"]
     assert _diverges(steps[:3], four[1:]) == []  # the same blow-up in three points: too few to judge
+
+
+# --- plateau ---------------------------------------------------------------------------------------------------
+
+
+def _flat_tail(y: np.ndarray, share: float) -> np.ndarray:
+    """``y`` with its last ``share`` held at the level it had reached, its own noise kept (the points' deviations
+    from their rolling median)."""
+    from traintriage.detectors.robust_stats import rolling_median
+
+    out = y.copy()
+    s = int(y.size * (1 - share))
+    tail = y[s:]
+    out[s:] = float(np.median(y[s - 25 : s])) + (tail - rolling_median(tail, 51))
+    return out
+
+
+def test_a_flat_end_is_a_plateau_from_three_tenths_of_the_run_and_wasted_compute_from_half() -> None:
+    from traintriage.detectors.loss.trend import detect_plateau
+
+    steps, y = _series("healthy_hf_cosine")
+    assert detect_plateau("loss", steps, _flat_tail(y, 0.28)) == []
+    [converged] = detect_plateau("loss", steps, _flat_tail(y, 0.32))
+    assert converged.severity == "info" and 0.3 <= converged.details["fraction"] < 0.45
+    [most] = detect_plateau("loss", steps, _flat_tail(y, 0.4))
+    assert most.severity == "info" and 0.4 < most.details["fraction"] < 0.5
+    [wasted] = detect_plateau("loss", steps, _flat_tail(y, 0.55))
+    assert wasted.severity == "warning" and wasted.details["wasted_compute"] and 0.5 <= wasted.details["fraction"] < 0.7
