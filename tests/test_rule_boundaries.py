@@ -52,6 +52,12 @@ linearly in log space, and the level of its last two blocks against its best blo
 * ``WASTED_FRACTION = 0.5``: flat for 45 % of the run it stays info; for 60 % it is a warning (the compute bought
   nothing).
 
+``stuck_loss``: part of ``healthy_resumed``'s loss (1,200 points) repeats one value, as when the LR is zero:
+
+* ``STUCK_MIN_FRACTION = 0.1``: repeated over 9 % of the points is not reported; over 11 % it is.
+* ``STUCK_CRITICAL_SHARE = 0.5``: over 45 % a warning, over 55 % critical.
+* ``STUCK_REL = 2e-5``: a value that moves by 1.5e-5 of itself per log is stuck; by 2.5e-5 it is moving.
+
 The numbers are written here, not read from the thresholds modules, so that changing a threshold fails a test;
 each case first checks the conditions under which the threshold named is the one that decides.
 """
@@ -315,3 +321,34 @@ def test_a_flat_end_is_a_plateau_from_three_tenths_of_the_run_and_wasted_compute
     assert most.severity == "info" and 0.4 < most.details["fraction"] < 0.5
     [wasted] = detect_plateau("loss", steps, _flat_tail(y, 0.55))
     assert wasted.severity == "warning" and wasted.details["wasted_compute"] and 0.5 <= wasted.details["fraction"] < 0.7
+
+
+# --- stuck_loss ------------------------------------------------------------------------------------------------
+
+
+def _held(values: np.ndarray, share: float, drift: float = 0.0) -> np.ndarray:
+    """``values`` whose last ``share`` repeats the value at its start, times ``(1 + drift)`` per point."""
+    out = values.copy()
+    s = round(values.size * (1 - share))
+    out[s:] = values[s] * (1.0 + drift) ** np.arange(values.size - s)
+    return out
+
+
+def test_a_repeated_loss_is_stuck_from_a_tenth_of_the_run_and_critical_from_half(loss) -> None:
+    from traintriage.detectors.loss.numeric import detect_stuck_loss
+
+    steps, y = loss
+    values = np.exp(y)
+    assert detect_stuck_loss("loss", steps, _held(values, 0.09)) == []
+    assert [f.severity for f in detect_stuck_loss("loss", steps, _held(values, 0.11))] == ["warning"]
+    assert [f.severity for f in detect_stuck_loss("loss", steps, _held(values, 0.45))] == ["warning"]
+    assert [f.severity for f in detect_stuck_loss("loss", steps, _held(values, 0.55))] == ["critical"]
+
+
+def test_a_loss_moving_in_its_fifth_digit_is_not_stuck(loss) -> None:
+    from traintriage.detectors.loss.numeric import detect_stuck_loss
+
+    steps, y = loss
+    values = np.exp(y)
+    assert [f.code for f in detect_stuck_loss("loss", steps, _held(values, 0.3, drift=1.5e-5))] == ["stuck_loss"]
+    assert detect_stuck_loss("loss", steps, _held(values, 0.3, drift=2.5e-5)) == []
