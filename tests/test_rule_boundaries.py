@@ -58,6 +58,18 @@ linearly in log space, and the level of its last two blocks against its best blo
 * ``STUCK_CRITICAL_SHARE = 0.5``: over 45 % a warning, over 55 % critical.
 * ``STUCK_REL = 2e-5``: a value that moves by 1.5e-5 of itself per log is stuck; by 2.5e-5 it is moving.
 
+``zero_loss``: the last tenth of ``healthy_resumed``'s loss (which starts at 1.34) is moved to a chosen level, its
+own noise kept:
+
+* ``ZERO_REL = 1e-4`` (of the first value, here 1.34e-4): ending at 1.1e-4 is a zero loss; at 1.6e-4 it is only
+  the weaker "near zero" rule. ``ZERO_ABS = 1e-4`` decides instead for the same run reported at 0.3 of its scale
+  (first value 0.40): 0.9e-4 is zero, 1.1e-4 near zero.
+* ``ZERO_EXACT = 1e-8``: ending at 9e-9 is exactly zero (critical), at 1.2e-8 near it (a warning).
+* ``MEMORIZED_RATIO = 100``: at 1e-4 with a validation loss 90x higher it is a leak (a warning); 110x higher, a
+  memorised training set (info).
+* ``NEAR_ZERO_ABS = 0.01`` and ``NEAR_ZERO_FALL = 50``: with no validation loss, ending at 0.009 is near zero and
+  0.011 is not; at 0.3 of its scale, ending 57x below its start is near zero and 42x below is not.
+
 The numbers are written here, not read from the thresholds modules, so that changing a threshold fails a test;
 each case first checks the conditions under which the threshold named is the one that decides.
 """
@@ -352,3 +364,59 @@ def test_a_loss_moving_in_its_fifth_digit_is_not_stuck(loss) -> None:
     values = np.exp(y)
     assert [f.code for f in detect_stuck_loss("loss", steps, _held(values, 0.3, drift=1.5e-5))] == ["stuck_loss"]
     assert detect_stuck_loss("loss", steps, _held(values, 0.3, drift=2.5e-5)) == []
+
+
+# --- zero_loss -------------------------------------------------------------------------------------------------
+
+
+def _ending_at(values: np.ndarray, level: float) -> np.ndarray:
+    """``values`` whose last tenth is moved to ``level`` (its median), the points' own scatter kept."""
+    out = values.copy()
+    k = values.size // 10
+    tail = np.log(values[-k:])
+    out[-k:] = level * np.exp(tail - np.median(tail))
+    return out
+
+
+def _zero(steps, values, **kw) -> list[tuple[str, str]]:
+    """(severity, which rule) of the zero_loss findings: the strict one ("at ... zero") or "near zero"."""
+    from traintriage.detectors.loss.numeric import detect_zero_loss
+
+    found = detect_zero_loss("loss", steps, values, **kw)
+    return [(f.severity, "near" if "below its start" in f.title else "zero") for f in found]
+
+
+def test_a_loss_is_zero_below_one_ten_thousandth_of_its_start_or_of_one(loss) -> None:
+    steps, y = loss
+    values = np.exp(y)
+    assert 1.3 < np.median(values[:5]) < 1.4  # the detector's first value: the median of the first 5 points
+    assert _zero(steps, _ending_at(values, 1.1e-4)) == [("warning", "zero")]
+    assert _zero(steps, _ending_at(values, 1.6e-4)) == [("warning", "near")]
+    smaller = values * 0.3  # first value 0.40: 1e-4 of it is below the absolute floor of 1e-4
+    assert _zero(steps, _ending_at(smaller, 0.9e-4)) == [("warning", "zero")]
+    assert _zero(steps, _ending_at(smaller, 1.1e-4)) == [("warning", "near")]
+
+
+def test_an_exactly_zero_loss_is_critical(loss) -> None:
+    steps, y = loss
+    assert _zero(steps, _ending_at(np.exp(y), 9e-9)) == [("critical", "zero")]
+    assert _zero(steps, _ending_at(np.exp(y), 1.2e-8)) == [("warning", "zero")]
+
+
+def test_a_validation_loss_a_hundred_times_higher_means_memorised_not_leaked(loss) -> None:
+    steps, y = loss
+    ending = _ending_at(np.exp(y), 1e-4)
+    assert _zero(steps, ending, reference=90 * 1e-4) == [("warning", "zero")]
+    assert _zero(steps, ending, reference=110 * 1e-4) == [("info", "zero")]
+
+
+def test_without_a_validation_loss_near_zero_is_below_a_hundredth_and_fifty_times_below_the_start(loss) -> None:
+    steps, y = loss
+    values = np.exp(y)
+    assert _zero(steps, _ending_at(values, 0.009)) == [("warning", "near")]
+    assert _zero(steps, _ending_at(values, 0.011)) == []
+    smaller = values * 0.3
+    first = float(np.median(smaller[:5]))
+    assert first / 0.007 > 50 > first / 0.0095
+    assert _zero(steps, _ending_at(smaller, 0.007)) == [("warning", "near")]
+    assert _zero(steps, _ending_at(smaller, 0.0095)) == []
