@@ -70,6 +70,16 @@ own noise kept:
 * ``NEAR_ZERO_ABS = 0.01`` and ``NEAR_ZERO_FALL = 50``: with no validation loss, ending at 0.009 is near zero and
   0.011 is not; at 0.3 of its scale, ending 57x below its start is near zero and 42x below is not.
 
+``oscillation``: ``healthy_hf_cosine`` held at its level after its first 35 % (its own noise scaled by ``c``), with
+waves of 60 steps added to the last 60 %, the window the detector judges:
+
+* ``MIN_SWING = log 2``: with half the run's noise, a 10-90 % swing around the trend of 1.93x is not an
+  oscillation; 2.03x is.
+* ``MIN_ABS_AUTOCORR = 0.5``: with twice the run's noise over larger waves, a lag-1 autocorrelation of 0.53 is
+  structure; 0.44 is noise.
+* ``PROGRESS_SHARE = 0.5``: waves over a trend that falls by 0.40 of the swing are an oscillation "without
+  progress"; falling by 0.67 of it, the run is still learning.
+
 The numbers are written here, not read from the thresholds modules, so that changing a threshold fails a test;
 each case first checks the conditions under which the threshold named is the one that decides.
 """
@@ -420,3 +430,72 @@ def test_without_a_validation_loss_near_zero_is_below_a_hundredth_and_fifty_time
     assert first / 0.007 > 50 > first / 0.0095
     assert _zero(steps, _ending_at(smaller, 0.007)) == [("warning", "near")]
     assert _zero(steps, _ending_at(smaller, 0.0095)) == []
+
+
+# --- oscillation -----------------------------------------------------------------------------------------------
+
+
+def _waves(y: np.ndarray, amplitude: float, noise: float, fall: float = 0.0) -> np.ndarray:
+    """``y`` held at its level after 35 % of the run, its own noise times ``noise``, with waves of 60 steps (log
+    amplitude ``amplitude``) over the last 60 %, on a trend falling by ``fall`` (log) across them."""
+    from traintriage.detectors.robust_stats import rolling_median
+
+    held = _flat_tail(y, 0.65)
+    level = rolling_median(held, 51)
+    out = level + noise * (held - level)
+    a = int(y.size * 0.4)
+    t = np.arange(y.size - a)
+    out[a:] += amplitude * np.sin(2 * np.pi * t / 60) - np.linspace(0.0, fall, t.size)
+    return out
+
+
+def _oscillation_measures(y: np.ndarray) -> tuple[float, float, int, float]:
+    """What the detector weighs on the last 60 %: (10-90 % swing of the detrended points as a ratio, their lag-1
+    autocorrelation, sign changes, the trend's fall as a share of the swing)."""
+    from traintriage.detectors.loss.robust import lag1_autocorr
+    from traintriage.detectors.robust_stats import rolling_median
+
+    tail = y[int(y.size * 0.4) :]
+    trend = rolling_median(tail, max(5, tail.size // 5))
+    resid = tail - trend
+    q10, q90 = np.percentile(resid, [10, 90])
+    signs = np.sign(resid[resid != 0])
+    k = max(2, tail.size // 10)
+    fall = float(np.median(trend[:k]) - np.median(trend[-k:]))
+    return math.exp(q90 - q10), lag1_autocorr(resid), int(np.count_nonzero(signs[1:] != signs[:-1])), fall / (q90 - q10)
+
+
+def _oscillates(steps: np.ndarray, y: np.ndarray) -> bool:
+    from traintriage.detectors.loss.oscillation import detect_oscillation
+
+    return bool(detect_oscillation("loss", steps, y))
+
+
+def test_waves_oscillate_from_a_twofold_swing() -> None:
+    steps, y = _series("healthy_hf_cosine")
+    for amplitude, found in ((0.33, False), (0.36, True)):
+        waves = _waves(y, amplitude, noise=0.5)
+        swing, ac, crossings, fall = _oscillation_measures(waves)
+        assert (2.0 < swing < 2.1) if found else (1.9 < swing < 2.0), swing
+        assert ac > 0.8 and crossings >= 6 and fall < 0.5
+        assert _oscillates(steps, waves) is found
+
+
+def test_waves_oscillate_when_the_detrended_loss_is_autocorrelated_by_half() -> None:
+    steps, y = _series("healthy_hf_cosine")
+    for noise, found in ((2.0, True), (2.4, False)):
+        waves = _waves(y, 0.6, noise=noise)
+        swing, ac, crossings, fall = _oscillation_measures(waves)
+        assert swing > 2.0 and crossings >= 6 and fall < 0.5
+        assert (0.5 < ac < 0.6) if found else (0.4 < ac < 0.5), ac
+        assert _oscillates(steps, waves) is found
+
+
+def test_waves_over_a_loss_still_falling_by_half_their_swing_are_progress() -> None:
+    steps, y = _series("healthy_hf_cosine")
+    for fall_log, found in ((0.3, True), (0.6, False)):
+        waves = _waves(y, 0.5, noise=0.5, fall=fall_log)
+        swing, ac, crossings, fall = _oscillation_measures(waves)
+        assert swing > 2.0 and ac > 0.8 and crossings >= 6
+        assert (0.35 < fall < 0.45) if found else (0.6 < fall < 0.7), fall
+        assert _oscillates(steps, waves) is found
