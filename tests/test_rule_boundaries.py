@@ -81,7 +81,8 @@ waves of 60 steps added to the last 60 %, the window the detector judges:
   progress"; falling by 0.67 of it, the run is still learning.
 
 The numbers are written here, not read from the thresholds modules, so that changing a threshold fails a test;
-each case first checks the conditions under which the threshold named is the one that decides.
+each case first checks the conditions under which the threshold named is the one that decides. If the corpus is
+regenerated (a new torch build draws other batches), those checks say which step or factor to choose again.
 """
 
 from __future__ import annotations
