@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from eventwriter import decaying, write_run
+from importcheck import imported_after
 from mcp import Client, StdioServerParameters
 
 pytestmark = pytest.mark.anyio
@@ -127,16 +128,7 @@ def test_the_server_starts_without_the_analysis_stack(tmp_path: Path) -> None:
     """``initialize`` must come fast (Claude Code drops slow servers): building the server, its tools and
     their published schemas (the report records' modules) imports neither numpy nor the readers; the first
     call does."""
-    import subprocess
-
-    code = (
-        "import sys\n"
-        "from traintriage.server.app import build_server\n"
-        "build_server([sys.argv[1]])\n"
-        "heavy = ('numpy', 'bottleneck', 'scipy', 'tbparse', 'tensorboard', 'torch', 'matplotlib',\n"
-        "         'google_crc32c', 'traintriage.sources.eventfile', 'traintriage.detectors.loss.analyze')\n"
-        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() == "[]"
+    heavy = ("numpy", "bottleneck", "scipy", "tbparse", "tensorboard", "torch", "matplotlib", "google_crc32c",
+             "traintriage.sources.eventfile", "traintriage.detectors.loss.analyze")
+    code = "import sys\nfrom traintriage.server.app import build_server\nbuild_server([sys.argv[1]])\n"
+    assert imported_after(code, str(tmp_path), prefixes=heavy) == []
